@@ -1,0 +1,125 @@
+"""Benchmark: our simulator vs PennyLane on the CheXpert QMTL head (forward + backward).
+
+    python -m qmtl_utils.bench_sim            # table
+    python -m qmtl_utils.bench_sim --json     # machine-readable
+
+Configuration (Appendix B.2): Q=10, L=3, five tasks of S_t=2 qubits with {Z0, Z1, X0X1}, L_h=1.
+Every method is timed in the same process, side by side, on the same inputs and weights:
+
+* ``fast``: :func:`qmtl_utils.heads.qmtl_expvals` (this package);
+* ``pennylane-backprop``: PennyLane ``default.qubit``, torch interface, backprop, broadcasting;
+* ``pennylane-param-shift``: PennyLane parameter shift, a few samples one at a time (it cannot
+  broadcast trainable inputs, NOTES.md), gradients w.r.t. the weights only.
+
+Reported: samples/s (best of ``--repeats``), speed-up ratios, and the largest difference of the
+outputs and of the weight and input gradients between methods.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import time
+
+import torch
+
+from .heads import QMTLConfig, QMTLHead
+
+CHEXPERT_HEAD = QMTLConfig(n_qubits=10, n_layers=3, task_outputs=(3,) * 5, head_layers=1)
+
+
+def _step(head: QMTLHead, z: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
+    """Forward + backward of the sum of all raw expectation values; returns outputs and grads."""
+    head.zero_grad(set_to_none=True)
+    z = z.detach().requires_grad_(True)
+    out = head.expectation_values(z)
+    out.sum().backward()
+    grads = [p.grad.detach().clone() for p in head.parameters()] + [z.grad.detach().clone()]
+    return out.detach(), grads
+
+
+def _best_time(fn, repeats: int) -> float:
+    fn()  # warm-up (first-call caches, QNode construction)
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def _max_diff(a: list[torch.Tensor], b: list[torch.Tensor]) -> float:
+    return max(float((x - y).abs().max()) for x, y in zip(a, b))
+
+
+def param_shift_grads(head: QMTLHead, z: torch.Tensor) -> list[torch.Tensor]:
+    """Weight gradients of ``sum(expectation values)`` by PennyLane parameter shift, sample by sample."""
+    qnode = head.qnode(diff_method="parameter-shift")
+    weights = [p.detach().clone().requires_grad_(True) for p in (head.encoder_weights, *head.task_weights)]
+    total = sum(torch.stack(list(qnode(z[i], *weights))).sum() for i in range(z.shape[0]))
+    total.backward()
+    return [w.grad for w in weights]
+
+
+def run(batches=(32, 256), repeats: int = 5, shift_samples: int = 2, seed: int = 0,
+        dtype: torch.dtype = torch.float32) -> dict:
+    torch.manual_seed(seed)
+    head = QMTLHead(CHEXPERT_HEAD).to(dtype)
+    results = {"config": "CheXpert QMTL head: Q=10, L=3, 5 tasks x 2 qubits {Z0,Z1,X0X1}, L_h=1",
+               "dtype": str(dtype).replace("torch.", ""), "torch_threads": torch.get_num_threads(),
+               "machine": platform.processor() or platform.machine(), "batches": {}}
+    for batch in batches:
+        z = torch.randn(batch, CHEXPERT_HEAD.d, dtype=dtype)
+        row = {}
+        outputs = {}
+        for backend in ("fast", "pennylane"):
+            head.backend = backend
+            outputs[backend] = _step(head, z)
+            seconds = _best_time(lambda: _step(head, z), repeats if backend == "fast" else max(2, repeats // 2))
+            row[f"{backend}_samples_per_s"] = batch / seconds
+        head.backend = "fast"
+        row["speedup_vs_pennylane_backprop"] = row["fast_samples_per_s"] / row["pennylane_samples_per_s"]
+        row["max_output_diff"] = float((outputs["fast"][0] - outputs["pennylane"][0]).abs().max())
+        row["max_grad_diff"] = _max_diff(outputs["fast"][1], outputs["pennylane"][1])
+        results["batches"][str(batch)] = row
+    # Parameter shift: a few samples, weight gradients only.
+    z = torch.randn(shift_samples, CHEXPERT_HEAD.d, dtype=dtype)
+    start = time.perf_counter()
+    shift = param_shift_grads(head, z)
+    shift_rate = shift_samples / (time.perf_counter() - start)
+    _, fast_grads = _step(head, z)
+    results["param_shift"] = {
+        "samples": shift_samples,
+        "samples_per_s": shift_rate,
+        "fast_speedup": results["batches"][str(max(batches))]["fast_samples_per_s"] / shift_rate,
+        "max_grad_diff_vs_fast": _max_diff(shift, fast_grads[: len(shift)]),
+    }
+    return results
+
+
+def _print_table(results: dict) -> None:
+    print(f"{results['config']} ({results['dtype']}, {results['torch_threads']} torch threads)")
+    print(f"{'batch':>6} {'ours samples/s':>15} {'PennyLane bp':>13} {'ratio':>7} {'max |dout|':>11} {'max |dgrad|':>12}")
+    for batch, row in results["batches"].items():
+        print(f"{batch:>6} {row['fast_samples_per_s']:>15.0f} {row['pennylane_samples_per_s']:>13.0f} "
+              f"{row['speedup_vs_pennylane_backprop']:>6.1f}x {row['max_output_diff']:>11.1e} {row['max_grad_diff']:>12.1e}")
+    ps = results["param_shift"]
+    print(f"parameter shift ({ps['samples']} samples): {ps['samples_per_s']:.2f} samples/s; ours is "
+          f"{ps['fast_speedup']:.0f}x faster; max |dgrad| vs ours {ps['max_grad_diff_vs_fast']:.1e}")
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    parser.add_argument("--repeats", type=int, default=7, help="timing repeats (best is kept)")
+    parser.add_argument("--float64", action="store_true", help="time in float64 (default: float32, as in training)")
+    args = parser.parse_args(argv)
+    results = run(repeats=args.repeats, dtype=torch.float64 if args.float64 else torch.float32)
+    print(json.dumps(results, indent=2) if args.json else "", end="")
+    if not args.json:
+        _print_table(results)
+
+
+if __name__ == "__main__":
+    main()

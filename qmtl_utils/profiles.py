@@ -1,0 +1,59 @@
+"""The one place for each profile's settings: ``paper``, ``demo`` and ``smoke``.
+
+* ``paper`` — the paper's settings (real data, GPU recommended; see README).
+* ``demo``  — the embedded offline default: same code paths, small seeded data, minutes on a laptop.
+  Every figure made under it is labelled as demo data.
+* ``smoke`` — the smallest settings that still run every code path; used by CI.
+
+Notebooks receive only ``profile`` (and their own documented parameters) from papermill and read
+everything else from here via :func:`get_profile`.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+PROFILE_NAMES = ("paper", "demo", "smoke")
+
+_COMMON: dict[str, Any] = {
+    "seed": 1234,
+    # Fig. 2: capacity-matched scaling sweep (Eqs. 12-14): d = S*T*L, Q = S*T.
+    "scaling": {"tasks": list(range(1, 21)), "task_qubits": 2, "outputs_per_task": 3,
+                "n_layers": 3, "head_layers": 1},
+}
+
+_PROFILES: dict[str, dict[str, Any]] = {
+    "paper": {
+        "description": "the paper's settings and data",
+        "is_demo": False,
+    },
+    "demo": {
+        "description": "offline demo: small seeded data with each benchmark's structure",
+        "is_demo": True,
+    },
+    "smoke": {
+        "description": "smallest settings that exercise every code path (CI)",
+        "is_demo": True,
+        "scaling": {"tasks": [1, 2, 4, 8]},
+    },
+}
+
+
+def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    out = copy.deepcopy(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def get_profile(name: str) -> dict[str, Any]:
+    """Settings of profile ``name`` (a fresh copy: mutating it changes nothing global)."""
+    if name not in _PROFILES:
+        raise ValueError(f"unknown profile {name!r}; choose one of {', '.join(PROFILE_NAMES)}")
+    settings = _merge(_COMMON, _PROFILES[name])
+    settings["name"] = name
+    return settings

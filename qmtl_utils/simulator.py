@@ -1,0 +1,313 @@
+"""A fast, exact, batched state-vector simulator in PyTorch for the heads' circuits.
+
+PennyLane's ``default.qubit`` is the readable reference (:mod:`qmtl_utils.circuits`); this module
+computes the same expectation values with a few dense tensor operations so that training is
+fast and differentiable by ordinary autograd (exact gradients, the quantity parameter shift
+estimates). It runs wherever torch runs (CPU or CUDA) in complex64 (float32 inputs) or
+complex128 (float64 inputs).
+
+Conventions (identical to PennyLane):
+
+* a state of ``Q`` qubits is a tensor of shape ``(batch, 2**Q)``; wire 0 is the most
+  significant bit of the basis index;
+* ``RX(a) = exp(-i a X / 2)`` and likewise for ``RY``, ``RZ``; ``Rot(phi, theta, omega) =
+  RZ(omega) RY(theta) RZ(phi)``.
+
+What makes it fast:
+
+* a layer of single-qubit gates is applied qubit by qubit as one batched 2x2 contraction each;
+* a fixed sequence of CNOTs is a permutation of basis states, applied as one gather;
+* a task block acts on a few qubits only, so its readout needs only the task's reduced density
+  matrix ``rho_t`` (``2**S_t`` square): ``<O> = Re tr(rho_t U^† O U)``.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Sequence
+
+import numpy as np
+import torch
+
+from .observables import pauli_matrix
+
+
+def complex_dtype(real_dtype: torch.dtype) -> torch.dtype:
+    return torch.complex128 if real_dtype == torch.float64 else torch.complex64
+
+
+def rx(angle: torch.Tensor) -> torch.Tensor:
+    """``RX(angle)`` as ``(..., 2, 2)`` complex matrices."""
+    c, s = torch.cos(angle / 2), torch.sin(angle / 2)
+    zero = torch.zeros_like(c)
+    real = torch.stack([torch.stack([c, zero], -1), torch.stack([zero, c], -1)], -2)
+    imag = torch.stack([torch.stack([zero, -s], -1), torch.stack([-s, zero], -1)], -2)
+    return torch.complex(real, imag)
+
+
+def ry(angle: torch.Tensor) -> torch.Tensor:
+    """``RY(angle)`` as ``(..., 2, 2)`` complex matrices."""
+    c, s = torch.cos(angle / 2), torch.sin(angle / 2)
+    real = torch.stack([torch.stack([c, -s], -1), torch.stack([s, c], -1)], -2)
+    return torch.complex(real, torch.zeros_like(real))
+
+
+def rz(angle: torch.Tensor) -> torch.Tensor:
+    """``RZ(angle)`` as ``(..., 2, 2)`` complex matrices."""
+    c, s = torch.cos(angle / 2), torch.sin(angle / 2)
+    zero = torch.zeros_like(c)
+    real = torch.stack([torch.stack([c, zero], -1), torch.stack([zero, c], -1)], -2)
+    imag = torch.stack([torch.stack([-s, zero], -1), torch.stack([zero, s], -1)], -2)
+    return torch.complex(real, imag)
+
+
+def rot(phi: torch.Tensor, theta: torch.Tensor, omega: torch.Tensor) -> torch.Tensor:
+    """PennyLane's ``Rot(phi, theta, omega) = RZ(omega) RY(theta) RZ(phi)``."""
+    return rz(omega) @ ry(theta) @ rz(phi)
+
+
+def plus_state(batch: int, n_qubits: int, dtype: torch.dtype, device=None) -> torch.Tensor:
+    """``H^{⊗Q}|0…0>`` (Eq. 2) for a batch: every amplitude ``2**(-Q/2)``."""
+    amp = 2.0 ** (-n_qubits / 2)
+    return torch.full((batch, 2**n_qubits), amp, dtype=complex_dtype(dtype), device=device)
+
+
+def zero_state(batch: int, n_qubits: int, dtype: torch.dtype, device=None) -> torch.Tensor:
+    """``|0…0>`` for a batch."""
+    state = torch.zeros((batch, 2**n_qubits), dtype=complex_dtype(dtype), device=device)
+    state[:, 0] = 1.0
+    return state
+
+
+def apply_single_qubit_layer(state: torch.Tensor, gates: torch.Tensor) -> torch.Tensor:
+    """Apply ``gates[:, i]`` to wire ``i`` for every wire: ``(⊗_i G_i)|psi>``.
+
+    ``state``: ``(batch, 2**Q)``; ``gates``: ``(batch or 1, Q, 2, 2)`` (per-sample or shared).
+    The register is split into its first ``h = Q // 2`` wires and the rest; with the state as a
+    ``2**h x 2**(Q-h)`` matrix ``M`` per sample, ``(A ⊗ B) psi = A M B^T`` with ``A``, ``B`` the
+    Kronecker products of each half's gates: two batched matrix products, no transposed copies.
+    """
+    batch, dim = state.shape
+    n_qubits = gates.shape[1]
+    if n_qubits == 1:
+        return (gates[:, 0] @ state.unsqueeze(-1)).squeeze(-1)
+    half = n_qubits // 2
+    left, right = kron_gates(gates[:, :half]), kron_gates(gates[:, half:])
+    matrix = state.reshape(batch, 2**half, 2 ** (n_qubits - half))
+    return (left @ matrix @ right.transpose(1, 2)).reshape(batch, dim)
+
+
+def kron_gates(gates: torch.Tensor) -> torch.Tensor:
+    """``G_0 ⊗ G_1 ⊗ …`` for ``gates`` of shape ``(batch, k, 2, 2)``: ``(batch, 2**k, 2**k)``."""
+    out = gates[:, 0]
+    for wire in range(1, gates.shape[1]):
+        batch, n = out.shape[0], out.shape[1]
+        out = torch.einsum("bij,bkl->bikjl", out, gates[:, wire]).reshape(batch, 2 * n, 2 * n)
+    return out
+
+
+def product_state(vectors: torch.Tensor) -> torch.Tensor:
+    """``⊗_i vectors[:, i]`` for single-qubit states ``vectors`` of shape ``(batch, Q, 2)``: ``(batch, 2**Q)``.
+
+    Cheaper than applying a first layer of gates to a uniform state. Each half of the register
+    is built separately and the halves are joined by one outer product, so only one operation
+    (and its gradient) touches all ``2**Q`` amplitudes.
+    """
+    def kron_vectors(vs: torch.Tensor) -> torch.Tensor:
+        out = vs[:, 0]
+        for wire in range(1, vs.shape[1]):
+            out = (out.unsqueeze(2) * vs[:, wire].unsqueeze(1)).reshape(vs.shape[0], -1)
+        return out
+
+    half = max(vectors.shape[1] // 2, 1)
+    if half == vectors.shape[1]:
+        return kron_vectors(vectors)
+    left, right = kron_vectors(vectors[:, :half]), kron_vectors(vectors[:, half:])
+    return (left.unsqueeze(2) * right.unsqueeze(1)).reshape(vectors.shape[0], -1)
+
+
+def apply_shared_product(state: torch.Tensor, left: torch.Tensor, right: torch.Tensor) -> torch.Tensor:
+    """Apply a batch-independent operator ``left ⊗ right`` (``left`` on the first ``h`` wires).
+
+    With the state as a ``2**h x 2**(Q-h)`` matrix ``M`` per sample this is ``left M right^T``:
+    two large matrix products shared by the whole batch.
+    """
+    batch, dim = state.shape
+    matrix = state.reshape(batch, left.shape[0], right.shape[0])
+    return torch.matmul(left, matrix @ right.transpose(0, 1)).reshape(batch, dim)
+
+
+def kron_shared(matrices: Sequence[torch.Tensor]) -> torch.Tensor:
+    """``M_0 ⊗ M_1 ⊗ …`` of batch-independent square matrices."""
+    out = matrices[0]
+    for matrix in matrices[1:]:
+        out = torch.kron(out, matrix)
+    return out
+
+
+@lru_cache(maxsize=32)
+def hadamard(n_qubits: int, dtype: torch.dtype, device=None) -> torch.Tensor:
+    """``H^{⊗n}`` as a dense complex matrix (cached; do not modify in place)."""
+    h = torch.tensor([[1.0, 1.0], [1.0, -1.0]], dtype=dtype, device=device) / 2**0.5
+    return kron_shared([h] * n_qubits).to(complex_dtype(dtype))
+
+
+@lru_cache(maxsize=32)
+def _z_signs(n_qubits: int, dtype: torch.dtype, device) -> torch.Tensor:
+    """``(Q, 2**Q)`` matrix of ``1 - 2 x_i`` for every basis state ``x``."""
+    return torch.as_tensor((1 - 2 * _basis_bits(n_qubits)).T.copy(), dtype=dtype, device=device)
+
+
+def z_phases(angles: torch.Tensor) -> torch.Tensor:
+    """Diagonal of ``⊗_i RZ(angles[:, i])``: ``(batch, 2**Q)`` complex, ``exp(-i/2 Σ_i a_i (1 - 2 x_i))``.
+
+    Built as a product state of the per-qubit diagonals ``(e^{-ia/2}, e^{ia/2})``.
+    """
+    half = torch.complex(torch.cos(angles / 2), torch.sin(angles / 2))  # e^{ia/2}
+    return product_state(torch.stack((half.conj(), half), dim=-1))
+
+
+def _basis_bits(n_qubits: int) -> np.ndarray:
+    """``(2**Q, Q)`` array of the bits of every basis index, wire 0 first."""
+    index = np.arange(2**n_qubits)
+    return (index[:, None] >> np.arange(n_qubits - 1, -1, -1)[None, :]) & 1
+
+
+@lru_cache(maxsize=32)
+def _cnot_permutation_np(n_qubits: int, pairs: tuple[tuple[int, int], ...]) -> np.ndarray:
+    """Index ``perm`` with ``(CNOT_k … CNOT_1 |psi>)[j] = psi[perm[j]]`` for the CNOT sequence."""
+    bits = _basis_bits(n_qubits)
+    # Invert the circuit on the output bitstring: undo the last CNOT first.
+    for control, target in reversed(pairs):
+        bits[:, target] ^= bits[:, control]
+    weights = 1 << np.arange(n_qubits - 1, -1, -1)
+    return bits @ weights
+
+
+def cnot_permutation(n_qubits: int, pairs: Sequence[tuple[int, int]], device=None) -> torch.Tensor:
+    """Gather index of a CNOT sequence ``pairs = [(control, target), ...]`` applied in order."""
+    return _cnot_permutation_torch(n_qubits, tuple(tuple(p) for p in pairs), str(torch.device(device or "cpu")))
+
+
+@lru_cache(maxsize=64)
+def _cnot_permutation_torch(n_qubits, pairs, device: str) -> torch.Tensor:
+    return torch.as_tensor(_cnot_permutation_np(n_qubits, pairs), dtype=torch.long, device=device)
+
+
+@lru_cache(maxsize=64)
+def _inverse_permutation(perm: torch.Tensor) -> torch.Tensor:
+    inverse = torch.empty_like(perm)
+    inverse[perm] = torch.arange(perm.numel(), device=perm.device)
+    return inverse
+
+
+class _PermuteBasis(torch.autograd.Function):
+    """``out[:, j] = state[:, perm[j]]`` with ``torch.gather`` (several times faster than advanced
+    indexing here) and, since a permutation is unitary, the inverse gather as its backward."""
+
+    @staticmethod
+    def forward(ctx, state, perm, inverse):
+        ctx.save_for_backward(inverse)
+        return torch.gather(state, 1, perm.expand(state.shape[0], -1))
+
+    @staticmethod
+    def backward(ctx, grad):
+        (inverse,) = ctx.saved_tensors
+        return torch.gather(grad, 1, inverse.expand(grad.shape[0], -1)), None, None
+
+
+def permute_basis(state: torch.Tensor, perm: torch.Tensor) -> torch.Tensor:
+    """Apply a basis permutation (e.g. :func:`cnot_permutation`): ``out[:, j] = state[:, perm[j]]``."""
+    return _PermuteBasis.apply(state, perm, _inverse_permutation(perm))
+
+
+def ladder_pairs(n_qubits: int) -> list[tuple[int, int]]:
+    """The encoder's CNOT ladder CNOT(0,1), CNOT(1,2), …, CNOT(Q-2,Q-1)."""
+    return [(i, i + 1) for i in range(n_qubits - 1)]
+
+
+def ring_pairs(n_qubits: int) -> list[tuple[int, int]]:
+    """CNOT(0,1), …, CNOT(Q-2,Q-1), CNOT(Q-1,0) (no gates for one qubit)."""
+    if n_qubits < 2:
+        return []
+    return [(i, (i + 1) % n_qubits) for i in range(n_qubits)] if n_qubits > 2 else [(0, 1), (1, 0)]
+
+
+def sel_ranges(n_layers: int, n_wires: int) -> tuple[int, ...]:
+    """PennyLane's default ``StronglyEntanglingLayers`` ranges."""
+    if n_wires == 1:
+        return (0,) * n_layers
+    return tuple((layer % (n_wires - 1)) + 1 for layer in range(n_layers))
+
+
+def sel_pairs(n_wires: int, layer_range: int) -> list[tuple[int, int]]:
+    """The CNOTs of one ``StronglyEntanglingLayers`` layer, on local wires ``0..n_wires-1``."""
+    if n_wires == 1:
+        return []
+    return [(i, (i + layer_range) % n_wires) for i in range(n_wires)]
+
+
+def sel_unitary(weights: torch.Tensor) -> torch.Tensor:
+    """Dense ``2**S`` unitary of ``StronglyEntanglingLayers(weights)`` on ``S`` local wires.
+
+    ``weights``: ``(L_h, S, 3)`` real. Built by applying the layers to the identity's columns.
+    """
+    n_layers, n_wires, _ = weights.shape
+    dim = 2**n_wires
+    matrix = torch.eye(dim, dtype=complex_dtype(weights.dtype), device=weights.device)
+    for layer, layer_range in enumerate(sel_ranges(n_layers, n_wires)):
+        w = weights[layer]
+        gates = rot(w[:, 0], w[:, 1], w[:, 2]).unsqueeze(0)  # (1, S, 2, 2), shared
+        # The columns of the running unitary are a batch of states.
+        matrix = apply_single_qubit_layer(matrix.T, gates).T
+        pairs = sel_pairs(n_wires, layer_range)
+        if pairs:
+            matrix = matrix[cnot_permutation(n_wires, pairs, device=weights.device)]
+    return matrix
+
+
+def reduced_density_matrix(state: torch.Tensor, wires: Sequence[int], n_qubits: int) -> torch.Tensor:
+    """``rho[b] = tr_{other wires} |psi_b><psi_b|`` on ``wires`` (in that order): ``(batch, 2**S, 2**S)``.
+
+    For a contiguous block of wires (the usual task layout) the state is viewed, without copies,
+    as ``(leading, block, trailing)`` and the smaller of the two traced sides is summed last.
+    """
+    batch, wires = state.shape[0], list(wires)
+    first, n_wires = wires[0], len(wires)
+    rest = n_qubits - first - n_wires
+    block = 2**n_wires
+    if wires != list(range(first, first + n_wires)):
+        others = [w for w in range(n_qubits) if w not in wires]
+        psi = state.reshape(batch, *([2] * n_qubits)).permute(0, *[1 + w for w in wires + others])
+        psi = psi.reshape(batch, block, -1)
+        return psi @ psi.conj().transpose(1, 2)
+    if rest >= first:  # contract the trailing wires in a matrix product, sum the leading ones
+        psi = state.reshape(batch * 2**first, block, 2**rest)
+        rho = psi @ psi.conj().transpose(1, 2)
+        return rho.reshape(batch, 2**first, block, block).sum(1)
+    # contract the leading wires in a matrix product, then trace out the trailing ones
+    psi = state.reshape(batch, 2**first, block * 2**rest)
+    rho = (psi.transpose(1, 2) @ psi.conj()).reshape(batch, block, 2**rest, block, 2**rest)
+    return rho.diagonal(dim1=2, dim2=4).sum(-1)
+
+
+def rotated_observables(words: Sequence[str], unitary: torch.Tensor) -> torch.Tensor:
+    """``U^† O_k U`` for each Pauli word ``O_k``: ``(K, 2**S, 2**S)``."""
+    ops = _pauli_stack(tuple(words), unitary.dtype, unitary.device)
+    return unitary.conj().T.unsqueeze(0) @ ops @ unitary.unsqueeze(0)
+
+
+@lru_cache(maxsize=128)
+def _pauli_stack(words: tuple[str, ...], dtype: torch.dtype, device) -> torch.Tensor:
+    return torch.as_tensor(np.stack([pauli_matrix(w) for w in words]), dtype=dtype, device=device)
+
+
+def expectation(rho: torch.Tensor, observables: torch.Tensor) -> torch.Tensor:
+    """``Re tr(rho_b O_k)`` for every sample ``b`` and observable ``k``: ``(batch, K)`` real."""
+    return torch.einsum("bij,kji->bk", rho, observables).real
+
+
+def expval_z_all(state: torch.Tensor, n_qubits: int) -> torch.Tensor:
+    """``<Z_i>`` on every wire: ``(batch, Q)`` real."""
+    probs = state.real**2 + state.imag**2
+    return probs @ _z_signs(n_qubits, probs.dtype, probs.device).T
