@@ -114,8 +114,11 @@ def main(argv=None) -> None:
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
     parser.add_argument("--repeats", type=int, default=7, help="timing repeats (best is kept)")
     parser.add_argument("--float64", action="store_true", help="time in float64 (default: float32, as in training)")
+    parser.add_argument("--batches", type=int, nargs="+", default=[32, 256], help="batch sizes (default: 32 256)")
+    parser.add_argument("--shift-samples", type=int, default=2, help="samples for parameter shift (default: 2)")
     args = parser.parse_args(argv)
-    results = run(repeats=args.repeats, dtype=torch.float64 if args.float64 else torch.float32)
+    results = run(batches=tuple(args.batches), repeats=args.repeats, shift_samples=args.shift_samples,
+                  dtype=torch.float64 if args.float64 else torch.float32)
     print(json.dumps(results, indent=2) if args.json else "", end="")
     if not args.json:
         _print_table(results)

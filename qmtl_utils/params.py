@@ -163,3 +163,26 @@ def main(argv=None) -> None:
 
 if __name__ == "__main__":
     main()
+
+
+PARAMETER_CODE = ("qmtl_utils.params", "qmtl_utils.heads", "qmtl_utils.benchmarks", "qmtl_utils.observables")
+PARAMETER_STAGE = "head_parameters"
+
+
+def parameter_tables(cache, scaling: dict, *, compute: bool = True):
+    """The cache entry holding ``head_parameters.csv`` (Fig. 4) and ``param_scaling.csv`` (Fig. 2).
+
+    ``scaling`` holds :func:`scaling_table`'s arguments (a profile's ``scaling`` settings).
+    The heads notebook computes it (``compute=True``); the figures notebook only looks it up.
+    """
+    from .cache import code_fingerprint, write_csv
+
+    def write(folder):
+        write_csv(benchmark_table(), folder / "head_parameters.csv")
+        write_csv(scaling_table(**scaling), folder / "param_scaling.csv")
+
+    params = {"scaling": scaling}
+    code = code_fingerprint(*PARAMETER_CODE)
+    if compute:
+        return cache.get_or_compute(PARAMETER_STAGE, params, write, code_version=code)
+    return cache.lookup(PARAMETER_STAGE, params, code_version=code, producer="notebooks/02_heads.ipynb")

@@ -1,0 +1,49 @@
+"""The one setup call every notebook makes, and the closing environment report."""
+
+from __future__ import annotations
+
+import os
+import platform
+import random
+from typing import Any
+
+import numpy as np
+
+from .profiles import get_profile
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python, NumPy and torch (CPU and CUDA) with ``seed``."""
+    import torch
+
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)  # also seeds every CUDA device
+
+
+def setup_notebook(profile: str, seed: int | None = None) -> dict[str, Any]:
+    """Load the profile's settings, seed everything, set the plot style; returns the settings.
+
+    ``seed=None`` uses the profile's seed.
+    """
+    from .plotting import set_style
+
+    settings = get_profile(profile)
+    if seed is not None:
+        settings["seed"] = seed
+    seed_everything(settings["seed"])
+    set_style()
+    print(f"profile {profile!r}: {settings['description']} (seed {settings['seed']})")
+    if settings["is_demo"]:
+        print("This profile runs on small seeded demo data: its numbers are not the paper's results.")
+    return settings
+
+
+def environment_report() -> dict[str, str]:
+    """Versions and compute device, for the closing cell of every notebook."""
+    import pennylane
+    import torch
+
+    device = torch.cuda.get_device_name(0) if torch.cuda.is_available() else f"CPU ({os.cpu_count()} cores)"
+    return {"python": platform.python_version(), "torch": torch.__version__,
+            "pennylane": pennylane.__version__, "numpy": np.__version__, "device": device}

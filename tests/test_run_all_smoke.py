@@ -1,0 +1,66 @@
+"""The whole notebook chain on the `smoke` profile, as `run_all.sh` runs it: figures appear with
+their tables, a second run executes nothing, and the figures notebook reads the cache alone."""
+
+import os
+import subprocess
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from qmtl_utils.paths import repo_root
+
+ROOT = repo_root()
+
+
+@pytest.fixture(scope="module")
+def smoke_dirs(tmp_path_factory):
+    base = tmp_path_factory.mktemp("smoke")
+    env = dict(os.environ, QMTL_CACHE_DIR=str(base / "cache"), QMTL_RUNS_DIR=str(base / "runs"),
+               QMTL_FIGURES_DIR=str(base / "figures"), QMTL_PYTHON=os.environ.get("QMTL_PYTHON", ""))
+    env["QMTL_PYTHON"] = env["QMTL_PYTHON"] or __import__("sys").executable
+    return base, env
+
+
+def run_all(env, *args):
+    return subprocess.run(["bash", str(ROOT / "run_all.sh"), "--profile", "smoke", *args], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=900)
+
+
+@pytest.mark.slow
+def test_smoke_chain_draws_figures_and_then_does_nothing(smoke_dirs):
+    base, env = smoke_dirs
+    first = run_all(env)
+    assert first.returncode == 0, first.stdout + first.stderr
+    figures = base / "figures"
+    for name in ("fig02_param_scaling", "fig04_head_params"):
+        for ext in ("png", "pdf", "csv"):
+            assert (figures / f"{name}.{ext}").stat().st_size > 0
+    fig04 = pd.read_csv(figures / "fig04_head_params.csv")
+    assert (fig04.measured == fig04.closed_form).all() and len(fig04) == 12
+    executed = sorted(p.name for p in (base / "runs" / "smoke").glob("*.ipynb"))
+    assert executed == ["02_heads.ipynb", "07_figures.ipynb"]
+
+    mtime = (figures / "fig02_param_scaling.png").stat().st_mtime
+    start = time.perf_counter()
+    second = run_all(env)
+    elapsed = time.perf_counter() - start
+    assert second.returncode == 0, second.stdout + second.stderr
+    assert "up to date" in second.stdout and "executed" not in second.stdout.split("run_all:")[-1].split(",")[-1]
+    assert (figures / "fig02_param_scaling.png").stat().st_mtime == mtime
+    assert elapsed < 15, f"a second run should do no work, took {elapsed:.1f}s"
+
+
+@pytest.mark.slow
+def test_figures_notebook_alone_redraws_nothing_and_fails_clearly_without_cache(smoke_dirs, tmp_path):
+    base, env = smoke_dirs
+    forced = run_all(env, "--force", "07")
+    assert forced.returncode == 0, forced.stdout + forced.stderr
+    executed = (base / "runs" / "smoke" / "07_figures.ipynb").read_text()
+    assert "fig02_param_scaling: up to date" in executed  # cache and drawing code unchanged
+
+    empty = dict(env, QMTL_CACHE_DIR=str(tmp_path / "empty-cache"), QMTL_RUNS_DIR=str(tmp_path / "runs"))
+    failed = run_all(empty, "--only", "07")
+    assert failed.returncode == 1
+    assert "07_figures.ipynb" in failed.stderr and "MissingCacheEntry" in failed.stderr
