@@ -209,12 +209,15 @@ def qmtl_expvals(z, encoder_weights, task_weights, config: QMTLConfig) -> torch.
         theta = encoder_weights[layer]
         rotations = hadamard_1 @ sim.ry(theta) @ sim.rz(theta) @ hadamard_1  # (Q, 2, 2)
         if layer == 0:  # RZ(z)|0…0> is a global phase: the state is a product of first columns
-            state = sim.product_state(rotations[:, :, 0].unsqueeze(0)).expand(batch, -1)
-        else:
-            state = state * sim.z_phases(features[:, layer])
-            left = sim.kron_shared(list(rotations[:half]))
-            right = sim.kron_shared(list(rotations[half:])) if Q > 1 else torch.ones_like(left[:1, :1])
-            state = sim.apply_shared_product(state, left, right)
+            state = sim.product_state(rotations[:, :, 0].unsqueeze(0))
+            if ladder is not None:  # one sample's worth of work, shared by the batch
+                state = sim.permute_basis(state, ladder)
+            state = state.expand(batch, -1)
+            continue
+        state = state * sim.z_phases(features[:, layer])
+        left = sim.kron_shared(list(rotations[:half]))
+        right = sim.kron_shared(list(rotations[half:])) if Q > 1 else torch.ones_like(left[:1, :1])
+        state = sim.apply_shared_product(state, left, right)
         if ladder is not None:
             state = sim.permute_basis(state, ladder)
     readouts = []

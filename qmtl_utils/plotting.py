@@ -69,9 +69,11 @@ def draw_if_changed(name: str, *, sources: Sequence[str], settings: dict,
                     draw: Callable[[], tuple], data_dependent: bool = True):
     """Draw figure ``name`` with ``draw() -> (fig, table)`` unless an up-to-date copy exists.
 
-    ``sources`` are the cache keys of the tables the figure reads. Returns the figure, or the
-    saved PNG (as an IPython image) when nothing changed.
+    ``sources`` are the cache keys of the tables the figure reads. Returns the saved PNG as an
+    IPython image, so a notebook shows the same picture whether it was redrawn or not.
     """
+    from IPython.display import Image
+
     paths = figure_paths(name)
     stamp = figure_stamp(name, sources, settings, draw)
     if all(p.exists() for p in paths.values()):
@@ -80,9 +82,7 @@ def draw_if_changed(name: str, *, sources: Sequence[str], settings: dict,
         except (OSError, json.JSONDecodeError):
             current = None
         if current == stamp:
-            print(f"{name}: up to date ({paths['png'].relative_to(paths['png'].parents[1])})")
-            from IPython.display import Image
-
+            print(f"{name}: up to date ({paths['png'].name})")
             return Image(filename=str(paths["png"]))
     fig, table = draw()
     stamp_profile(fig, settings, data_dependent)
@@ -92,8 +92,9 @@ def draw_if_changed(name: str, *, sources: Sequence[str], settings: dict,
     table.to_csv(paths["csv"], index=False)
     paths["json"].write_text(json.dumps({"stamp": stamp, "sources": list(sources), "profile": settings["name"],
                                          "is_demo": settings["is_demo"]}, indent=2))
+    plt.close(fig)
     print(f"{name}: drawn -> {', '.join(p.name for k, p in paths.items() if k != 'json')}")
-    return fig
+    return Image(filename=str(paths["png"]))
 
 
 def bar_labels(ax, bars, fmt: str = "{:.0f}") -> None:

@@ -250,16 +250,13 @@ def sel_pairs(n_wires: int, layer_range: int) -> list[tuple[int, int]]:
 def sel_unitary(weights: torch.Tensor) -> torch.Tensor:
     """Dense ``2**S`` unitary of ``StronglyEntanglingLayers(weights)`` on ``S`` local wires.
 
-    ``weights``: ``(L_h, S, 3)`` real. Built by applying the layers to the identity's columns.
+    ``weights``: ``(L_h, S, 3)`` real; each layer is ``CNOTs · (⊗_i Rot_i)``.
     """
     n_layers, n_wires, _ = weights.shape
-    dim = 2**n_wires
-    matrix = torch.eye(dim, dtype=complex_dtype(weights.dtype), device=weights.device)
+    matrix = torch.eye(2**n_wires, dtype=complex_dtype(weights.dtype), device=weights.device)
     for layer, layer_range in enumerate(sel_ranges(n_layers, n_wires)):
         w = weights[layer]
-        gates = rot(w[:, 0], w[:, 1], w[:, 2]).unsqueeze(0)  # (1, S, 2, 2), shared
-        # The columns of the running unitary are a batch of states.
-        matrix = apply_single_qubit_layer(matrix.T, gates).T
+        matrix = kron_shared(list(rot(w[:, 0], w[:, 1], w[:, 2]))) @ matrix
         pairs = sel_pairs(n_wires, layer_range)
         if pairs:
             matrix = matrix[cnot_permutation(n_wires, pairs, device=weights.device)]
