@@ -205,6 +205,10 @@ def qmtl_expvals(z, encoder_weights, task_weights, config: QMTLConfig) -> torch.
     hadamard_1 = sim.hadamard(1, z.dtype, z.device)
     swapped_ladder = [(target, control) for control, target in sim.ladder_pairs(Q)]
     ladder = sim.cnot_permutation(Q, swapped_ladder, z.device) if config.entangle and Q > 1 else None
+    rows, cols = 2**half, 2 ** (Q - half)
+    # the shared rotations leave the state transposed; one gather undoes that and applies the ladder
+    no_ladder = torch.arange(2**Q, device=z.device)
+    ladder_t = sim.transposed_permutation(no_ladder if ladder is None else ladder, rows, cols)
     for layer in range(config.n_layers):  # Eq. (3): U_param,ℓ U_enc,ℓ
         theta = encoder_weights[layer]
         rotations = hadamard_1 @ sim.ry(theta) @ sim.rz(theta) @ hadamard_1  # (Q, 2, 2)
@@ -214,12 +218,9 @@ def qmtl_expvals(z, encoder_weights, task_weights, config: QMTLConfig) -> torch.
                 state = sim.permute_basis(state, ladder)
             state = state.expand(batch, -1)
             continue
-        state = state * sim.z_phases(features[:, layer])
         left = sim.kron_shared(list(rotations[:half]))
         right = sim.kron_shared(list(rotations[half:])) if Q > 1 else torch.ones_like(left[:1, :1])
-        state = sim.apply_shared_product(state, left, right)
-        if ladder is not None:
-            state = sim.permute_basis(state, ladder)
+        state = sim.phase_rotate_permute(state, sim.z_phases(features[:, layer]), left, right, ladder_t)
     readouts = []
     for weights, wires, words in zip(task_weights, config.task_wires, config.observables):
         frame = sim.hadamard(len(wires), z.dtype, z.device)

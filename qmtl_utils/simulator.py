@@ -126,15 +126,70 @@ def product_state(vectors: torch.Tensor) -> torch.Tensor:
     return (left.unsqueeze(2) * right.unsqueeze(1)).reshape(vectors.shape[0], -1)
 
 
-def apply_shared_product(state: torch.Tensor, left: torch.Tensor, right: torch.Tensor) -> torch.Tensor:
+def apply_shared_product(state: torch.Tensor, left: torch.Tensor, right: torch.Tensor,
+                         transposed_output: bool = False) -> torch.Tensor:
     """Apply a batch-independent operator ``left ⊗ right`` (``left`` on the first ``h`` wires).
 
     With the state as a ``2**h x 2**(Q-h)`` matrix ``M`` per sample this is ``left M right^T``:
-    two large matrix products shared by the whole batch.
+    two plain matrix products over the whole batch (one transposed copy between them).
+    ``transposed_output=True`` skips the copy back and returns ``(left M right^T)^T`` flattened;
+    :func:`transposed_permutation` turns a following basis permutation into one that also undoes it.
     """
     batch, dim = state.shape
-    matrix = state.reshape(batch, left.shape[0], right.shape[0])
-    return torch.matmul(left, matrix @ right.transpose(0, 1)).reshape(batch, dim)
+    rows, cols = left.shape[0], right.shape[0]
+    out = state.reshape(batch * rows, cols) @ right.transpose(0, 1)
+    out = out.reshape(batch, rows, cols).transpose(1, 2).reshape(batch * cols, rows) @ left.transpose(0, 1)
+    if transposed_output:
+        return out.reshape(batch, dim)
+    return out.reshape(batch, cols, rows).transpose(1, 2).reshape(batch, dim)
+
+
+def transposed_permutation(perm: torch.Tensor, rows: int, cols: int) -> torch.Tensor:
+    """Gather index that applies ``perm`` to a state stored transposed (``rows x cols`` as ``cols x rows``)."""
+    return (perm % cols) * rows + perm // cols
+
+
+class _PhaseRotatePermute(torch.autograd.Function):
+    """``P · (left ⊗ right) · (state ⊙ phases)`` with a hand-written backward.
+
+    The forward is :func:`apply_shared_product` (left transposed) followed by one gather with
+    ``perm_t`` (:func:`transposed_permutation`), which also undoes the transposition. The
+    backward uses the same few matrix products in reverse, with PyTorch's convention for complex
+    gradients (``grad_x = A^H grad_y`` for ``y = A x``), about half of what generic autograd
+    records for this sequence of operations.
+    """
+
+    @staticmethod
+    def forward(ctx, state, phases, left, right, perm_t):
+        batch, dim = state.shape
+        rows, cols = left.shape[0], right.shape[0]
+        rotated = state * phases
+        half = (rotated.reshape(batch * rows, cols) @ right.transpose(0, 1)).reshape(batch, rows, cols)
+        half_t = half.transpose(1, 2).reshape(batch * cols, rows)
+        out = (half_t @ left.transpose(0, 1)).reshape(batch, dim)
+        ctx.save_for_backward(state, phases, left, right, perm_t, rotated, half_t)
+        return torch.gather(out, 1, perm_t.expand(batch, -1))
+
+    @staticmethod
+    def backward(ctx, grad):
+        state, phases, left, right, perm_t, rotated, half_t = ctx.saved_tensors
+        batch, dim = state.shape
+        rows, cols = left.shape[0], right.shape[0]
+        grad_out = torch.gather(grad, 1, torch.argsort(perm_t).expand(batch, -1)).reshape(batch * cols, rows)
+        grad_left = grad_out.transpose(0, 1) @ half_t.conj() if ctx.needs_input_grad[2] else None
+        grad_half = (grad_out @ left.conj()).reshape(batch, cols, rows).transpose(1, 2).reshape(batch * rows, cols)
+        grad_right = None
+        if ctx.needs_input_grad[3]:
+            grad_right = grad_half.transpose(0, 1) @ rotated.reshape(batch * rows, cols).conj()
+        grad_rotated = (grad_half @ right.conj()).reshape(batch, dim)
+        grad_state = grad_rotated * phases.conj() if ctx.needs_input_grad[0] else None
+        grad_phases = grad_rotated * state.conj() if ctx.needs_input_grad[1] else None
+        return grad_state, grad_phases, grad_left, grad_right, None
+
+
+def phase_rotate_permute(state, phases, left, right, perm_t):
+    """``gather(perm_t) · (left ⊗ right) · (state ⊙ phases)``, ``perm_t`` from :func:`transposed_permutation`."""
+    return _PhaseRotatePermute.apply(state, phases, left, right, perm_t)
 
 
 def kron_shared(matrices: Sequence[torch.Tensor]) -> torch.Tensor:
@@ -194,13 +249,6 @@ def _cnot_permutation_torch(n_qubits, pairs, device: str) -> torch.Tensor:
     return torch.as_tensor(_cnot_permutation_np(n_qubits, pairs), dtype=torch.long, device=device)
 
 
-@lru_cache(maxsize=64)
-def _inverse_permutation(perm: torch.Tensor) -> torch.Tensor:
-    inverse = torch.empty_like(perm)
-    inverse[perm] = torch.arange(perm.numel(), device=perm.device)
-    return inverse
-
-
 class _PermuteBasis(torch.autograd.Function):
     """``out[:, j] = state[:, perm[j]]`` with ``torch.gather`` (several times faster than advanced
     indexing here) and, since a permutation is unitary, the inverse gather as its backward."""
@@ -218,7 +266,7 @@ class _PermuteBasis(torch.autograd.Function):
 
 def permute_basis(state: torch.Tensor, perm: torch.Tensor) -> torch.Tensor:
     """Apply a basis permutation (e.g. :func:`cnot_permutation`): ``out[:, j] = state[:, perm[j]]``."""
-    return _PermuteBasis.apply(state, perm, _inverse_permutation(perm))
+    return _PermuteBasis.apply(state, perm, torch.argsort(perm))
 
 
 def ladder_pairs(n_qubits: int) -> list[tuple[int, int]]:
@@ -263,6 +311,21 @@ def sel_unitary(weights: torch.Tensor) -> torch.Tensor:
     return matrix
 
 
+class _Gram(torch.autograd.Function):
+    """``x @ x^H`` for a batch of complex matrices, with the one-product backward
+    ``(G + G^H) @ x`` (autograd's generic rule takes two products and a sum)."""
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return x @ x.mH
+
+    @staticmethod
+    def backward(ctx, grad):
+        (x,) = ctx.saved_tensors
+        return (grad + grad.mH) @ x
+
+
 def reduced_density_matrix(state: torch.Tensor, wires: Sequence[int], n_qubits: int) -> torch.Tensor:
     """``rho[b] = tr_{other wires} |psi_b><psi_b|`` on ``wires`` (in that order): ``(batch, 2**S, 2**S)``.
 
@@ -276,15 +339,13 @@ def reduced_density_matrix(state: torch.Tensor, wires: Sequence[int], n_qubits: 
     if wires != list(range(first, first + n_wires)):
         others = [w for w in range(n_qubits) if w not in wires]
         psi = state.reshape(batch, *([2] * n_qubits)).permute(0, *[1 + w for w in wires + others])
-        psi = psi.reshape(batch, block, -1)
-        return psi @ psi.conj().transpose(1, 2)
+        return _Gram.apply(psi.reshape(batch, block, -1))
     if rest >= first:  # contract the trailing wires in a matrix product, sum the leading ones
-        psi = state.reshape(batch * 2**first, block, 2**rest)
-        rho = psi @ psi.conj().transpose(1, 2)
+        rho = _Gram.apply(state.reshape(batch * 2**first, block, 2**rest))
         return rho.reshape(batch, 2**first, block, block).sum(1)
     # contract the leading wires in a matrix product, then trace out the trailing ones
-    psi = state.reshape(batch, 2**first, block * 2**rest)
-    rho = (psi.transpose(1, 2) @ psi.conj()).reshape(batch, block, 2**rest, block, 2**rest)
+    psi = state.reshape(batch, 2**first, block * 2**rest).transpose(1, 2)
+    rho = _Gram.apply(psi).reshape(batch, block, 2**rest, block, 2**rest)
     return rho.diagonal(dim1=2, dim2=4).sum(-1)
 
 
