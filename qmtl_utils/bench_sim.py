@@ -11,7 +11,7 @@ Every method is timed in the same process, side by side, on the same inputs and 
 * ``pennylane-param-shift``: PennyLane parameter shift, a few samples one at a time (it cannot
   broadcast trainable inputs, NOTES.md), gradients w.r.t. the weights only.
 
-Reported: samples/s (best of ``--repeats``), speed-up ratios, and the largest difference of the
+Reported: samples/s (best of ``--repeats``, the two methods timed in alternation), speed-up ratios, and the largest difference of the
 outputs and of the weight and input gradients between methods.
 """
 
@@ -39,14 +39,18 @@ def _step(head: QMTLHead, z: torch.Tensor) -> tuple[torch.Tensor, list[torch.Ten
     return out.detach(), grads
 
 
-def _best_time(fn, repeats: int) -> float:
-    fn()  # warm-up (first-call caches, QNode construction)
-    times = []
+def _best_times(fns: dict, repeats: int) -> dict:
+    """Best wall time of each function, timed in alternation so that both see the same machine
+    (a shared CPU's speed drifts; interleaving keeps the ratio honest)."""
+    for fn in fns.values():
+        fn()  # warm-up (first-call caches, QNode construction)
+    best = {name: float("inf") for name in fns}
     for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
+        for name, fn in fns.items():
+            start = time.perf_counter()
+            fn()
+            best[name] = min(best[name], time.perf_counter() - start)
+    return best
 
 
 def _max_diff(a: list[torch.Tensor], b: list[torch.Tensor]) -> float:
@@ -71,13 +75,16 @@ def run(batches=(32, 256), repeats: int = 5, shift_samples: int = 2, seed: int =
                "machine": platform.processor() or platform.machine(), "batches": {}}
     for batch in batches:
         z = torch.randn(batch, CHEXPERT_HEAD.d, dtype=dtype)
-        row = {}
-        outputs = {}
-        for backend in ("fast", "pennylane"):
-            head.backend = backend
-            outputs[backend] = _step(head, z)
-            seconds = _best_time(lambda: _step(head, z), repeats if backend == "fast" else max(2, repeats // 2))
-            row[f"{backend}_samples_per_s"] = batch / seconds
+        def step_with(backend):
+            def step():
+                head.backend = backend
+                return _step(head, z)
+            return step
+
+        steps = {backend: step_with(backend) for backend in ("fast", "pennylane")}
+        outputs = {backend: step() for backend, step in steps.items()}
+        row = {f"{backend}_samples_per_s": batch / seconds
+               for backend, seconds in _best_times(steps, repeats).items()}
         head.backend = "fast"
         row["speedup_vs_pennylane_backprop"] = row["fast_samples_per_s"] / row["pennylane_samples_per_s"]
         row["max_output_diff"] = float((outputs["fast"][0] - outputs["pennylane"][0]).abs().max())

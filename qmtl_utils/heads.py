@@ -221,13 +221,24 @@ def qmtl_expvals(z, encoder_weights, task_weights, config: QMTLConfig) -> torch.
         left = sim.kron_shared(list(rotations[:half]))
         right = sim.kron_shared(list(rotations[half:])) if Q > 1 else torch.ones_like(left[:1, :1])
         state = sim.phase_rotate_permute(state, sim.z_phases(features[:, layer]), left, right, ladder_t)
-    readouts = []
-    for weights, wires, words in zip(task_weights, config.task_wires, config.observables):
-        frame = sim.hadamard(len(wires), z.dtype, z.device)
-        observables = sim.rotated_observables(words, sim.sel_unitary(weights) @ frame)
-        rho = sim.reduced_density_matrix(state, wires, Q)
-        readouts.append(sim.expectation(rho, observables))  # Eq. (4)
-    return torch.cat(readouts, dim=1)
+    # Stage 2, Eqs. (4)-(5): tasks with the same block size and observables are done together
+    readouts = {}
+    for tasks in _task_groups(config):
+        words, n_wires = config.observables[tasks[0]], config.task_qubits[tasks[0]]
+        unitaries = sim.sel_unitary(torch.stack([task_weights[t] for t in tasks]))
+        observables = sim.rotated_observables(words, unitaries @ sim.hadamard(n_wires, z.dtype, z.device))
+        rho = torch.stack([sim.reduced_density_matrix(state, config.task_wires[t], Q) for t in tasks])
+        values = torch.einsum("gbij,gkji->gbk", rho, observables).real
+        readouts.update(zip(tasks, values))
+    return torch.cat([readouts[t] for t in range(config.n_tasks)], dim=1)
+
+
+def _task_groups(config: QMTLConfig) -> list[list[int]]:
+    """Task indices grouped by (sub-register size, observables), in order of first appearance."""
+    groups: dict[tuple, list[int]] = {}
+    for t, key in enumerate(zip(config.task_qubits, config.observables)):
+        groups.setdefault(key, []).append(t)
+    return list(groups.values())
 
 
 class ClassicalHeads(nn.Module):

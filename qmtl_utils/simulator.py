@@ -15,7 +15,10 @@ Conventions (identical to PennyLane):
 
 What makes it fast:
 
-* a layer of single-qubit gates is applied qubit by qubit as one batched 2x2 contraction each;
+* the QMTL encoder runs in the Hadamard frame, where the data layer is an elementwise phase and
+  the trainable rotations are batch-independent: each layer is one fused step
+  (:func:`phase_rotate_permute`: phase, two matrix products over the whole batch, one gather for
+  the CNOT ladder) with a hand-written backward;
 * a fixed sequence of CNOTs is a permutation of basis states, applied as one gather;
 * a task block acts on a few qubits only, so its readout needs only the task's reduced density
   matrix ``rho_t`` (``2**S_t`` square): ``<O> = Re tr(rho_t U^† O U)``.
@@ -66,12 +69,6 @@ def rot(phi: torch.Tensor, theta: torch.Tensor, omega: torch.Tensor) -> torch.Te
     return rz(omega) @ ry(theta) @ rz(phi)
 
 
-def plus_state(batch: int, n_qubits: int, dtype: torch.dtype, device=None) -> torch.Tensor:
-    """``H^{⊗Q}|0…0>`` (Eq. 2) for a batch: every amplitude ``2**(-Q/2)``."""
-    amp = 2.0 ** (-n_qubits / 2)
-    return torch.full((batch, 2**n_qubits), amp, dtype=complex_dtype(dtype), device=device)
-
-
 def zero_state(batch: int, n_qubits: int, dtype: torch.dtype, device=None) -> torch.Tensor:
     """``|0…0>`` for a batch."""
     state = torch.zeros((batch, 2**n_qubits), dtype=complex_dtype(dtype), device=device)
@@ -92,18 +89,9 @@ def apply_single_qubit_layer(state: torch.Tensor, gates: torch.Tensor) -> torch.
     if n_qubits == 1:
         return (gates[:, 0] @ state.unsqueeze(-1)).squeeze(-1)
     half = n_qubits // 2
-    left, right = kron_gates(gates[:, :half]), kron_gates(gates[:, half:])
+    left, right = kron_wires(gates[:, :half]), kron_wires(gates[:, half:])
     matrix = state.reshape(batch, 2**half, 2 ** (n_qubits - half))
     return (left @ matrix @ right.transpose(1, 2)).reshape(batch, dim)
-
-
-def kron_gates(gates: torch.Tensor) -> torch.Tensor:
-    """``G_0 ⊗ G_1 ⊗ …`` for ``gates`` of shape ``(batch, k, 2, 2)``: ``(batch, 2**k, 2**k)``."""
-    out = gates[:, 0]
-    for wire in range(1, gates.shape[1]):
-        batch, n = out.shape[0], out.shape[1]
-        out = torch.einsum("bij,bkl->bikjl", out, gates[:, wire]).reshape(batch, 2 * n, 2 * n)
-    return out
 
 
 def product_state(vectors: torch.Tensor) -> torch.Tensor:
@@ -126,34 +114,19 @@ def product_state(vectors: torch.Tensor) -> torch.Tensor:
     return (left.unsqueeze(2) * right.unsqueeze(1)).reshape(vectors.shape[0], -1)
 
 
-def apply_shared_product(state: torch.Tensor, left: torch.Tensor, right: torch.Tensor,
-                         transposed_output: bool = False) -> torch.Tensor:
-    """Apply a batch-independent operator ``left ⊗ right`` (``left`` on the first ``h`` wires).
-
-    With the state as a ``2**h x 2**(Q-h)`` matrix ``M`` per sample this is ``left M right^T``:
-    two plain matrix products over the whole batch (one transposed copy between them).
-    ``transposed_output=True`` skips the copy back and returns ``(left M right^T)^T`` flattened;
-    :func:`transposed_permutation` turns a following basis permutation into one that also undoes it.
-    """
-    batch, dim = state.shape
-    rows, cols = left.shape[0], right.shape[0]
-    out = state.reshape(batch * rows, cols) @ right.transpose(0, 1)
-    out = out.reshape(batch, rows, cols).transpose(1, 2).reshape(batch * cols, rows) @ left.transpose(0, 1)
-    if transposed_output:
-        return out.reshape(batch, dim)
-    return out.reshape(batch, cols, rows).transpose(1, 2).reshape(batch, dim)
-
-
 def transposed_permutation(perm: torch.Tensor, rows: int, cols: int) -> torch.Tensor:
-    """Gather index that applies ``perm`` to a state stored transposed (``rows x cols`` as ``cols x rows``)."""
+    """Gather index that applies ``perm`` to a state stored transposed (``rows x cols`` as ``cols x rows``):
+    one gather both undoes the transposition and permutes."""
     return (perm % cols) * rows + perm // cols
 
 
 class _PhaseRotatePermute(torch.autograd.Function):
     """``P · (left ⊗ right) · (state ⊙ phases)`` with a hand-written backward.
 
-    The forward is :func:`apply_shared_product` (left transposed) followed by one gather with
-    ``perm_t`` (:func:`transposed_permutation`), which also undoes the transposition. The
+    With the state as a ``rows x cols`` matrix ``M`` per sample, ``(left ⊗ right) vec(M)`` is
+    ``left M right^T``: two plain matrix products over the whole batch, shared by every sample
+    (one transposed copy between them). The result stays transposed, and one gather with
+    ``perm_t`` (:func:`transposed_permutation`) both undoes that and applies ``P``. The
     backward uses the same few matrix products in reverse, with PyTorch's convention for complex
     gradients (``grad_x = A^H grad_y`` for ``y = A x``), about half of what generic autograd
     records for this sequence of operations.
@@ -176,11 +149,11 @@ class _PhaseRotatePermute(torch.autograd.Function):
         batch, dim = state.shape
         rows, cols = left.shape[0], right.shape[0]
         grad_out = torch.gather(grad, 1, torch.argsort(perm_t).expand(batch, -1)).reshape(batch * cols, rows)
-        grad_left = grad_out.transpose(0, 1) @ half_t.conj() if ctx.needs_input_grad[2] else None
+        grad_left = (grad_out.mH @ half_t).conj() if ctx.needs_input_grad[2] else None  # no big conj copy
         grad_half = (grad_out @ left.conj()).reshape(batch, cols, rows).transpose(1, 2).reshape(batch * rows, cols)
         grad_right = None
         if ctx.needs_input_grad[3]:
-            grad_right = grad_half.transpose(0, 1) @ rotated.reshape(batch * rows, cols).conj()
+            grad_right = (grad_half.mH @ rotated.reshape(batch * rows, cols)).conj()
         grad_rotated = (grad_half @ right.conj()).reshape(batch, dim)
         grad_state = grad_rotated * phases.conj() if ctx.needs_input_grad[0] else None
         grad_phases = grad_rotated * state.conj() if ctx.needs_input_grad[1] else None
@@ -295,19 +268,29 @@ def sel_pairs(n_wires: int, layer_range: int) -> list[tuple[int, int]]:
     return [(i, (i + layer_range) % n_wires) for i in range(n_wires)]
 
 
+def kron_wires(gates: torch.Tensor) -> torch.Tensor:
+    """``G_0 ⊗ G_1 ⊗ …`` for gates of shape ``(..., S, 2, 2)``: ``(..., 2**S, 2**S)``."""
+    out = gates[..., 0, :, :]
+    for wire in range(1, gates.shape[-3]):
+        n = out.shape[-1]
+        out = torch.einsum("...ij,...kl->...ikjl", out, gates[..., wire, :, :]).reshape(*out.shape[:-2], 2 * n, 2 * n)
+    return out
+
+
 def sel_unitary(weights: torch.Tensor) -> torch.Tensor:
     """Dense ``2**S`` unitary of ``StronglyEntanglingLayers(weights)`` on ``S`` local wires.
 
-    ``weights``: ``(L_h, S, 3)`` real; each layer is ``CNOTs · (⊗_i Rot_i)``.
+    ``weights``: ``(..., L_h, S, 3)`` real (leading dimensions: several blocks at once); each
+    layer is ``CNOTs · (⊗_i Rot_i)``.
     """
-    n_layers, n_wires, _ = weights.shape
+    n_layers, n_wires = weights.shape[-3], weights.shape[-2]
     matrix = torch.eye(2**n_wires, dtype=complex_dtype(weights.dtype), device=weights.device)
     for layer, layer_range in enumerate(sel_ranges(n_layers, n_wires)):
-        w = weights[layer]
-        matrix = kron_shared(list(rot(w[:, 0], w[:, 1], w[:, 2]))) @ matrix
+        w = weights[..., layer, :, :]
+        matrix = kron_wires(rot(w[..., 0], w[..., 1], w[..., 2])) @ matrix
         pairs = sel_pairs(n_wires, layer_range)
         if pairs:
-            matrix = matrix[cnot_permutation(n_wires, pairs, device=weights.device)]
+            matrix = matrix[..., cnot_permutation(n_wires, pairs, device=weights.device), :]
     return matrix
 
 
@@ -350,19 +333,15 @@ def reduced_density_matrix(state: torch.Tensor, wires: Sequence[int], n_qubits: 
 
 
 def rotated_observables(words: Sequence[str], unitary: torch.Tensor) -> torch.Tensor:
-    """``U^† O_k U`` for each Pauli word ``O_k``: ``(K, 2**S, 2**S)``."""
+    """``U^† O_k U`` for each Pauli word ``O_k``: ``(..., K, 2**S, 2**S)`` for ``unitary`` ``(..., 2**S, 2**S)``."""
     ops = _pauli_stack(tuple(words), unitary.dtype, unitary.device)
-    return unitary.conj().T.unsqueeze(0) @ ops @ unitary.unsqueeze(0)
+    unitary = unitary.unsqueeze(-3)
+    return unitary.mH @ ops @ unitary
 
 
 @lru_cache(maxsize=128)
 def _pauli_stack(words: tuple[str, ...], dtype: torch.dtype, device) -> torch.Tensor:
     return torch.as_tensor(np.stack([pauli_matrix(w) for w in words]), dtype=dtype, device=device)
-
-
-def expectation(rho: torch.Tensor, observables: torch.Tensor) -> torch.Tensor:
-    """``Re tr(rho_b O_k)`` for every sample ``b`` and observable ``k``: ``(batch, K)`` real."""
-    return torch.einsum("bij,kji->bk", rho, observables).real
 
 
 def expval_z_all(state: torch.Tensor, n_qubits: int) -> torch.Tensor:
