@@ -111,7 +111,8 @@ def product_state(vectors: torch.Tensor) -> torch.Tensor:
     if half == vectors.shape[1]:
         return kron_vectors(vectors)
     left, right = kron_vectors(vectors[:, :half]), kron_vectors(vectors[:, half:])
-    return (left.unsqueeze(2) * right.unsqueeze(1)).reshape(vectors.shape[0], -1)
+    # an outer product written as a matrix product: its gradients are matrix products as well
+    return (left.unsqueeze(2) @ right.unsqueeze(1)).reshape(vectors.shape[0], -1)
 
 
 def transposed_permutation(perm: torch.Tensor, rows: int, cols: int) -> torch.Tensor:
