@@ -105,7 +105,7 @@ def run(batches=(32, 256), repeats: int = 5, shift_samples: int = 2, seed: int =
     return results
 
 
-def _print_table(results: dict) -> None:
+def print_table(results: dict) -> None:
     print(f"{results['config']} ({results['dtype']}, {results['torch_threads']} torch threads)")
     print(f"{'batch':>6} {'ours samples/s':>15} {'PennyLane bp':>13} {'ratio':>7} {'max |dout|':>11} {'max |dgrad|':>12}")
     for batch, row in results["batches"].items():
@@ -128,7 +128,7 @@ def main(argv=None) -> None:
                   dtype=torch.float64 if args.float64 else torch.float32)
     print(json.dumps(results, indent=2) if args.json else "", end="")
     if not args.json:
-        _print_table(results)
+        print_table(results)
 
 
 if __name__ == "__main__":
