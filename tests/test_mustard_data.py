@@ -1,0 +1,369 @@
+"""Extended MUStARD: real-format parsing, labels, folds, errors, the demo and the B.3 projection.
+
+Fixtures are tiny copies of the real formats: MUStARD's ``sarcasm_data.json``, the SE-MUStARD
+annotation sheet as CSV (context rows, target row, blank separators) and the authors' npz
+(``feautes*`` keys, per-fold object arrays, padded sequences) with MUStARD's ``split_indices.p``.
+"""
+
+import json
+import pickle
+
+import numpy as np
+import pytest
+import torch
+
+from qmtl_utils.backbones.mustard import MustardProjection
+from qmtl_utils.data import mustard as mu
+from qmtl_utils.data.common import DataFormatError, MissingDataError
+
+UTTERANCES = {  # id -> (utterance, sarcasm), in file order
+    "1_60": ("It's just a privilege to watch your mind at work.", True),
+    "1_70": ("I don't think I'll be able to stop thinking about it.", True),
+    "1_80": ("Since it's not bee season, you can have my epinephrine.", False),
+    "2_17": ("Oh, I'll be fine.", False),
+    "2_25": ("Great. Just great.", True),
+    "2_30": ("Sure, see you there.", False),
+}
+
+# Groups: KEY on every row / KEY only on the target / KEY only on the first row (context rows
+# with labels of their own) / a group without context; separators ",,,,,,,," and an empty line.
+ANNOTATION_CSV = """\
+KEY,SPEAKER,SENTENCE,SHOW,SARCASM,SENTIMENT_IMPLICIT,SENTIMENT_EXPLICIT,EMOTION_IMPLICIT,EMOTION_EXPLICIT
+1_60,LEONARD,I never would have identified the fingerprints of string theory.,BBT,,,,,
+1_60,SHELDON,My apologies. What's your plan?,BBT,,,,,
+1_60,SHELDON,It's just a privilege to watch your mind at work.,BBT,TRUE,-1,1,5,7
+,,,,,,,,
+,HOWARD,You'll think about it?,BBT,,,,,
+1_70,PENNY,I don't think I'll be able to stop thinking about it.,BBT,TRUE,-1,0,"4,1",4
+
+1_80,LEONARD,"Here we go. Pad thai, no peanuts.",BBT,FALSE,1,1,2,2
+,SHELDON,"Since it's not bee season, you can have my epinephrine.",BBT,FALSE,0,0,4,9
+,,,,,,,,
+2_17,MONICA,"Oh, I'll be fine.",FRIENDS,0,1,1,6,6
+,,,,,,,,
+2_25,CHANDLER,Is that the new couch?,FRIENDS,,,,,
+2_25,CHANDLER,"Great. Just great.",FRIENDS,1,-1,1,2,1
+
+2_30,ROSS,"Sure, see you there.",FRIENDS,False,0,-1,8,3
+"""
+
+EXPECTED = {  # classes per TASKS order: sarcasm, sentiment_implicit/explicit, emotion_implicit/explicit
+    "1_60": (1, 0, 2, 4, 6), "1_70": (1, 0, 1, 3, 3), "1_80": (0, 1, 1, 3, 8),
+    "2_17": (0, 2, 2, 5, 5), "2_25": (1, 0, 2, 1, 0), "2_30": (0, 1, 0, 7, 2),
+}
+FOLDS = ([3, 0], [5], [1], [4], [2])  # MUStARD test indices per fold (unsorted on purpose)
+
+
+def line_of(text: str, start: str) -> int:
+    """1-based line number of the first line of ``text`` starting with ``start``."""
+    return next(i for i, line in enumerate(text.splitlines(), 1) if line.startswith(start))
+
+
+def write_json(folder, utterances=UTTERANCES):
+    entries = {key: {"utterance": text, "speaker": "SHELDON", "context": ["Hi."], "context_speakers": ["PENNY"],
+                     "show": "BBT", "sarcasm": sarcasm} for key, (text, sarcasm) in utterances.items()}
+    (folder / mu.JSON_FILE).write_text(json.dumps(entries, indent=4), encoding="utf-8")
+
+
+def object_per_fold(blocks):
+    out = np.empty(len(blocks), dtype=object)
+    for f, block in enumerate(blocks):
+        out[f] = block
+    return out
+
+
+def fixture_features(n=6):
+    """Per utterance: UT a zero-padded (3 steps, 2) sequence with 1-3 real steps, UA (3,), UV (2,), CT (2, 2)."""
+    rng = np.random.default_rng(7)
+    ut = np.zeros((n, 3, 2))
+    for i in range(n):
+        ut[i, : 1 + i % 3] = rng.uniform(0.5, 1.5, (1 + i % 3, 2))
+    return {"UT": ut, "UA": rng.normal(size=(n, 3)), "UV": rng.normal(size=(n, 2)), "CT": rng.normal(size=(n, 2, 2))}
+
+
+def write_npz(folder, sarcasm, folds=FOLDS, features=None):
+    features = fixture_features() if features is None else features
+    n = len(sarcasm)
+    arrays = {}
+    for part in ("train", "test"):
+        rows = [np.setdiff1d(np.arange(n), f) if part == "train" else np.asarray(f) for f in folds]
+        for m, values in features.items():
+            arrays[f"feautes{m}_{part}"] = object_per_fold([values[r] for r in rows])
+        arrays[f"feautesLabel_{part}"] = object_per_fold([np.eye(2)[np.asarray(sarcasm)[r]] for r in rows])
+    np.savez(folder / mu.FEATURE_FILE, **arrays)
+    with open(folder / mu.SPLIT_FILE, "wb") as fh:
+        pickle.dump([(np.setdiff1d(np.arange(n), f), np.asarray(f)) for f in folds], fh, protocol=2)
+
+
+@pytest.fixture
+def real_dir(tmp_path):
+    folder = tmp_path / "mustard"
+    folder.mkdir()
+    write_json(folder)
+    (folder / "se_mustard.csv").write_text(ANNOTATION_CSV, encoding="utf-8")
+    return folder
+
+
+def load(folder, **kwargs):
+    with pytest.warns(UserWarning, match="not 690"):
+        return mu.load_mustard(folder, **kwargs)
+
+
+# --------------------------------------------------------------------------- labels
+
+
+def test_label_mapping():
+    assert [mu.sarcasm_label(v) for v in (True, False, 1, 0, "TRUE", "False", "1", " 0 ")] == [1, 0, 1, 0, 1, 0, 1, 0]
+    assert [mu.sentiment_class(v) for v in (-1, 0, 1, "-1", "1.0")] == [0, 1, 2, 0, 2]
+    assert [mu.emotion_class(v) for v in range(1, 10)] == list(range(9))
+    assert mu.emotion_class("9") == 8
+
+
+def test_multi_code_emotion_keeps_first_code():
+    assert mu.emotion_class("4,1") == 3
+    assert mu.emotion_class(" 7, 2 ") == 6 and mu.emotion_class("2;5") == 1
+    with pytest.raises(ValueError, match="12"):
+        mu.emotion_class("4,12")  # every listed code must be valid, not only the first
+
+
+@pytest.mark.parametrize("parse, value", [
+    (mu.sentiment_class, 5), (mu.sentiment_class, "x"), (mu.sentiment_class, ""), (mu.sentiment_class, "0.5"),
+    (mu.emotion_class, 12), (mu.emotion_class, 0), (mu.emotion_class, "x"), (mu.emotion_class, ""),
+    (mu.sarcasm_label, "maybe"), (mu.sarcasm_label, 2),
+])
+def test_unknown_label_values_raise(parse, value):
+    with pytest.raises(ValueError):
+        parse(value)
+
+
+# --------------------------------------------------------------------------- parsing real formats
+
+
+def test_annotation_csv_target_rule(real_dir):
+    notes = mu.read_annotations(real_dir / "se_mustard.csv")
+    assert list(notes) == list(UTTERANCES)
+    for key, labels in EXPECTED.items():
+        assert tuple(notes[key][t] for t in mu.TASKS) == labels, key
+    assert notes["1_70"]["row"] == line_of(ANNOTATION_CSV, "1_70,PENNY")
+    assert notes["1_80"]["row"] == line_of(ANNOTATION_CSV, ",SHELDON,\"Since")
+
+
+def test_load_labels_without_features(real_dir):
+    data = load(real_dir, require_features=False, seed=3)
+    assert data.ids == tuple(UTTERANCES) and data.features is None and data.source == "real"
+    np.testing.assert_array_equal(data.label_matrix(), np.array([EXPECTED[k] for k in UTTERANCES]))
+    assert data.label_matrix().dtype == np.int64
+    assert sorted(np.concatenate(data.folds).tolist()) == list(range(6)) and len(data.folds) == 5
+
+
+def test_load_with_authors_features(real_dir):
+    sarcasm = [int(s) for _, s in UTTERANCES.values()]
+    write_npz(real_dir, sarcasm)
+    data = load(real_dir)
+    feats = fixture_features()
+    steps = 1 + np.arange(6) % 3
+    ut_mean = feats["UT"].sum(axis=1) / steps[:, None]
+    np.testing.assert_allclose(data.features, np.concatenate([ut_mean, feats["UA"], feats["UV"]], axis=1), rtol=1e-6)
+    assert data.features.dtype == np.float32
+    assert [f.tolist() for f in data.folds] == [list(f) for f in FOLDS]
+    train, test = data.split(0)
+    assert test.tolist() == [3, 0] and train.tolist() == [1, 2, 4, 5]
+    chosen = load(real_dir, modalities=("UA", "CT"))
+    np.testing.assert_allclose(chosen.features, np.concatenate([feats["UA"], feats["CT"].mean(axis=1)], axis=1),
+                               rtol=1e-6)
+
+
+def test_npz_folds_that_do_not_match_the_labels_are_refused(real_dir):
+    sarcasm = [int(s) for _, s in UTTERANCES.values()]
+    write_npz(real_dir, [1 - s for s in sarcasm])
+    with pytest.raises(DataFormatError, match="feautesLabel_test disagrees") as err:
+        load(real_dir)
+    assert err.value.path.name == mu.FEATURE_FILE
+
+
+def test_npz_problems_name_the_key(real_dir):
+    sarcasm = [int(s) for _, s in UTTERANCES.values()]
+    write_npz(real_dir, sarcasm, features={k: v for k, v in fixture_features().items() if k != "UV"})
+    with pytest.raises(DataFormatError, match="feautesUV_test"):
+        load(real_dir)
+    with pytest.raises(ValueError, match="modalities"):
+        load(real_dir, modalities=("XX",))
+
+
+def test_split_indices_must_partition(real_dir):
+    sarcasm = [int(s) for _, s in UTTERANCES.values()]
+    write_npz(real_dir, sarcasm, folds=([3, 0], [5], [1], [4], [1]))
+    with pytest.raises(DataFormatError, match="once each") as err:
+        load(real_dir)
+    assert err.value.path.name == mu.SPLIT_FILE
+
+
+# --------------------------------------------------------------------------- missing data
+
+
+def test_missing_folder_and_files_say_where_to_get_them(tmp_path, monkeypatch):
+    monkeypatch.setenv("QMTL_MUSTARD_DIR", str(tmp_path / "nowhere"))
+    assert mu.mustard_dir() == tmp_path / "nowhere"
+    with pytest.raises(MissingDataError) as err:
+        mu.load_mustard()
+    message = str(err.value)
+    for hint in ("GussailRaat/ACL2020-SE-MUStARD-for-Multimodal-Sarcasm-Detection", "sarcasm_data.json",
+                 "QMTL_MUSTARD_DIR", str(tmp_path / "nowhere")):
+        assert hint in message
+    folder = tmp_path / "mustard"
+    folder.mkdir()
+    with pytest.raises(MissingDataError, match="sarcasm_data.json not found"):
+        mu.load_mustard(folder)
+    write_json(folder)
+    with pytest.raises(MissingDataError, match="annotation CSV"):
+        mu.load_mustard(folder)
+
+
+def test_features_are_required_unless_told_otherwise(real_dir):
+    with pytest.warns(UserWarning), pytest.raises(MissingDataError, match=mu.FEATURE_FILE):
+        mu.load_mustard(real_dir)
+    write_npz(real_dir, [int(s) for _, s in UTTERANCES.values()])
+    (real_dir / mu.SPLIT_FILE).unlink()
+    with pytest.warns(UserWarning), pytest.raises(MissingDataError, match=mu.SPLIT_FILE):
+        mu.load_mustard(real_dir)
+
+
+def test_several_csv_files_ask_for_annotations(real_dir):
+    (real_dir / "other.csv").write_text("a,b\n", encoding="utf-8")
+    with pytest.raises(DataFormatError, match="annotations="):
+        mu.load_mustard(real_dir, require_features=False)
+    assert load(real_dir, annotations=real_dir / "se_mustard.csv", require_features=False).n == 6
+
+
+# --------------------------------------------------------------------------- malformed data
+
+MALFORMED = [  # (edit of the CSV, words the message must hold, line of the error or None)
+    (lambda t: t.replace("EMOTION_EXPLICIT\n", "EMOTION_EXPLICT\n"), ["EMOTION_EXPLICIT"], None),
+    (lambda t: t.replace("BBT,TRUE,-1,1,5,7", "BBT,TRUE,5,1,5,7"), ["SENTIMENT_IMPLICIT", "'5'"], "1_60,SHELDON,It"),
+    (lambda t: t.replace("FRIENDS,0,1,1,6,6", "FRIENDS,0,1,1,6,12"), ["EMOTION_EXPLICIT", "'12'"], "2_17"),
+    (lambda t: t.replace('"4,1",4', '"x",4'), ["EMOTION_IMPLICIT", "'x'"], "1_70"),
+    (lambda t: t.replace("2_30,ROSS", "9_99,ROSS"), ["'9_99'", "no entry", "sarcasm_data.json"], "9_99"),
+    (lambda t: t.replace("2_17,MONICA", "2_25,MONICA"), ["'2_25'", "two groups"], "2_25,CHANDLER,\"Great"),
+    (lambda t: t.replace("BBT,TRUE,-1,1,5,7", "BBT,FALSE,-1,1,5,7"), ["'1_60'", "SARCASM disagrees"], "1_60,SHELDON,It"),
+    (lambda t: t.replace("2_30,ROSS", ",ROSS"), ["no KEY"], ",ROSS"),
+]
+
+
+@pytest.mark.parametrize("edit, words, line_start", MALFORMED)
+def test_malformed_annotations_name_file_row_and_value(real_dir, edit, words, line_start):
+    text = edit(ANNOTATION_CSV)
+    (real_dir / "se_mustard.csv").write_text(text, encoding="utf-8")
+    with pytest.raises(DataFormatError) as err:
+        mu.load_mustard(real_dir, require_features=False)
+    message = str(err.value)
+    assert "se_mustard.csv" in message
+    for word in words:
+        assert word in message
+    assert err.value.row == (None if line_start is None else line_of(text, line_start))
+
+
+def test_utterance_without_annotation_names_the_key(real_dir):
+    write_json(real_dir, {**UTTERANCES, "3_1": ("Unannotated.", False)})
+    with pytest.raises(DataFormatError, match="'3_1'.*no annotation"):
+        mu.load_mustard(real_dir, require_features=False)
+
+
+def test_bad_sarcasm_json_names_the_utterance(real_dir):
+    write_json(real_dir, {**UTTERANCES, "1_60": ("x", "sometimes")})
+    with pytest.raises(DataFormatError, match="'1_60'") as err:
+        mu.load_mustard(real_dir, require_features=False)
+    assert err.value.path.name == mu.JSON_FILE
+
+
+# --------------------------------------------------------------------------- folds
+
+
+@pytest.mark.parametrize("n", [690, 11, 5])
+def test_fold_indices_disjoint_covering_balanced(n):
+    strata = np.arange(n) % 2
+    folds = mu.fold_indices(n, 5, seed=1, strata=strata)
+    assert sorted(np.concatenate(folds).tolist()) == list(range(n))
+    assert max(map(len, folds)) - min(map(len, folds)) <= 1
+    assert all(abs(strata[f].sum() - len(f) / 2) <= 1 for f in folds)
+    assert all(np.array_equal(a, b) for a, b in zip(folds, mu.fold_indices(n, 5, seed=1, strata=strata)))
+    assert not all(np.array_equal(a, b) for a, b in zip(folds, mu.fold_indices(n, 5, seed=2, strata=strata)))
+
+
+# --------------------------------------------------------------------------- demo
+
+
+@pytest.fixture(scope="module")
+def demo():
+    return mu.make_mustard_demo(seed=0)
+
+
+def test_demo_shape_and_determinism(demo):
+    assert demo.n == 690 and demo.features.shape == (690, 128) and demo.source == "demo"
+    assert demo.features.dtype == np.float32 and set(demo.labels) == set(mu.TASKS)
+    again, other = mu.make_mustard_demo(seed=0), mu.make_mustard_demo(seed=1)
+    np.testing.assert_array_equal(demo.features, again.features)
+    np.testing.assert_array_equal(demo.label_matrix(), again.label_matrix())
+    assert not np.array_equal(demo.label_matrix(), other.label_matrix())
+    assert mu.make_mustard_demo(n_samples=50, feature_dim=12, seed=0).features.shape == (50, 12)
+
+
+def test_demo_folds(demo):
+    assert len(demo.folds) == 5 and sorted(np.concatenate(demo.folds).tolist()) == list(range(690))
+    assert {len(f) for f in demo.folds} == {138}
+    for f in range(5):
+        train, test = demo.split(f)
+        assert not set(train) & set(test) and len(train) + len(test) == 690
+
+
+def test_demo_marginals(demo):
+    assert demo.labels["sarcasm"].mean() == 0.5
+    for task, n_classes in (("sentiment_implicit", 3), ("sentiment_explicit", 3),
+                            ("emotion_implicit", 9), ("emotion_explicit", 9)):
+        share = np.bincount(demo.labels[task], minlength=n_classes) / 690
+        assert len(share) == n_classes and share.min() > 0.01, task
+        if n_classes == 9:
+            assert share.max() > 4 * share.min(), task  # skewed
+
+
+def test_demo_labels_are_learnable(demo):
+    from sklearn.linear_model import LogisticRegression
+
+    train, test = demo.split(0)
+    for task in ("sarcasm", "sentiment_implicit", "sentiment_explicit"):
+        y = demo.labels[task]
+        model = LogisticRegression(max_iter=1000).fit(demo.features[train], y[train])
+        majority = np.bincount(y[test]).max() / len(test)
+        assert model.score(demo.features[test], y[test]) > majority + 0.1, task
+
+
+def test_demo_round_trips_through_the_real_loader(demo, tmp_path):
+    mu.write_mustard_files(demo, tmp_path)
+    with np.load(tmp_path / mu.FEATURE_FILE, allow_pickle=True) as npz:
+        assert {"feautesUT_train", "feautesUA_test", "feautesUV_test", "feautesLabel_test"} <= set(npz.files)
+        assert npz["feautesUT_test"].shape[:2] == (5, 138)  # the regular (folds, n, dim) layout
+    loaded = mu.load_mustard(tmp_path)
+    assert loaded.ids == demo.ids and loaded.source == "real"
+    np.testing.assert_array_equal(loaded.label_matrix(), demo.label_matrix())
+    np.testing.assert_allclose(loaded.features, demo.features)
+    assert all(np.array_equal(a, b) for a, b in zip(loaded.folds, demo.folds))
+    text = (tmp_path / mu.DEMO_ANNOTATION_FILE).read_text(encoding="utf-8")
+    assert text.startswith(",".join(mu.ANNOTATION_COLUMNS)) and "\n\n" in text  # blank separator rows
+
+
+# --------------------------------------------------------------------------- projection (Appendix B.3)
+
+
+def test_projection_shapes_and_variants():
+    x = torch.randn(16, 300)
+    shallow, classical = MustardProjection(300), MustardProjection.for_head("classical", 300)
+    assert shallow(x).shape == classical(x).shape == (16, 39)
+    assert sum(p.numel() for p in shallow.parameters()) == 300 * 39 + 39
+    assert sum(p.numel() for p in classical.parameters()) == 300 * 39 + 39 + 39 * 39 + 39
+    assert isinstance(classical.net[1], torch.nn.ReLU)
+    for variant in ("qmtl", "hqnn4", "hqnnQ"):
+        assert MustardProjection.for_head(variant, 300).hidden is None
+    assert MustardProjection(300, d=30, hidden=64)(x).shape == (16, 30)
+    with pytest.raises(ValueError, match="300"):
+        shallow(torch.randn(16, 299))
+    with pytest.raises(ValueError, match="variant"):
+        MustardProjection.for_head("mlp", 300)
