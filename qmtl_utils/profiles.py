@@ -23,6 +23,18 @@ _COMMON: dict[str, Any] = {
                 "n_layers": 3, "head_layers": 1},
 }
 
+_COMMON["data"] = {
+    # Appendix A.1/B.1: nine tasks from the hub (or the original distribution), frozen
+    # bert-base-uncased, sequences of 128 tokens.
+    "glue": {"source": "real", "encoder": "bert-base-uncased", "fallback_encoder": False, "max_length": 128,
+             "seed": 0},
+    # Appendix A.2: 10,000 male + 10,000 female images, 320x320, five folds.
+    "chexpert": {"source": "real", "n_male": 10_000, "n_female": 10_000, "frontal_only": False,
+                 "n_folds": 5, "seed": 0},
+    # Appendix A.3: the authors' utterance text, audio and visual features; their five folds.
+    "mustard": {"source": "real", "modalities": ["UT", "UA", "UV"], "seed": 0},
+}
+
 _PROFILES: dict[str, dict[str, Any]] = {
     "paper": {
         "description": "the paper's settings and data",
@@ -31,11 +43,21 @@ _PROFILES: dict[str, dict[str, Any]] = {
     "demo": {
         "description": "offline demo: small seeded data with each benchmark's structure",
         "is_demo": True,
+        "data": {
+            "glue": {"source": "demo", "n_per_task": 300, "fallback_encoder": True, "max_length": 32},
+            "chexpert": {"source": "demo", "n_samples": 1500, "image_size": 64, "n_male": 500, "n_female": 500},
+            "mustard": {"source": "demo", "feature_dim": 128},
+        },
     },
     "smoke": {
         "description": "smallest settings that exercise every code path (CI)",
         "is_demo": True,
         "scaling": {"tasks": [1, 2, 4, 8]},
+        "data": {
+            "glue": {"source": "demo", "n_per_task": 40, "fallback_encoder": True, "max_length": 16},
+            "chexpert": {"source": "demo", "n_samples": 300, "image_size": 32, "n_male": 100, "n_female": 100},
+            "mustard": {"source": "demo", "feature_dim": 32},
+        },
     },
 }
 

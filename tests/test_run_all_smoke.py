@@ -40,14 +40,14 @@ def test_smoke_chain_draws_figures_and_then_does_nothing(smoke_dirs):
     fig04 = pd.read_csv(figures / "fig04_head_params.csv")
     assert (fig04.measured == fig04.closed_form).all() and len(fig04) == 12
     executed = sorted(p.name for p in (base / "runs" / "smoke").glob("*.ipynb"))
-    assert executed == ["02_heads.ipynb", "07_figures.ipynb"]
+    assert executed == ["00_data_prep.ipynb", "01_backbones.ipynb", "02_heads.ipynb", "07_figures.ipynb"]
 
     mtime = (figures / "fig02_param_scaling.png").stat().st_mtime
     start = time.perf_counter()
     second = run_all(env)
     elapsed = time.perf_counter() - start
     assert second.returncode == 0, second.stdout + second.stderr
-    assert "2 up to date, 0 executed" in second.stdout
+    assert "4 up to date, 0 executed" in second.stdout
     assert (figures / "fig02_param_scaling.png").stat().st_mtime == mtime
     assert elapsed < 15, f"a second run should do no work, took {elapsed:.1f}s"
 

@@ -1,0 +1,370 @@
+"""GLUE data (Appendix A.1) and backbone (Appendix B.1): real-format loaders on fixtures written in
+the original distribution's exact TSV layouts, the hub's offline error, the demo generator, the
+BiLSTM backbone and the token-feature cache."""
+
+from __future__ import annotations
+
+import re
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from scipy.sparse import csr_matrix, hstack
+from sklearn.feature_extraction.text import CountVectorizer
+from sklearn.linear_model import LogisticRegression
+
+from qmtl_utils.backbones.glue import GlueBackbone, cached_token_features, encode_tokens, load_text_encoder
+from qmtl_utils.benchmarks import BENCHMARKS
+from qmtl_utils.cache import Cache
+from qmtl_utils.data.common import DataFormatError, MissingDataError
+from qmtl_utils.data.glue import (GLUE_TASKS, load_glue, load_glue_dir, load_glue_hub, make_glue_demo,
+                                  write_glue_dir)
+
+MNLI_TRAIN_HEADER = ["index", "promptID", "pairID", "genre", "sentence1_binary_parse",
+                     "sentence2_binary_parse", "sentence1_parse", "sentence2_parse", "sentence1", "sentence2",
+                     "label1", "gold_label"]
+MNLI_DEV_HEADER = MNLI_TRAIN_HEADER[:-1] + ["label2", "label3", "label4", "label5", "gold_label"]
+STSB_HEADER = ["index", "genre", "filename", "year", "old_index", "source1", "source2", "sentence1", "sentence2",
+               "score"]
+QQP_HEADER = ["id", "qid1", "qid2", "question1", "question2", "is_duplicate"]
+PAIR_HEADER = ["index", "sentence1", "sentence2", "label"]  # RTE and WNLI
+
+
+def _mnli_row(i: int, s1: str, s2: str, gold: str, n_labels: int) -> list[str]:
+    return [str(i), f"{31193 + i}", f"{31193 + i}n", "government", f"( {s1} )", f"( {s2} )",
+            f"(ROOT (S {s1}))", f"(ROOT (S {s2}))", s1, s2, *[gold] * n_labels, gold]
+
+
+def _stsb_row(i: int, s1: str, s2: str, score: str) -> list[str]:
+    return [str(i), "main-captions", "MSRvid", "2012test", f"{i:04d}", "none", "none", s1, s2, score]
+
+
+WITNESS = ('Amrozi accused his brother , whom he called " the witness " , of deliberately distorting his evidence .',
+           'Referring to him as only " the witness " , Amrozi accused his brother of distorting his evidence .')
+FILES: dict[str, list[list[str]]] = {
+    "CoLA/train.tsv": [  # no header: source, label, original label marker, sentence
+        ["gj04", "1", "", "Our friends won't buy this analysis, let alone the next one we propose."],
+        ["gj04", "0", "*", "They drank the pub."],
+        ["cj99", "1", "", 'He said "no" to the offer.'],
+    ],
+    "CoLA/dev.tsv": [
+        ["gj04", "1", "", "The sailors rode the breeze clear of the rocks."],
+        ["gj04", "0", "*", "The more does Bill smoke, the more Susan hates him."],
+    ],
+    "SST-2/train.tsv": [
+        ["sentence", "label"],
+        ["hide new secretions from the parental units ", "0"],
+        ["that loves its characters and communicates something rather beautiful about human nature ", "1"],
+    ],
+    "SST-2/dev.tsv": [["sentence", "label"], ["it 's a charming and often affecting journey . ", "1"]],
+    "MRPC/train.tsv": [
+        ["\ufeffQuality", "#1 ID", "#2 ID", "#1 String", "#2 String"],  # the original file starts with a BOM
+        ["1", "702876", "702977", *WITNESS],
+        ["0", "2108705", "2108831", "Yucaipa owned Dominick 's before selling the chain to Safeway in 1998 .",
+         "Yucaipa bought Dominick 's in 1995 for $ 693 million and sold it to Safeway ."],
+    ],
+    "MRPC/dev.tsv": [
+        ["Quality", "#1 ID", "#2 ID", "#1 String", "#2 String"],
+        ["1", "1355540", "1355592", "He said the foodservice pie business doesn 't fit the company 's strategy .",
+         '" The foodservice pie business does not fit our long-term growth strategy .'],
+    ],
+    "STS-B/train.tsv": [
+        STSB_HEADER,
+        _stsb_row(0, "A plane is taking off.", "An air plane is taking off.", "5.000"),
+        _stsb_row(1, "A man is playing a large flute.", "A man is playing a flute.", "3.800"),
+    ],
+    "STS-B/dev.tsv": [
+        STSB_HEADER,
+        _stsb_row(0, "A man with a hard hat is dancing.", "A man wearing a hard hat is dancing.", "5.000"),
+        _stsb_row(1, "A young child is riding a horse.", "A child is riding a horse.", "0.500"),
+    ],
+    "QQP/train.tsv": [
+        QQP_HEADER,
+        ["133273", "213221", "213222", "How is the life of a math student? Could you describe it?",
+         "Which level of prepration is enough for the exam jlpt5?", "0"],
+        ["360472", "364011", "490273", 'What is a "seamless" transition?'],  # a short row, as in the real file
+        ["402555", "536040", "536041", "How do I control my emotions?", "How do you control your emotions?", "1"],
+    ],
+    "QQP/dev.tsv": [
+        QQP_HEADER,
+        ["201359", "303345", "303346", "Why are cats so beautiful?", "Why are dogs so beautiful?", "0"],
+    ],
+    "MNLI/train.tsv": [
+        MNLI_TRAIN_HEADER,
+        _mnli_row(0, "Conceptually cream skimming has two basic dimensions - product and geography.",
+                  "Product and geography are what make cream skimming work. ", "neutral", 1),
+        _mnli_row(1, "you know during the season and i guess at at your level uh you lose them",
+                  "You lose the things to the following level if the people recall.", "entailment", 1),
+    ],
+    "MNLI/dev_matched.tsv": [
+        MNLI_DEV_HEADER,
+        _mnli_row(0, "The new rights are nice enough", "Everyone really likes the newest benefits ", "neutral", 5),
+        _mnli_row(1, "This site includes a list of all award winners.",
+                  "The articles housed on the website are not able to be searched.", "contradiction", 5),
+    ],
+    "MNLI/dev_mismatched.tsv": [
+        MNLI_DEV_HEADER,
+        _mnli_row(0, "Your contribution helped make it possible for us to provide a quality education.",
+                  "Your contributions were of no help with our students' education.", "contradiction", 5),
+        _mnli_row(1, 'The "Mane" event is the first show.', "The first show is the Mane event.", "entailment", 5),
+    ],
+    "QNLI/train.tsv": [
+        ["index", "question", "sentence", "label"],
+        ["0", "When did the third Digimon series begin?",
+         "Unlike the two seasons before it, Digimon Tamers takes a darker approach.", "not_entailment"],
+        ["1", "Which missile batteries often have individual launchers several kilometres apart?",
+         "When MANPADS is operated by specialists, batteries may have several dozen teams.", "entailment"],
+    ],
+    "QNLI/dev.tsv": [
+        ["index", "question", "sentence", "label"],
+        ["0", "What came into force after the new constitution was herald?",
+         "As of that day, the new constitution heralding the Second Republic came into force.", "entailment"],
+    ],
+    "RTE/train.tsv": [
+        PAIR_HEADER,
+        ["0", "No Weapons of Mass Destruction Found in Iraq Yet.", "Weapons of Mass Destruction Found in Iraq.",
+         "not_entailment"],
+        ["1", "A place of sorrow, after Pope John Paul II died, became a place of celebration.",
+         "Pope Benedict XVI is the new leader of the Roman Catholic Church.", "entailment"],
+    ],
+    "RTE/dev.tsv": [
+        PAIR_HEADER,
+        ["0", "Dana Reeve, the widow of the actor Christopher Reeve, has died of lung cancer at age 44.",
+         "Christopher Reeve had an accident.", "not_entailment"],
+    ],
+    "WNLI/train.tsv": [
+        PAIR_HEADER,
+        ["0", "I stuck a pin through a carrot. When I pulled the pin out, it had a hole.",
+         "The carrot had a hole.", "1"],
+        ["1", "John couldn't see the stage with Billy in front of him because he is so short.",
+         "Billy is so short.", "0"],
+    ],
+    "WNLI/dev.tsv": [
+        PAIR_HEADER,
+        ["0", "The drain is clogged with hair. It has to be cleaned.", "The hair has to be cleaned.", "0"],
+    ],
+}
+
+
+def _write(root: Path, files: dict[str, list[list[str]]]) -> Path:
+    for name, rows in files.items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("".join("\t".join(row) + "\n" for row in rows), encoding="utf-8")
+    return root
+
+
+@pytest.fixture
+def glue_root(tmp_path: Path) -> Path:
+    return _write(tmp_path / "glue_data", FILES)
+
+
+# --------------------------------------------------------------------------- original distribution
+
+
+def test_every_task_parses_with_the_hub_schema(glue_root: Path) -> None:
+    with pytest.warns(UserWarning, match=r"QQP/train.tsv: skipped 1 row"):
+        data = load_glue_dir(glue_root)
+    assert tuple(data) == GLUE_TASKS == BENCHMARKS["glue"].task_names
+    for name, task in data.items():
+        for frame in (task.train, task.validation):
+            assert list(frame.columns) == ["text_a", "text_b", "label"]
+            assert frame["text_b"].isna().all() == (name in ("cola", "sst2")) == (not task.is_pair)
+    cola = data["cola"].train  # header-less: the first row is data
+    assert cola["text_a"].tolist()[0].startswith("Our friends") and cola["label"].tolist() == [1, 0, 1]
+    assert cola["text_a"].tolist()[2] == 'He said "no" to the offer.'  # quotes kept verbatim
+    mrpc = data["mrpc"].train
+    assert mrpc["label"].tolist() == [1, 0] and '" the witness "' in mrpc["text_a"][0]
+    assert data["qqp"].train["label"].tolist() == [0, 1]  # the short row is skipped
+    assert data["qnli"].train["label"].tolist() == [1, 0]  # entailment=0, not_entailment=1 (hub order)
+    assert data["rte"].train["label"].tolist() == [1, 0]
+    assert data["wnli"].train["label"].tolist() == [1, 0]
+    assert data["sst2"].validation["text_a"][0] == "it 's a charming and often affecting journey . "
+
+
+def test_stsb_scores_are_divided_by_five(glue_root: Path) -> None:
+    stsb = load_glue_dir(glue_root, ["stsb"])["stsb"]
+    assert stsb.train["label"].tolist() == pytest.approx([1.0, 0.76])
+    assert stsb.validation["label"].tolist() == pytest.approx([1.0, 0.1])
+    assert stsb.train["text_b"][0] == "An air plane is taking off."
+
+
+def test_mnli_validation_is_matched_then_mismatched(glue_root: Path) -> None:
+    mnli = load_glue_dir(glue_root, ["mnli"])["mnli"]
+    assert mnli.train["label"].tolist() == [1, 0]
+    assert mnli.validation["label"].tolist() == [1, 2, 2, 0]  # entailment 0, neutral 1, contradiction 2
+    assert mnli.validation["text_a"][0] == "The new rights are nice enough"
+    assert mnli.validation["text_b"][3] == "The first show is the Mane event."
+
+
+def test_missing_file_or_task_folder_names_the_path(glue_root: Path) -> None:
+    (glue_root / "RTE" / "dev.tsv").unlink()
+    with pytest.raises(MissingDataError, match=r"RTE/dev.tsv is missing") as err:
+        load_glue_dir(glue_root, ["rte"])
+    assert "QMTL_GLUE_DIR" in str(err.value) and "MNLI/dev_mismatched.tsv" in str(err.value)
+    with pytest.raises(MissingDataError, match=r"CoLA/train.tsv is missing"):
+        load_glue_dir(glue_root.parent / "elsewhere", ["cola"])
+
+
+def test_missing_column_names_file_and_column(tmp_path: Path) -> None:
+    root = _write(tmp_path, {"SST-2/train.tsv": [["sentence", "labels"], ["fine", "1"]]})
+    with pytest.raises(DataFormatError, match=r"SST-2/train.tsv: no column 'label'") as err:
+        load_glue_dir(root, ["sst2"])
+    assert err.value.path == root / "SST-2" / "train.tsv"
+
+
+def test_unknown_label_names_file_row_and_value(glue_root: Path) -> None:
+    rows = [MNLI_DEV_HEADER, _mnli_row(0, "A b.", "C d.", "neutral", 5),
+            _mnli_row(1, "E f.", "G h.", "maybe", 5)]
+    _write(glue_root, {"MNLI/dev_mismatched.tsv": rows})
+    with pytest.raises(DataFormatError, match=r"dev_mismatched.tsv, row 2: unknown label 'maybe'") as err:
+        load_glue_dir(glue_root, ["mnli"])
+    assert err.value.row == 2
+
+
+def test_hub_offline_fails_fast_and_load_glue_uses_the_directory(glue_root: Path, monkeypatch) -> None:
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("QMTL_GLUE_DIR", str(glue_root.parent / "nowhere"))
+    start = time.perf_counter()
+    with pytest.raises(MissingDataError, match="HF_HUB_OFFLINE") as err:
+        load_glue_hub(["rte"])
+    assert time.perf_counter() - start < 2.0
+    assert "QMTL_GLUE_DIR" in str(err.value) and "glue_data" in str(err.value)
+    with pytest.raises(MissingDataError, match=r"nowhere does not exist"):
+        load_glue({})
+    monkeypatch.setenv("QMTL_GLUE_DIR", str(glue_root))
+    data = load_glue({"tasks": ["rte", "wnli"]})
+    assert list(data) == ["rte", "wnli"] and data["rte"].source.startswith("dir:")
+
+
+# --------------------------------------------------------------------------- demo
+
+
+def test_demo_is_seeded_with_real_label_spaces_and_words() -> None:
+    demo = make_glue_demo(120, seed=3)
+    again, other = make_glue_demo(120, seed=3), make_glue_demo(120, seed=4)
+    assert tuple(demo) == GLUE_TASKS
+    for name, task in demo.items():
+        spec = next(t for t in BENCHMARKS["glue"].tasks if t.name == name)
+        assert len(task.train) == 96 and len(task.validation) == 24
+        assert task.train.equals(again[name].train) and task.validation.equals(again[name].validation)
+        assert not task.train.equals(other[name].train)
+        labels = np.concatenate([task.train["label"], task.validation["label"]])
+        if spec.kind == "regression":
+            assert labels.min() >= 0.0 and labels.max() <= 1.0 and labels.std() > 0.2
+        else:
+            assert set(labels.tolist()) == set(range(max(2, spec.n_outputs)))
+        texts = task.train["text_a"].tolist() + (task.train["text_b"].tolist() if task.is_pair else [])
+        assert task.train["text_b"].isna().all() == (name in ("cola", "sst2"))
+        for text in texts:
+            assert isinstance(text, str) and re.fullmatch(r"[A-Za-z][A-Za-z' ,.?]*", text), text
+    assert "The" in " ".join(demo["mnli"].train["text_a"]) and "not" in " ".join(demo["sst2"].train["text_a"])
+
+
+def test_demo_round_trips_through_the_original_format(tmp_path: Path) -> None:
+    demo = make_glue_demo(40, seed=1)
+    back = load_glue_dir(write_glue_dir(demo, tmp_path))
+    assert not (tmp_path / "CoLA" / "train.tsv").read_text().startswith("source")  # header-less, as real CoLA
+    assert (tmp_path / "MNLI" / "dev_mismatched.tsv").is_file()
+    for name, task in demo.items():
+        for split in ("train", "validation"):
+            pd.testing.assert_frame_equal(back[name].split(split), task.split(split), atol=1e-4)
+
+
+def _bow_accuracy(task) -> tuple[float, float]:
+    """Logistic regression on binary bag-of-words vectors u, v with [u, v, |u - v|, u ⊙ v] (Eq. 22)."""
+    vocab = CountVectorizer(ngram_range=(1, 2), binary=True).fit(
+        task.train["text_a"].tolist() + (task.train["text_b"].tolist() if task.is_pair else []))
+
+    def features(frame):
+        u = vocab.transform(frame["text_a"]).astype(np.float64)
+        if not task.is_pair:
+            return u
+        v = vocab.transform(frame["text_b"]).astype(np.float64)
+        return hstack([u, v, csr_matrix(abs(u - v)), u.multiply(v)]).tocsr()
+
+    model = LogisticRegression(max_iter=2000).fit(features(task.train), task.train["label"])
+    accuracy = float((model.predict(features(task.validation)) == task.validation["label"]).mean())
+    return accuracy, float(task.validation["label"].value_counts(normalize=True).max())
+
+
+@pytest.mark.parametrize("name", ["sst2", "mnli"])
+def test_demo_labels_depend_on_the_text(name: str) -> None:
+    task = make_glue_demo(800, seed=0, tasks=[name])[name]
+    accuracy, majority = _bow_accuracy(task)
+    assert accuracy > majority + 0.1, (accuracy, majority)
+
+
+# --------------------------------------------------------------------------- backbone
+
+
+def test_backbone_shapes_for_single_sentences_and_pairs() -> None:
+    torch.manual_seed(0)
+    net = GlueBackbone(encoder_hidden=16).eval()
+    assert net.lstm.hidden_size == 8 and net.lstm.num_layers == 2 and net.lstm.bidirectional
+    assert net.single[0].in_features == 16 and net.pair[0].in_features == 64
+    assert net.single[-1].out_features == net.pair[-1].out_features == 30
+    x, mask = torch.randn(5, 7, 16).half(), torch.ones(5, 7, dtype=torch.bool)
+    assert net(x, mask).shape == (5, 30)
+    assert net(x, mask, torch.randn(5, 4, 16), torch.ones(5, 4)).shape == (5, 30)
+
+
+def test_padding_changes_nothing() -> None:
+    torch.manual_seed(0)
+    net = GlueBackbone(encoder_hidden=16).eval()
+    lengths = torch.tensor([7, 3, 1, 5])
+    mask = torch.arange(7)[None, :] < lengths[:, None]
+    x, y = torch.randn(4, 7, 16), torch.randn(4, 6, 16)
+    mask_y = torch.arange(6)[None, :] < torch.tensor([2, 6, 4, 1])[:, None]
+    noisy = torch.where(mask[..., None], x, 100 * torch.randn_like(x))
+    longer = torch.cat([x, torch.randn(4, 3, 16)], dim=1)
+    mask_longer = torch.cat([mask, torch.zeros(4, 3, dtype=torch.bool)], dim=1)
+    with torch.no_grad():
+        ref, ref_pair = net(x, mask), net(x, mask, y, mask_y)
+        assert torch.allclose(net(noisy, mask), ref, atol=1e-6)
+        assert torch.allclose(net(longer, mask_longer), ref, atol=1e-6)
+        assert torch.allclose(net(noisy, mask, y, mask_y), ref_pair, atol=1e-6)
+        assert not torch.allclose(net(noisy, torch.ones_like(mask)), ref, atol=1e-3)  # real tokens do matter
+
+
+# --------------------------------------------------------------------------- encoder (real MiniLM, offline)
+
+
+@pytest.fixture(scope="module")
+def minilm():
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("HF_HUB_OFFLINE", "1")
+        return load_text_encoder("bert-base-uncased", fallback=True)
+
+
+def test_minilm_fallback_encoder_loads_offline(minilm, monkeypatch) -> None:
+    tokenizer, model, info = minilm
+    assert info["hidden_size"] == 384 and "MiniLM" in info["encoder"]
+    assert "bert-base-uncased" in info["fallback_reason"]
+    tokens, mask = encode_tokens(["The teacher bought a car.", "Nobody saw it."], tokenizer, model)
+    assert tokens.dtype == torch.float16 and mask.dtype == torch.bool
+    assert tokens.shape == (2, mask.shape[1], 384)
+    assert mask.sum(1).tolist() == [8, 6] and tokens[1, 6:].abs().sum() == 0
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(MissingDataError, match="fallback=True"):
+        load_text_encoder("bert-base-uncased")
+
+
+def test_token_features_are_cached(minilm, tmp_path: Path, monkeypatch, capsys) -> None:
+    cache, data = Cache(tmp_path / "cache"), make_glue_demo(12, seed=0, tasks=["sst2", "mrpc"])
+    first = cached_token_features(cache, data, "bert-base-uncased", max_length=32, encoder=minilm)
+    assert capsys.readouterr().out.count("[cache] miss glue_tokens") == 4
+    feats = first["mrpc"]["train"]
+    assert feats.tokens_a.dtype == torch.float16
+    assert feats.tokens_a.shape[0] == len(data["mrpc"].train) and feats.tokens_a.shape[2] == 384
+    assert feats.tokens_b.shape[0] == feats.label.shape[0] and first["sst2"]["validation"].tokens_b is None
+    assert "MiniLM" in feats.meta["encoder"] and feats.meta["extract_wall_s"] >= 0
+    monkeypatch.setattr("qmtl_utils.backbones.glue.encode_tokens", lambda *a, **k: pytest.fail("recomputed"))
+    second = cached_token_features(cache, data, "bert-base-uncased", max_length=32, encoder=minilm)
+    assert capsys.readouterr().out.count("[cache] hit  glue_tokens") == 4
+    assert torch.equal(second["mrpc"]["train"].tokens_b, feats.tokens_b)
+    out = GlueBackbone(384).eval()(feats.tokens_a, feats.mask_a, feats.tokens_b, feats.mask_b)
+    assert out.shape == (len(data["mrpc"].train), 30)
