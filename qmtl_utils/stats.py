@@ -1,0 +1,53 @@
+"""Summaries over seeds/folds and paired comparisons of two heads.
+
+The paper's protocols give 3-5 matched runs per configuration (seeds, or MUStARD's 5 folds). With
+so few pairs both tests have little power: a real difference often comes out "not significant",
+and the Wilcoxon signed-rank test cannot reach p < 0.05 at all below 6 non-zero differences
+(its smallest two-sided exact p-value is 2 / 2^n). Report the mean difference and the per-run
+values alongside any p-value.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+MIN_WILCOXON = 6  # fewest non-zero differences for which p < 0.05 is attainable
+
+
+def mean_std_table(results: pd.DataFrame, by: Sequence[str], value: str = "value") -> pd.DataFrame:
+    """Mean, sample std (ddof=1; NaN for a single run) and count ``n`` of ``value`` per ``by`` group."""
+    grouped = results.groupby(list(by), sort=True)[value]
+    return grouped.agg(mean="mean", std=lambda v: v.std(ddof=1), n="count").reset_index()
+
+
+def paired_comparison(a, b) -> dict:
+    """Paired comparison of ``a`` and ``b`` over matched seeds/folds (same order in both).
+
+    Returns ``n``, ``mean_diff`` (mean of a - b), ``t_pvalue`` (``scipy.stats.ttest_rel``),
+    ``wilcoxon_pvalue`` (``scipy.stats.wilcoxon``, zero differences dropped) and ``note``. A test
+    that is undefined or powerless — fewer than 2 pairs or constant differences for the t-test,
+    fewer than 6 non-zero differences for Wilcoxon — gives NaN and says why in ``note``.
+    """
+    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    if a.shape != b.shape or a.ndim != 1:
+        raise ValueError(f"a and b must be 1-D and matched, got shapes {a.shape} and {b.shape}")
+    diff = a - b
+    notes = []
+    if len(diff) < 2 or np.ptp(diff) == 0:
+        t_p = float("nan")
+        notes.append("t-test undefined: fewer than 2 pairs or constant differences")
+    else:
+        t_p = float(stats.ttest_rel(a, b).pvalue)
+    n_nonzero = int(np.count_nonzero(diff))
+    if n_nonzero < MIN_WILCOXON:
+        w_p = float("nan")
+        notes.append(f"Wilcoxon skipped: {n_nonzero} non-zero differences (< {MIN_WILCOXON}), "
+                     f"smallest attainable p = {2 / 2 ** n_nonzero if n_nonzero else 1:.3g}")
+    else:
+        w_p = float(stats.wilcoxon(a, b).pvalue)
+    return {"n": len(diff), "mean_diff": float(diff.mean()) if len(diff) else float("nan"),
+            "t_pvalue": t_p, "wilcoxon_pvalue": w_p, "note": "; ".join(notes)}
