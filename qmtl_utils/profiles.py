@@ -35,6 +35,22 @@ _COMMON["data"] = {
     "mustard": {"source": "real", "modalities": ["UT", "UA", "UV"], "seed": 0},
 }
 
+_COMMON["training"] = {
+    # Appendix C.1: 5 seeds identical across head variants.
+    "glue": {"replicates": [0, 1, 2, 3, 4],
+             "train": {"lr": 5e-4, "weight_decay": 0.01, "grad_clip": 1.0, "batch_size": 128, "batch_cap": 300,
+                       "max_epochs": 15, "validate_every": 2000, "early_stopping_patience": 5}},
+    # Appendix C.2: five folds; batch 32 (128 for HQNN); ImageNet weights.
+    "chexpert": {"replicates": [0, 1, 2, 3, 4], "image_size": 320, "batch_size": 32, "batch_size_hqnn": 128,
+                 "pretrained": True, "allow_download": True,
+                 "train": {"lr": 1e-4, "grad_clip": 1.0, "max_epochs": 30, "validate_every_epochs": 2,
+                           "early_stopping_patience": 5, "gamma": 2.0, "alpha": 1.0}},
+    # Appendix C.3: five folds; task weights 0.2 for QMTL, 1.0 otherwise; 20 % of each training
+    # fold held out for checkpoint selection (the paper's "validation set").
+    "mustard": {"replicates": [0, 1, 2, 3, 4], "qmtl_task_weight": 0.2, "validation_fraction": 0.2,
+                "train": {"lr": 1e-3, "batch_size": 16, "max_epochs": 50}},
+}
+
 _PROFILES: dict[str, dict[str, Any]] = {
     "paper": {
         "description": "the paper's settings and data",
@@ -48,6 +64,12 @@ _PROFILES: dict[str, dict[str, Any]] = {
             "chexpert": {"source": "demo", "n_samples": 1500, "image_size": 64, "n_male": 500, "n_female": 500},
             "mustard": {"source": "demo", "feature_dim": 128},
         },
+        "training": {
+            "glue": {"replicates": [0, 1, 2], "train": {"batch_size": 32, "max_epochs": 4, "validate_every": 40}},
+            "chexpert": {"replicates": [0, 1, 2], "image_size": 64, "batch_size_hqnn": 64, "pretrained": False,
+                         "allow_download": False, "train": {"max_epochs": 4, "validate_every_epochs": 1}},
+            "mustard": {"replicates": [0, 1, 2], "train": {"max_epochs": 20}},
+        },
     },
     "smoke": {
         "description": "smallest settings that exercise every code path (CI)",
@@ -57,6 +79,12 @@ _PROFILES: dict[str, dict[str, Any]] = {
             "glue": {"source": "demo", "n_per_task": 40, "fallback_encoder": True, "max_length": 16},
             "chexpert": {"source": "demo", "n_samples": 300, "image_size": 32, "n_male": 100, "n_female": 100},
             "mustard": {"source": "demo", "feature_dim": 32},
+        },
+        "training": {
+            "glue": {"replicates": [0], "train": {"batch_size": 16, "max_epochs": 1, "validate_every": 10}},
+            "chexpert": {"replicates": [0], "image_size": 32, "batch_size_hqnn": 32, "pretrained": False,
+                         "allow_download": False, "train": {"max_epochs": 1, "validate_every_epochs": 1}},
+            "mustard": {"replicates": [0], "train": {"max_epochs": 2}},
         },
     },
 }
