@@ -9,7 +9,8 @@ logit tensor ``(batch, r_t)`` per task:
 
 The quantum heads run on the fast simulator (``backend="fast"``, default) or on PennyLane's
 ``default.qubit`` (``backend="pennylane"``, the reference); both give the same numbers and
-the same gradients (tests/test_simulator_parity.py).
+the same gradients (tests/test_simulator_parity.py). :class:`QMTLHead` also runs as an exact
+matrix-product state (``backend="mps"``, :mod:`qmtl_utils.mps`; tests/test_mps.py), linear in Q.
 """
 
 from __future__ import annotations
@@ -130,8 +131,8 @@ class QMTLHead(nn.Module):
 
     def __init__(self, config: QMTLConfig, backend: str = "fast"):
         super().__init__()
-        if backend not in ("fast", "pennylane"):
-            raise ValueError(f"backend must be 'fast' or 'pennylane', got {backend!r}")
+        if backend not in ("fast", "mps", "pennylane"):
+            raise ValueError(f"backend must be 'fast', 'mps' or 'pennylane', got {backend!r}")
         self.config, self.backend = config, backend
         self.encoder_weights = nn.Parameter(torch.empty(config.n_layers, config.n_qubits))
         self.task_weights = nn.ParameterList(
@@ -156,11 +157,20 @@ class QMTLHead(nn.Module):
         _check_width(z, self.config.d, "QMTLHead")
         if self.backend == "pennylane":
             return self._pennylane_expvals(z)
-        return qmtl_expvals(z, self.encoder_weights.to(z.dtype),
-                            [w.to(z.dtype) for w in self.task_weights], self.config)
+        expvals = qmtl_expvals
+        if self.backend == "mps":
+            from .mps import qmtl_expvals_mps as expvals  # imported lazily: no import cycle
+        return expvals(z, self.encoder_weights.to(z.dtype),
+                       [w.to(z.dtype) for w in self.task_weights], self.config)
 
     def forward(self, z: torch.Tensor) -> list[torch.Tensor]:
-        outputs = _split(self.expectation_values(z), self.config.task_outputs)
+        return self.outputs_from_expvals(self.expectation_values(z))
+
+    def outputs_from_expvals(self, expvals: torch.Tensor) -> list[torch.Tensor]:
+        """Per-task outputs from the raw observables ``(batch, Σ r_t)``: split by task, times the
+        learnable logit scale (if any), ``β + γ·z`` for regression tasks. Lets expectation values
+        estimated elsewhere (shots, noisy simulators, hardware) go through the same head."""
+        outputs = _split(torch.as_tensor(expvals), self.config.task_outputs)
         scale_i = reg_i = 0
         for t, is_classification in enumerate(self.classification):
             if is_classification and self.output_scales is not None:
@@ -185,8 +195,8 @@ class QMTLHead(nn.Module):
         return torch.stack(list(result), dim=-1).to(z.dtype)
 
 
-def qmtl_expvals(z, encoder_weights, task_weights, config: QMTLConfig) -> torch.Tensor:
-    """Fast exact QMTL readout (same result as :func:`qmtl_utils.circuits.qmtl_circuit`).
+def qmtl_encoder_state(z, encoder_weights, config: QMTLConfig) -> torch.Tensor:
+    """The shared encoder state of Eqs. (2)-(3), ``(batch, 2**Q)``, in the Hadamard frame.
 
     The simulation runs in the Hadamard-rotated frame ``phi = H^{⊗Q} psi``, where Eqs. (2)-(3)
     become cheap: the start ``H^{⊗Q}|0>`` is ``|0…0>``; the data layer ``⊗RX(z_i)`` becomes the
@@ -221,16 +231,36 @@ def qmtl_expvals(z, encoder_weights, task_weights, config: QMTLConfig) -> torch.
         left = sim.kron_shared(list(rotations[:half]))
         right = sim.kron_shared(list(rotations[half:])) if Q > 1 else torch.ones_like(left[:1, :1])
         state = sim.phase_rotate_permute(state, sim.z_phases(features[:, layer]), left, right, ladder_t)
+    return state
+
+
+def qmtl_expvals(z, encoder_weights, task_weights, config: QMTLConfig) -> torch.Tensor:
+    """Fast exact QMTL readout, Eqs. (2)-(5): ``(batch, Σ r_t)``, the same numbers as
+    :func:`qmtl_utils.circuits.qmtl_circuit` (tests/test_simulator_parity.py)."""
+    state = qmtl_encoder_state(z, encoder_weights, config)
     # Stage 2, Eqs. (4)-(5): tasks with the same block size and observables are done together
     readouts = {}
     for tasks in _task_groups(config):
         words, n_wires = config.observables[tasks[0]], config.task_qubits[tasks[0]]
         unitaries = sim.sel_unitary(torch.stack([task_weights[t] for t in tasks]))
         observables = sim.rotated_observables(words, unitaries @ sim.hadamard(n_wires, z.dtype, z.device))
-        rho = torch.stack([sim.reduced_density_matrix(state, config.task_wires[t], Q) for t in tasks])
+        rho = torch.stack([sim.reduced_density_matrix(state, config.task_wires[t], config.n_qubits) for t in tasks])
         values = torch.einsum("gbij,gkji->gbk", rho, observables).real
         readouts.update(zip(tasks, values))
     return torch.cat([readouts[t] for t in range(config.n_tasks)], dim=1)
+
+
+def qmtl_task_density_matrices(z, encoder_weights, task_weights, config: QMTLConfig) -> list[torch.Tensor]:
+    """State of each task register after its sub-circuit (Eq. 4), in the computational basis:
+    one ``(batch, 2**S_t, 2**S_t)`` density matrix per task. ``tr(rho_t O)`` is Eq. (5); finite-shot
+    readout samples from its diagonal in each observable's measurement basis."""
+    state = qmtl_encoder_state(z, encoder_weights, config)
+    out = []
+    for t, (weights, wires) in enumerate(zip(task_weights, config.task_wires)):
+        u = sim.sel_unitary(weights.unsqueeze(0))[0] @ sim.hadamard(len(wires), z.dtype, z.device)
+        rho = sim.reduced_density_matrix(state, wires, config.n_qubits)
+        out.append(u @ rho @ u.mH)
+    return out
 
 
 def _task_groups(config: QMTLConfig) -> list[list[int]]:
