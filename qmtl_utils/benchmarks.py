@@ -29,6 +29,7 @@ class BenchmarkSpec:
     task_qubits: tuple[int, ...]  # S_t
     head_layers: int = 1  # L_h
     output_scale: bool = False  # learnable logit scale per classification task
+    entangle: bool = True  # the encoder's CNOT ladder (False: the §6.2 ablation)
 
     @property
     def d(self) -> int:
@@ -44,11 +45,12 @@ class BenchmarkSpec:
         return tuple(t.name for t in self.tasks)
 
     def qmtl_config(self, **overrides) -> QMTLConfig:
-        """The paper's QMTL head for this benchmark; ``overrides`` change single fields
-        (e.g. ``n_layers=4`` or ``entangle=False`` for the ablations)."""
+        """The paper's QMTL head for this benchmark; ``overrides`` change single fields.
+        For the §6 ablations prefer ``dataclasses.replace(spec, n_layers=4)`` (or ``head_layers``,
+        ``entangle``), which keeps ``d = Q·L`` and the backbone's projection in step."""
         fields = dict(n_qubits=self.n_qubits, n_layers=self.n_layers, task_outputs=self.task_outputs,
                       task_kinds=tuple(t.kind for t in self.tasks), task_qubits=self.task_qubits,
-                      head_layers=self.head_layers, output_scale=self.output_scale)
+                      head_layers=self.head_layers, output_scale=self.output_scale, entangle=self.entangle)
         fields.update(overrides)
         return QMTLConfig(**fields)
 

@@ -6,20 +6,27 @@ so an interrupted notebook resumes where it stopped. :func:`run_benchmark` train
 and writes the benchmark's result tables (stage ``results_<benchmark>``): ``metrics.csv`` in long
 format (variant, replicate, task, metric, value) and ``runs.csv`` (best epoch, wall time, head
 parameters, backbone actually used, profile). The figures notebook reads them with
-:func:`results_entry` (``compute=False``).
+:func:`results_entry`.
+
+``spec_overrides`` (e.g. ``{"n_layers": 4}``, ``{"entangle": False}``) train a variant of the
+benchmark's configuration: the §6 ablations. CheXpert and MUStARD runs also keep what the noise,
+hardware and shot studies need without retraining: the trained head (``head.pt``) and the test
+fold's shared features ``Z`` with their labels (``test_features.npz``), read by :func:`load_checkpoint`.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
 import torch
 
 from . import datasets
-from .benchmarks import BENCHMARKS, HEAD_VARIANTS
+from .benchmarks import BENCHMARKS, HEAD_VARIANTS, BenchmarkSpec
 from .cache import Cache, Entry, code_fingerprint, write_csv
 from .params import count_trainable, variant_label
 
@@ -42,11 +49,18 @@ def _metric_rows(per_task: dict, metric_names=("accuracy", "precision", "recall"
 # --------------------------------------------------------------------------- one run per benchmark
 
 
-def _glue_run(settings: dict, variant: str, seed: int, tokens: dict, encoder_info: dict) -> tuple[list, dict]:
+@torch.no_grad()
+def _test_features(model, batches) -> np.ndarray:
+    """Shared features ``Z = backbone(x)`` of the test inputs, eval mode: ``(N, d)`` float32."""
+    model.eval()
+    return torch.cat([model.backbone(x) for x in batches]).float().numpy()
+
+
+def _glue_run(spec: BenchmarkSpec, settings: dict, variant: str, seed: int, tokens: dict,
+              encoder_info: dict) -> tuple[list, dict, dict]:
     from .backbones.glue import GlueBackbone
     from .training import MultiTaskModel, train_glue
 
-    spec = BENCHMARKS["glue"]
     torch.manual_seed(seed)
     model = MultiTaskModel(GlueBackbone(encoder_hidden=encoder_info["hidden_size"], d=spec.d), spec.make_head(variant))
     result = train_glue(model, tokens, {t.name: t.kind for t in spec.tasks}, {**settings["train"], "seed": seed})
@@ -56,17 +70,18 @@ def _glue_run(settings: dict, variant: str, seed: int, tokens: dict, encoder_inf
         rows += [{"task": task, "metric": f"primary:{primary}", "value": values["primary"]},
                  {"task": task, "metric": f"secondary:{secondary}", "value": values["secondary"]}]
     return rows, {"best_epoch": result["best_epoch"], "backbone": encoder_info["encoder"],
-                  "head_params": count_trainable(model.head)}
+                  "head_params": count_trainable(model.head)}, {}
 
 
-def _chexpert_run(settings: dict, variant: str, fold: int, frame, root: Path, folds) -> tuple[list, dict]:
+def _chexpert_run(spec: BenchmarkSpec, settings: dict, variant: str, fold: int, frame, root: Path,
+                  folds) -> tuple[list, dict, dict]:
     from torch.utils.data import DataLoader
 
     from .backbones.chexpert import ChexpertBackbone
     from .data.chexpert import ChexpertDataset
     from .training import MultiTaskModel, train_chexpert
 
-    spec, n = BENCHMARKS["chexpert"], len(folds)
+    n = len(folds)
     test, val = folds[fold], folds[(fold + 1) % n]
     train = np.setdiff1d(np.arange(len(frame)), np.concatenate([test, val]))
     size = settings["image_size"]
@@ -80,18 +95,21 @@ def _chexpert_run(settings: dict, variant: str, fold: int, frame, root: Path, fo
     torch.manual_seed(fold)
     backbone = ChexpertBackbone(d=spec.d, pretrained=settings["pretrained"], allow_download=settings["allow_download"])
     model = MultiTaskModel(backbone, spec.make_head(variant))
-    result = train_chexpert(model, loader(train, True, True), loader(val, False, False), loader(test, False, False),
+    test_loader = loader(test, False, False)
+    result = train_chexpert(model, loader(train, True, True), loader(val, False, False), test_loader,
                             {**settings["train"], "seed": fold})
+    checkpoint = {"head": model.head, "z": _test_features(model, (x for x, _ in test_loader)),
+                  "labels": np.asarray(test_loader.dataset.labels)}
     return _metric_rows(result["test"]), {"best_epoch": result["best_epoch"], "backbone": f"densenet121 ({backbone.weights})",
-                                          "head_params": count_trainable(model.head)}
+                                          "head_params": count_trainable(model.head)}, checkpoint
 
 
-def _mustard_run(settings: dict, variant: str, fold: int, features, labels, folds) -> tuple[list, dict]:
+def _mustard_run(spec: BenchmarkSpec, settings: dict, variant: str, fold: int, features, labels,
+                 folds) -> tuple[list, dict, dict]:
     from .backbones.mustard import MustardProjection
     from .training import MultiTaskModel, train_mustard
     from .training.mustard import validation_split
 
-    spec = BENCHMARKS["mustard"]
     test = folds[fold]
     train_val = np.setdiff1d(np.arange(len(features)), test)
     train, val = validation_split(train_val, settings["validation_fraction"], fold, strata=labels[train_val, 0])
@@ -101,8 +119,10 @@ def _mustard_run(settings: dict, variant: str, fold: int, features, labels, fold
     weight = settings["qmtl_task_weight"] if variant == "qmtl" else 1.0  # Appendix C.3
     result = train_mustard(model, torch.from_numpy(features), torch.from_numpy(labels), train, val, test,
                            {**settings["train"], "seed": fold, "task_weight": weight})
+    checkpoint = {"head": model.head, "z": _test_features(model, [torch.from_numpy(features[test])]),
+                  "labels": labels[test]}
     return _metric_rows(result["test"]), {"best_epoch": result["best_epoch"], "backbone": "dense projection",
-                                          "head_params": count_trainable(model.head)}
+                                          "head_params": count_trainable(model.head)}, checkpoint
 
 
 # --------------------------------------------------------------------------- orchestration
@@ -132,20 +152,40 @@ def _inputs(cache: Cache, profile: dict, benchmark: str) -> tuple[Entry, dict]:
 _RUNNERS = {"glue": _glue_run, "chexpert": _chexpert_run, "mustard": _mustard_run}
 
 
-def run_benchmark(cache: Cache, profile: dict, benchmark: str, variants=HEAD_VARIANTS) -> Entry:
+def benchmark_spec(benchmark: str, spec_overrides: dict | None = None) -> BenchmarkSpec:
+    """The paper's configuration of ``benchmark`` with ``spec_overrides`` applied (§6 ablations)."""
+    if benchmark not in BENCHMARKS:
+        raise ValueError(f"unknown benchmark {benchmark!r}; use one of {sorted(BENCHMARKS)}")
+    spec = BENCHMARKS[benchmark]
+    unknown = set(spec_overrides or {}) - {f.name for f in dataclasses.fields(spec)}
+    if unknown:
+        raise ValueError(f"unknown configuration field(s) {sorted(unknown)} for {benchmark}")
+    return dataclasses.replace(spec, **(spec_overrides or {}))
+
+
+def _run_params(variant: str, replicate: int, settings: dict, spec_overrides: dict | None) -> dict:
+    params = {"variant": variant, "replicate": replicate, "settings": settings}
+    if spec_overrides:  # the paper's configuration keeps its original keys
+        params["spec_overrides"] = dict(sorted(spec_overrides.items()))
+    return params
+
+
+def run_benchmark(cache: Cache, profile: dict, benchmark: str, variants=HEAD_VARIANTS,
+                  spec_overrides: dict | None = None) -> Entry:
     """Train every (variant, replicate) not yet in the cache, then write the result tables.
 
     ``profile['training'][benchmark]`` holds ``replicates`` (seeds for GLUE, fold indices
-    otherwise) and the protocol settings. Prints one line per run with an ETA.
+    otherwise) and the protocol settings. Prints one line per run with the time so far.
     """
     settings = profile["training"][benchmark]
+    spec = benchmark_spec(benchmark, spec_overrides)
     data_entry, inputs = _inputs(cache, profile, benchmark)
     jobs = [(v, r) for v in variants for r in settings["replicates"]]
     run_keys, frames, runs, started = [], [], [], time.perf_counter()
     for done, (variant, replicate) in enumerate(jobs):
         entry = cache.get_or_compute(
-            f"run_{benchmark}", {"variant": variant, "replicate": replicate, "settings": settings},
-            lambda folder, v=variant, r=replicate: _write_run(folder, benchmark, settings, v, r, inputs, profile["name"]),
+            f"run_{benchmark}", _run_params(variant, replicate, settings, spec_overrides),
+            lambda folder, v=variant, r=replicate: _write_run(folder, spec, settings, v, r, inputs, profile["name"]),
             upstream=[data_entry.key], code_version=_code())
         run_keys.append(entry.key)
         frames.append(entry.read_csv("metrics.csv"))
@@ -158,18 +198,27 @@ def run_benchmark(cache: Cache, profile: dict, benchmark: str, variants=HEAD_VAR
         write_csv(pd.concat(frames, ignore_index=True), folder / "metrics.csv")
         write_csv(pd.DataFrame(runs), folder / "runs.csv")
 
-    params = {"variants": list(variants), "settings": settings}
-    return cache.get_or_compute(f"results_{benchmark}", params, write, upstream=run_keys, code_version=_code(),
+    return cache.get_or_compute(f"results_{benchmark}", _results_params(variants, settings, spec_overrides), write,
+                                upstream=run_keys, code_version=_code(),
                                 meta={"profile": profile["name"], "is_demo": profile["is_demo"]})
 
 
-def _write_run(folder: Path, benchmark: str, settings: dict, variant: str, replicate: int, inputs: dict,
+def _results_params(variants, settings: dict, spec_overrides: dict | None) -> dict:
+    params = {"variants": list(variants), "settings": settings}
+    if spec_overrides:
+        params["spec_overrides"] = dict(sorted(spec_overrides.items()))
+    return params
+
+
+def _write_run(folder: Path, spec: BenchmarkSpec, settings: dict, variant: str, replicate: int, inputs: dict,
                profile_name: str) -> None:
     from .cache import write_json
 
     start = time.perf_counter()
-    rows, info = _RUNNERS[benchmark](settings, variant, replicate, **inputs)
-    spec = BENCHMARKS[benchmark]
+    rows, info, checkpoint = _RUNNERS[spec.name](spec, settings, variant, replicate, **inputs)
+    if checkpoint:
+        torch.save(checkpoint["head"].state_dict(), folder / "head.pt")
+        np.savez(folder / "test_features.npz", z=checkpoint["z"], labels=checkpoint["labels"])
     frame = pd.DataFrame(rows)
     frame.insert(0, "replicate", replicate)
     frame.insert(0, "label", variant_label(variant, spec.n_qubits))
@@ -179,17 +228,63 @@ def _write_run(folder: Path, benchmark: str, settings: dict, variant: str, repli
                 "profile": profile_name, **info}, folder / "run.json")
 
 
-def results_entry(cache: Cache, profile: dict, benchmark: str, variants=HEAD_VARIANTS) -> Entry:
-    """Look up a benchmark's result tables (no training): what the figures notebook reads."""
+def run_entry(cache: Cache, profile: dict, benchmark: str, variant: str, replicate: int,
+              spec_overrides: dict | None = None, producer: str = PRODUCER) -> Entry:
+    """Look up one run's cache entry (metrics, ``run.json`` and, for CheXpert/MUStARD, the checkpoint)."""
     settings = profile["training"][benchmark]
     data_entry_fn = {"glue": datasets.glue_dataset, "chexpert": datasets.chexpert_dataset,
                      "mustard": datasets.mustard_dataset}[benchmark]
     data_key = data_entry_fn(cache, profile["data"][benchmark]).key
-    run_keys = []
-    for variant in variants:
-        for replicate in settings["replicates"]:
-            run = cache.lookup(f"run_{benchmark}", {"variant": variant, "replicate": replicate, "settings": settings},
-                               upstream=[data_key], code_version=_code(), producer=PRODUCER)
-            run_keys.append(run.key)
-    return cache.lookup(f"results_{benchmark}", {"variants": list(variants), "settings": settings},
-                        upstream=run_keys, code_version=_code(), producer=PRODUCER)
+    return cache.lookup(f"run_{benchmark}", _run_params(variant, replicate, settings, spec_overrides),
+                        upstream=[data_key], code_version=_code(), producer=producer)
+
+
+def results_entry(cache: Cache, profile: dict, benchmark: str, variants=HEAD_VARIANTS,
+                  spec_overrides: dict | None = None, producer: str = PRODUCER) -> Entry:
+    """Look up a benchmark's result tables (no training): what the figures notebook reads."""
+    settings = profile["training"][benchmark]
+    run_keys = [run_entry(cache, profile, benchmark, v, r, spec_overrides, producer).key
+                for v in variants for r in settings["replicates"]]
+    return cache.lookup(f"results_{benchmark}", _results_params(variants, settings, spec_overrides),
+                        upstream=run_keys, code_version=_code(), producer=producer)
+
+
+class Checkpoint(NamedTuple):
+    head: torch.nn.Module  # trained, eval mode
+    z: np.ndarray  # (N, d) float32 shared features of the run's test fold
+    labels: np.ndarray  # (N, T)
+    key: str  # the run's cache key (upstream of anything computed from it)
+
+
+def load_checkpoint(cache: Cache, profile: dict, benchmark: str, variant: str = "qmtl", replicate: int | None = None,
+                    spec_overrides: dict | None = None) -> Checkpoint:
+    """The trained head of one run and its test fold's features and labels.
+
+    ``replicate`` defaults to the first fold of the profile (the paper's "fold 1" checkpoint of
+    §6.3 and §7). Only CheXpert and MUStARD runs keep checkpoints.
+    """
+    if benchmark == "glue":
+        raise ValueError("GLUE runs keep no checkpoint; the noise and shot studies use chexpert or mustard")
+    replicate = profile["training"][benchmark]["replicates"][0] if replicate is None else replicate
+    entry = run_entry(cache, profile, benchmark, variant, replicate, spec_overrides, PRODUCER)
+    head = benchmark_spec(benchmark, spec_overrides).make_head(variant)
+    head.load_state_dict(torch.load(entry.file("head.pt"), weights_only=True))
+    head.eval()
+    arrays = np.load(entry.file("test_features.npz"))
+    return Checkpoint(head, arrays["z"], arrays["labels"], entry.key)
+
+
+def evaluate_outputs(benchmark: str, outputs, labels: np.ndarray) -> dict[str, dict[str, float]]:
+    """``{task: {accuracy, precision, recall, f1}}`` of per-task outputs (logits) on ``labels (N, T)``,
+    as the training protocols report them: CheXpert with the Eq. 25 binary conversion, MUStARD
+    macro-averaged per task. Used on outputs from shots, noisy simulators and hardware."""
+    from .metrics import chexpert_metrics, multiclass_metrics
+
+    spec = BENCHMARKS[benchmark]
+    logits = [np.asarray(torch.as_tensor(o).detach().float().numpy()) for o in outputs]
+    if benchmark == "chexpert":
+        return chexpert_metrics(logits, np.asarray(labels), task_names=spec.task_names)
+    if benchmark == "mustard":
+        return {task.name: multiclass_metrics(out, np.asarray(labels)[:, t], max(task.n_outputs, 2))
+                for t, (task, out) in enumerate(zip(spec.tasks, logits))}
+    raise ValueError(f"evaluate_outputs supports chexpert and mustard, not {benchmark!r}")

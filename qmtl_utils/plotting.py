@@ -102,3 +102,33 @@ def bar_labels(ax, bars, fmt: str = "{:.0f}") -> None:
     for bar in bars:
         ax.annotate(fmt.format(bar.get_height()), (bar.get_x() + bar.get_width() / 2, bar.get_height()),
                     ha="center", va="bottom", fontsize=8, xytext=(0, 2), textcoords="offset points")
+
+
+VARIANT_ORDER = ("classical", "hqnn4", "hqnnQ", "qmtl")
+
+
+def series_colors(names: Sequence[str], cmap: str = "viridis") -> dict[str, tuple]:
+    """Evenly spaced colours of ``cmap`` for an ordered series (noise levels, backends, configurations)."""
+    colormap = plt.get_cmap(cmap)
+    return {name: colormap(i / max(len(names) - 1, 1) * 0.85) for i, name in enumerate(names)}
+
+
+def grouped_bars(ax, table, tasks, title: str = "", ylabel: str = "", series: Sequence[str] = VARIANT_ORDER,
+                 series_col: str = "variant", colors: dict | None = None, label_col: str | None = "label") -> None:
+    """One group of bars per task, one bar per series member, mean ± std error bars (Figs. 5-11).
+
+    ``table`` has columns ``task, mean, std`` and ``series_col`` (one metric). By default the series
+    are the four head variants, labelled from the table's ``label`` column.
+    """
+    colors = colors or VARIANT_COLORS
+    width = 0.8 / len(series)
+    for i, name in enumerate(series):
+        rows = table[table[series_col] == name].set_index("task").reindex(tasks)
+        if rows["mean"].isna().all():
+            continue
+        positions = [t + (i - (len(series) - 1) / 2) * width for t in range(len(tasks))]
+        label = rows[label_col].dropna().iloc[0] if label_col else name
+        ax.bar(positions, rows["mean"], width, yerr=rows["std"].fillna(0) if "std" in rows else None, capsize=2,
+               color=colors[name], label=label)
+    ax.set_xticks(range(len(tasks)), [t.replace("_", "\n") for t in tasks], fontsize=8)
+    ax.set(title=title, ylabel=ylabel, ylim=(0, 1.05))

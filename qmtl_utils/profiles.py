@@ -21,6 +21,16 @@ _COMMON: dict[str, Any] = {
     # Fig. 2: capacity-matched scaling sweep (Eqs. 12-14): d = S*T*L, Q = S*T.
     "scaling": {"tasks": list(range(1, 21)), "task_qubits": 2, "outputs_per_task": 3,
                 "n_layers": 3, "head_layers": 1},
+    # Beyond the paper (04a): accuracy vs number of tasks under Eqs. 12-14, T up to 64 (Q = 128
+    # on the MPS backend); fields of qmtl_utils.scaling.ScalingSettings.
+    "task_scaling": {"tasks": [2, 4, 8, 16, 32, 64], "seeds": [0, 1, 2, 3, 4], "n_train": 1024, "n_test": 1024,
+                     "epochs": 20},
+    # Evaluation of the first fold's trained heads without retraining (04a, 05, 06). ``n_samples``:
+    # test samples used (None: the whole test fold); ``shots``: per measurement setting.
+    "shot_budget": {"benchmarks": ["chexpert", "mustard"], "shots_per_setting": [16, 64, 256, 1024, 4096, 8192],
+                    "seeds": [0, 1, 2], "n_samples": None},
+    "noise": {"levels": [0.01, 0.05, 0.1, 0.2], "shots": 1024, "seed": 7, "n_samples": None},
+    "hardware": {"backends": ["ibm_fez", "ibm_boston"], "shots": 1024, "seed": 7, "n_samples": None},
 }
 
 _COMMON["data"] = {
@@ -60,16 +70,19 @@ _PROFILES: dict[str, dict[str, Any]] = {
         "description": "offline demo: small seeded data with each benchmark's structure",
         "is_demo": True,
         "data": {
-            "glue": {"source": "demo", "n_per_task": 300, "fallback_encoder": True, "max_length": 32},
-            "chexpert": {"source": "demo", "n_samples": 1500, "image_size": 64, "n_male": 500, "n_female": 500},
+            "glue": {"source": "demo", "n_per_task": 120, "fallback_encoder": True, "max_length": 32},
+            "chexpert": {"source": "demo", "n_samples": 500, "image_size": 32, "n_male": 150, "n_female": 150},
             "mustard": {"source": "demo", "feature_dim": 128},
         },
         "training": {
-            "glue": {"replicates": [0, 1, 2], "train": {"batch_size": 32, "max_epochs": 4, "validate_every": 40}},
-            "chexpert": {"replicates": [0, 1, 2], "image_size": 64, "batch_size_hqnn": 64, "pretrained": False,
-                         "allow_download": False, "train": {"max_epochs": 4, "validate_every_epochs": 1}},
-            "mustard": {"replicates": [0, 1, 2], "train": {"max_epochs": 20}},
+            "glue": {"replicates": [0, 1, 2], "train": {"batch_size": 32, "max_epochs": 2, "validate_every": 27}},
+            "chexpert": {"replicates": [0, 1, 2], "image_size": 32, "batch_size_hqnn": 64, "pretrained": False,
+                         "allow_download": False, "train": {"max_epochs": 2, "validate_every_epochs": 1}},
+            "mustard": {"replicates": [0, 1, 2], "train": {"max_epochs": 10}},
         },
+        "task_scaling": {"tasks": [2, 4, 8, 16], "seeds": [0, 1, 2], "n_train": 512, "n_test": 512, "epochs": 15},
+        "noise": {"n_samples": 32},
+        "hardware": {"n_samples": 24},
     },
     "smoke": {
         "description": "smallest settings that exercise every code path (CI)",
@@ -86,6 +99,10 @@ _PROFILES: dict[str, dict[str, Any]] = {
                          "allow_download": False, "train": {"max_epochs": 1, "validate_every_epochs": 1}},
             "mustard": {"replicates": [0], "train": {"max_epochs": 2}},
         },
+        "task_scaling": {"tasks": [2, 4], "seeds": [0], "n_train": 128, "n_test": 128, "epochs": 2},
+        "shot_budget": {"shots_per_setting": [16, 256], "seeds": [0]},
+        "noise": {"levels": [0.05, 0.2], "shots": 256, "n_samples": 8},
+        "hardware": {"backends": ["ibm_fez"], "shots": 256, "n_samples": 4},
     },
 }
 

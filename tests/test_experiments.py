@@ -1,6 +1,7 @@
 """Per-benchmark experiments: every (variant, replicate) run is cached, so a re-run trains nothing."""
 
 import pytest
+import torch
 
 from qmtl_utils import datasets, experiments
 from qmtl_utils.benchmarks import HEAD_VARIANTS
@@ -29,3 +30,34 @@ def test_mustard_runs_are_cached_and_tabulated(tmp_path, capsys):
     again = experiments.run_benchmark(cache, profile, "mustard")
     assert again.key == entry.key and "[cache] miss run_mustard" not in capsys.readouterr().out
     assert experiments.results_entry(cache, profile, "mustard").key == entry.key
+
+
+@pytest.mark.slow
+def test_checkpoints_reproduce_the_recorded_test_metrics(tmp_path):
+    """The saved head and test features give back exactly the metrics the run recorded."""
+    profile = get_profile("smoke")
+    profile["training"]["mustard"]["replicates"] = [1]
+    cache = Cache(tmp_path / "smoke")
+    datasets.mustard_dataset(cache, profile["data"]["mustard"], compute=True)
+    metrics = experiments.run_benchmark(cache, profile, "mustard", variants=("classical", "qmtl")).read_csv("metrics.csv")
+    for variant in ("classical", "qmtl"):
+        head, z, labels, _ = experiments.load_checkpoint(cache, profile, "mustard", variant)
+        assert z.shape == (len(labels), 39) and labels.shape[1] == 5
+        with torch.no_grad():
+            recomputed = experiments.evaluate_outputs("mustard", head(torch.from_numpy(z)), labels)
+        recorded = metrics[metrics.variant == variant].set_index(["task", "metric"]).value
+        for task, values in recomputed.items():
+            for name, value in values.items():
+                assert value == pytest.approx(recorded[(task, name)], abs=1e-6), (variant, task, name)
+    with pytest.raises(MissingCacheEntry):
+        experiments.load_checkpoint(cache, profile, "mustard", "qmtl", spec_overrides={"entangle": False})
+
+
+def test_spec_overrides_follow_the_capacity_rule():
+    spec = experiments.benchmark_spec("chexpert", {"n_layers": 4, "entangle": False})
+    config = spec.qmtl_config()
+    assert (spec.d, config.d, config.entangle, config.n_layers) == (40, 40, False, 4)
+    with pytest.raises(ValueError, match="unknown configuration"):
+        experiments.benchmark_spec("chexpert", {"depth": 4})
+    with pytest.raises(ValueError, match="unknown benchmark"):
+        experiments.benchmark_spec("imagenet")

@@ -32,3 +32,15 @@ def test_notebook_is_clean_and_parameterised(path: Path):
     assert cells[0]["cell_type"] == "markdown" and "".join(cells[0]["source"]).startswith("# ")
     assert any("setup_notebook(" in "".join(c["source"]) for c in code)
     assert notebook["metadata"]["kernelspec"]["name"] == "python3"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_papermill_can_read_every_parameter(path: Path):
+    """papermill's parser (used for `-p` and notebook inspection) must understand each line;
+    it silently drops lines with unsupported annotations or quotes in the comment."""
+    from papermill.translators import PythonTranslator
+
+    cell = next(c for c in json.loads(path.read_text())["cells"] if "parameters" in c["metadata"].get("tags", []))
+    source = "".join(cell["source"])
+    declared = [line.split(":")[0].split("=")[0].strip() for line in source.splitlines() if "=" in line]
+    assert [p.name for p in PythonTranslator.inspect({"source": source})] == declared

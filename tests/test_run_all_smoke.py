@@ -12,6 +12,13 @@ import pytest
 from qmtl_utils.paths import repo_root
 
 ROOT = repo_root()
+STAGES = ("00_data_prep", "01_backbones", "02_heads", "03_training", "04_ablations", "04a_task_scaling_and_shots",
+          "05_noise", "06_hardware", "07_figures")
+EXECUTED = [f"{s}.ipynb" for s in STAGES if s != "03_training"] + [
+    f"03_training-{b}.ipynb" for b in ("glue", "chexpert", "mustard")]
+FIGURES = ("fig02_param_scaling", "fig04_head_params", "fig05_glue", "fig06_chexpert", "fig07_mustard",
+           "fig08_depth_ablation", "fig09_entanglement_ablation", "fig10_noise", "fig11_hardware",
+           "figX1_task_scaling", "figX2_shot_budget")
 
 
 @pytest.fixture(scope="module")
@@ -34,20 +41,31 @@ def test_smoke_chain_draws_figures_and_then_does_nothing(smoke_dirs):
     first = run_all(env)
     assert first.returncode == 0, first.stdout + first.stderr
     figures = base / "figures"
-    for name in ("fig02_param_scaling", "fig04_head_params"):
+    for name in FIGURES:
         for ext in ("png", "pdf", "csv"):
-            assert (figures / f"{name}.{ext}").stat().st_size > 0
+            assert (figures / f"{name}.{ext}").stat().st_size > 0, name
+    for name in ("fig05_glue", "fig06_chexpert", "fig07_mustard"):
+        tests = pd.read_csv(figures / f"{name}_tests.csv")
+        assert set(tests.baseline) == {"classical", "hqnn4", "hqnnQ"}
     fig04 = pd.read_csv(figures / "fig04_head_params.csv")
     assert (fig04.measured == fig04.closed_form).all() and len(fig04) == 12
+    fig06 = pd.read_csv(figures / "fig06_chexpert.csv")
+    assert set(fig06.variant) == {"classical", "hqnn4", "hqnnQ", "qmtl"} and fig06.task.nunique() == 5
+    fig08 = pd.read_csv(figures / "fig08_depth_ablation.csv")
+    assert set(fig08.configuration) == {"L=2, L_h=1", "L=3, L_h=1", "L=4, L_h=1", "L=3, L_h=2", "L=3, L_h=3"}
+    fig10 = pd.read_csv(figures / "fig10_noise.csv")
+    assert list(dict.fromkeys(fig10.level)) == ["exact", "p=0", "p=0.05", "p=0.2"]
+    fig11 = pd.read_csv(figures / "fig11_hardware.csv")
+    assert set(fig11.requested) == {"noiseless simulator", "ibm_fez"}
     executed = sorted(p.name for p in (base / "runs" / "smoke").glob("*.ipynb"))
-    assert executed == ["00_data_prep.ipynb", "01_backbones.ipynb", "02_heads.ipynb", "07_figures.ipynb"]
+    assert executed == sorted(EXECUTED)
 
     mtime = (figures / "fig02_param_scaling.png").stat().st_mtime
     start = time.perf_counter()
     second = run_all(env)
     elapsed = time.perf_counter() - start
     assert second.returncode == 0, second.stdout + second.stderr
-    assert "4 up to date, 0 executed" in second.stdout
+    assert f"{len(STAGES)} up to date, 0 executed" in second.stdout
     assert (figures / "fig02_param_scaling.png").stat().st_mtime == mtime
     assert elapsed < 15, f"a second run should do no work, took {elapsed:.1f}s"
 

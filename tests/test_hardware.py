@@ -1,0 +1,160 @@
+"""IBM Quantum execution (§7): fake-backend path, recorded results, and the failure modes.
+
+No test reaches IBM Quantum: the runtime service and EstimatorV2 are replaced where a real
+device would be involved, and must not be called at all where nothing may be submitted.
+"""
+
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+import qiskit_ibm_runtime
+import torch
+from qiskit.providers.exceptions import QiskitBackendNotFoundError
+from qiskit_ibm_runtime.accounts import AccountNotFoundError
+from qiskit_ibm_runtime.exceptions import IBMNotAuthorizedError, RuntimeJobTimeoutError
+from qiskit_ibm_runtime.fake_provider import FakeFez
+
+from qmtl_utils import hardware
+from qmtl_utils.benchmarks import BENCHMARKS
+from qmtl_utils.cache import Cache, MissingCacheEntry
+from qmtl_utils.hardware import (HardwareError, QueueTimeout, SubmissionNotRequested, load_recorded,
+                                 run_on_backend)
+from qmtl_utils.heads import QMTLHead
+
+ENV = ("QISKIT_IBM_TOKEN", "QISKIT_IBM_INSTANCE", "QISKIT_IBM_CHANNEL")
+
+
+@pytest.fixture(scope="module")
+def head_and_z():
+    torch.manual_seed(0)
+    head = QMTLHead(BENCHMARKS["chexpert"].qmtl_config()).double()
+    z = torch.rand(2, head.config.d, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
+    return head, z * 2 * np.pi
+
+
+@pytest.fixture(scope="module")
+def fake_run(head_and_z, tmp_path_factory):
+    head, z = head_and_z
+    cache = Cache(tmp_path_factory.mktemp("cache"))
+    with pytest.warns(UserWarning, match="FakeMarrakesh"):
+        values, records = run_on_backend(head, z, "ibm_boston", mode="fake", shots=1024, seed=0, cache=cache)
+    return cache, values, records
+
+
+def _no_call(*args, **kwargs):
+    raise AssertionError("must not be called")
+
+
+@pytest.fixture
+def offline(monkeypatch):
+    """No credentials in the environment; nothing may be submitted."""
+    for name in ENV:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr(qiskit_ibm_runtime, "EstimatorV2", _no_call)
+    return monkeypatch
+
+
+def _service(device=None, job=None):
+    def backend(name):
+        if device is None:
+            raise QiskitBackendNotFoundError(f"no backend {name}")
+        return device
+
+    return SimpleNamespace(backend=backend, backends=lambda: [SimpleNamespace(name="ibm_fez")],
+                           job=lambda job_id: job)
+
+
+def test_fake_backend_end_to_end_records_substitution(head_and_z, fake_run):
+    head, z = head_and_z
+    _, values, (record,) = fake_run
+    assert values.shape == (2, 15) and np.all(np.abs(values) <= 1)
+    assert record["requested_backend"] == "ibm_boston" and record["backend"] == "fake_marrakesh"
+    assert record["substituted"] is True and record["calibration_timestamp"].startswith("2025")
+    assert record["job_id"].startswith("local-") and record["shots"] == 1024
+    assert record["depth"] > 0 and record["two_qubit_gates"] >= 37 and record["measurement_settings"] == 2
+    exact = head.expectation_values(z).detach().numpy()
+    assert np.corrcoef(values.ravel(), exact.ravel())[0, 1] > 0.5  # noisy but the same circuit
+
+
+def test_recorded_results_round_trip_without_backend(head_and_z, fake_run, monkeypatch):
+    head, z = head_and_z
+    cache, values, records = fake_run
+    monkeypatch.setattr(hardware, "_run_batch", _no_call)
+    monkeypatch.setattr(hardware, "fake_backend", _no_call)
+    loaded, loaded_records = load_recorded(head, z, "ibm_boston", mode="fake", shots=1024, seed=0, cache=cache)
+    np.testing.assert_array_equal(loaded, values)
+    assert loaded_records == records
+    again, _ = run_on_backend(head, z, "ibm_boston", mode="fake", shots=1024, seed=0, cache=cache)
+    np.testing.assert_array_equal(again, values)  # cache hit: nothing re-run
+    with pytest.raises(MissingCacheEntry, match="run_on_backend.*shots=4096"):
+        load_recorded(head, z, "ibm_boston", mode="fake", shots=4096, seed=0, cache=cache)
+
+
+def test_missing_credentials(head_and_z, offline, tmp_path):
+    def no_account(**kwargs):
+        raise AccountNotFoundError("Unable to find account.")
+
+    offline.setattr(qiskit_ibm_runtime, "QiskitRuntimeService", no_account)
+    with pytest.raises(HardwareError, match="QISKIT_IBM_TOKEN.*save_account"):
+        run_on_backend(*head_and_z, "ibm_fez", mode="ibm", submit=True, cache=Cache(tmp_path))
+
+
+def test_invalid_credentials(head_and_z, offline, tmp_path):
+    def rejected(**kwargs):
+        raise IBMNotAuthorizedError("401 Unauthorized")
+
+    offline.setenv("QISKIT_IBM_TOKEN", "not-a-token")
+    offline.setattr(qiskit_ibm_runtime, "QiskitRuntimeService", rejected)
+    with pytest.raises(HardwareError, match="rejected the credentials from QISKIT_IBM_TOKEN"):
+        run_on_backend(*head_and_z, "ibm_fez", mode="ibm", submit=True, cache=Cache(tmp_path))
+
+
+def test_unknown_backend(head_and_z, offline, tmp_path):
+    with pytest.raises(HardwareError, match="no calibration snapshot.*FakeFez"):
+        run_on_backend(*head_and_z, "ibm_nowhere", mode="fake", cache=Cache(tmp_path))
+    offline.setattr(hardware, "runtime_service", lambda *args: _service())
+    with pytest.raises(HardwareError, match="'ibm_nowhere' is not available.*ibm_fez"):
+        run_on_backend(*head_and_z, "ibm_nowhere", mode="ibm", submit=True, cache=Cache(tmp_path))
+
+
+def test_nothing_submitted_without_flag(head_and_z, offline, tmp_path):
+    offline.setattr(hardware, "runtime_service", lambda *args: _service(FakeFez()))
+    cache = Cache(tmp_path)
+    with pytest.raises(SubmissionNotRequested, match="submit=True") as error:
+        run_on_backend(*head_and_z, "ibm_fez", mode="ibm", cache=cache)
+    assert error.value.plan["backend"] == "fake_fez" and error.value.plan["two_qubit_gates"] >= 37
+    assert not list(tmp_path.rglob("*.npy"))  # nothing recorded either
+
+
+def test_queue_timeout_keeps_job_and_fetches_it_later(head_and_z, offline, tmp_path):
+    head, z = head_and_z
+    evs = np.linspace(-1, 1, 2 * 15).reshape(15, 2)
+    data = SimpleNamespace(evs=evs, stds=np.zeros_like(evs))
+
+    class Job:
+        def __init__(self, done):
+            self.done = done
+
+        def job_id(self):
+            return "job-123"
+
+        def status(self):
+            return "DONE" if self.done else "QUEUED"
+
+        def result(self, timeout=None):
+            if not self.done:
+                raise RuntimeJobTimeoutError("timed out")
+            return [SimpleNamespace(data=data, metadata={"shots": 1024})]
+
+    estimator = SimpleNamespace(options=SimpleNamespace(default_shots=None), run=lambda pubs: Job(False))
+    offline.setattr(qiskit_ibm_runtime, "EstimatorV2", lambda mode: estimator)
+    offline.setattr(hardware, "runtime_service", lambda *args: _service(FakeFez(), job=Job(True)))
+    cache = Cache(tmp_path)
+    with pytest.raises(QueueTimeout, match="job-123.*left in the queue") as error:
+        run_on_backend(head, z, "ibm_fez", mode="ibm", submit=True, timeout_s=1, cache=cache)
+    assert error.value.job_id == "job-123"
+    offline.setattr(qiskit_ibm_runtime, "EstimatorV2", _no_call)  # the queued job is fetched instead
+    values, (record,) = run_on_backend(head, z, "ibm_fez", mode="ibm", submit=True, cache=cache)
+    np.testing.assert_array_equal(values, evs.T)
+    assert record["job_id"] == "job-123" and not list((tmp_path / "hardware_pending").iterdir())
