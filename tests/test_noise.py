@@ -6,9 +6,8 @@ import torch
 
 from qmtl_utils.benchmarks import BENCHMARKS
 from qmtl_utils.heads import QMTLConfig, QMTLHead
-from qmtl_utils.noise import (aer_expectation_values, depolarizing_noise_model, measurement_settings,
-                              pennylane_aer_expectation_values, shots_precision)
-from qmtl_utils.observables import qubitwise_commuting_groups
+from qmtl_utils.noise import (aer_expectation_values, depolarizing_noise_model, pennylane_aer_expectation_values,
+                              shots_precision)
 from qmtl_utils.qiskit_circuits import pauli_op, statevector_expectation_values
 
 
@@ -94,24 +93,3 @@ def test_noise_model_and_precision():
     for shots in (1024, 4000, 20000, 12345):
         assert int(np.ceil(1 / shots_precision(shots) ** 2)) == shots
 
-
-def _full_register_words(config):
-    words = []
-    for task_words, wires in zip(config.observables, config.task_wires):
-        for word in task_words:
-            chars = ["I"] * config.n_qubits
-            for char, wire in zip(word, wires):
-                chars[wire] = char
-            words.append("".join(chars))
-    return words
-
-
-def test_measurement_settings():
-    # CheXpert: {ZI, IZ} and {XX} per task, the tasks' groups measured together -> 2.
-    assert measurement_settings(BENCHMARKS["chexpert"].qmtl_config()) == 2
-    # MUStARD by hand: Z | {ZI, IZ}, {XX} (x2) | {all Z-type words}, {XXXX} (x2) -> 2.
-    assert measurement_settings(BENCHMARKS["mustard"].qmtl_config()) == 2
-    three = QMTLConfig(n_qubits=2, n_layers=1, task_outputs=(3,), observables=(("XI", "YI", "ZZ"),))
-    assert measurement_settings(three) == 3
-    for config in (BENCHMARKS[name].qmtl_config() for name in ("chexpert", "mustard", "glue")):
-        assert measurement_settings(config) == len(qubitwise_commuting_groups(_full_register_words(config)))
