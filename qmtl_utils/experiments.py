@@ -175,7 +175,7 @@ def run_benchmark(cache: Cache, profile: dict, benchmark: str, variants=HEAD_VAR
     """Train every (variant, replicate) not yet in the cache, then write the result tables.
 
     ``profile['training'][benchmark]`` holds ``replicates`` (seeds for GLUE, fold indices
-    otherwise) and the protocol settings. Prints one line per run with the time so far.
+    otherwise) and the protocol settings. Prints one line per run with the time so far and an ETA.
     """
     settings = profile["training"][benchmark]
     spec = benchmark_spec(benchmark, spec_overrides)
@@ -191,8 +191,9 @@ def run_benchmark(cache: Cache, profile: dict, benchmark: str, variants=HEAD_VAR
         frames.append(entry.read_csv("metrics.csv"))
         runs.append(entry.read_json("run.json"))
         elapsed = time.perf_counter() - started
+        eta = elapsed / (done + 1) * (len(jobs) - done - 1)
         print(f"[{benchmark}] run {done + 1}/{len(jobs)} ({variant}, replicate {replicate}) ready; "
-              f"{elapsed:.0f} s so far", flush=True)
+              f"{elapsed:.0f} s so far, about {eta:.0f} s to go", flush=True)
 
     def write(folder: Path) -> None:
         write_csv(pd.concat(frames, ignore_index=True), folder / "metrics.csv")
