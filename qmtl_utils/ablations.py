@@ -73,10 +73,13 @@ def run_ablations(cache: Cache, profile: dict) -> Entry:
 
 def ablations_entry(cache: Cache, profile: dict) -> Entry:
     """Look up the ablation table (no training): what the figures notebook reads."""
-    upstream = []
+    keys = {}
     for _, _, overrides in CONFIGURATIONS:
-        upstream.append(experiments.results_entry(cache, profile, BENCHMARK, variants=("qmtl",),
-                                                  spec_overrides=overrides or None, producer=PRODUCER).key)
+        config = tuple(sorted(overrides.items()))
+        if config not in keys:
+            keys[config] = experiments.results_entry(cache, profile, BENCHMARK, variants=("qmtl",),
+                                                     spec_overrides=overrides or None, producer=PRODUCER).key
+    upstream = [keys[tuple(sorted(o.items()))] for _, _, o in CONFIGURATIONS]
     return cache.lookup("ablations_chexpert", _params(profile), upstream=upstream, code_version=_code(),
                         producer=PRODUCER)
 

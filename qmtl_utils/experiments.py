@@ -229,13 +229,18 @@ def _write_run(folder: Path, spec: BenchmarkSpec, settings: dict, variant: str, 
                 "profile": profile_name, **info}, folder / "run.json")
 
 
+def _data_key(cache: Cache, profile: dict, benchmark: str) -> str:
+    """Key of the benchmark's cached dataset (a lookup verifies its files: do it once per call)."""
+    dataset = {"glue": datasets.glue_dataset, "chexpert": datasets.chexpert_dataset,
+               "mustard": datasets.mustard_dataset}[benchmark]
+    return dataset(cache, profile["data"][benchmark]).key
+
+
 def run_entry(cache: Cache, profile: dict, benchmark: str, variant: str, replicate: int,
-              spec_overrides: dict | None = None, producer: str = PRODUCER) -> Entry:
+              spec_overrides: dict | None = None, producer: str = PRODUCER, data_key: str | None = None) -> Entry:
     """Look up one run's cache entry (metrics, ``run.json`` and, for CheXpert/MUStARD, the checkpoint)."""
     settings = profile["training"][benchmark]
-    data_entry_fn = {"glue": datasets.glue_dataset, "chexpert": datasets.chexpert_dataset,
-                     "mustard": datasets.mustard_dataset}[benchmark]
-    data_key = data_entry_fn(cache, profile["data"][benchmark]).key
+    data_key = data_key or _data_key(cache, profile, benchmark)
     return cache.lookup(f"run_{benchmark}", _run_params(variant, replicate, settings, spec_overrides),
                         upstream=[data_key], code_version=_code(), producer=producer)
 
@@ -244,7 +249,8 @@ def results_entry(cache: Cache, profile: dict, benchmark: str, variants=HEAD_VAR
                   spec_overrides: dict | None = None, producer: str = PRODUCER) -> Entry:
     """Look up a benchmark's result tables (no training): what the figures notebook reads."""
     settings = profile["training"][benchmark]
-    run_keys = [run_entry(cache, profile, benchmark, v, r, spec_overrides, producer).key
+    data_key = _data_key(cache, profile, benchmark)
+    run_keys = [run_entry(cache, profile, benchmark, v, r, spec_overrides, producer, data_key).key
                 for v in variants for r in settings["replicates"]]
     return cache.lookup(f"results_{benchmark}", _results_params(variants, settings, spec_overrides),
                         upstream=run_keys, code_version=_code(), producer=producer)

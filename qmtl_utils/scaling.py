@@ -174,15 +174,6 @@ def qmtl_backend(n_qubits: int, fast_max_qubits: int = 8) -> str:
     return "fast" if n_qubits <= fast_max_qubits else "mps"
 
 
-def backend_available(backend: str) -> bool:
-    """Whether :class:`~qmtl_utils.heads.QMTLHead` accepts ``backend`` in this version of the code."""
-    try:
-        QMTLHead(QMTLConfig(1, 1, (1,)), backend=backend)
-    except ValueError:
-        return False
-    return True
-
-
 def make_head(variant: str, config: QMTLConfig, hqnn_qubits: int = 4, backend: str = "fast") -> nn.Module:
     """Head ``variant`` for the capacity-matched ``config`` (all variants take ``d = config.d`` features)."""
     if variant == "classical":
@@ -297,19 +288,14 @@ def run_scaling(cache: Cache, settings: ScalingSettings | dict | None = None, ve
     closed-form head parameters, mean test accuracy / macro-F1 over tasks, majority baseline, mean
     seconds per epoch, backend; ``tasks.csv``: per-task test metrics) and a ``scaling_results``
     entry with ``runs.csv`` (one row per run) and ``tasks.csv`` (one row per run and task). Prints
-    one line per run with the elapsed time (``verbose``: also one per epoch). A QMTL run with
-    ``Q > fast_max_qubits`` needs the ``"mps"`` backend of :class:`~qmtl_utils.heads.QMTLHead`
-    (:func:`backend_available`); the sweep checks that before training anything. ``compute=False``
+    one line per run with the elapsed time (``verbose``: also one per epoch). QMTL runs with
+    ``Q > fast_max_qubits`` use the exact MPS backend (:mod:`qmtl_utils.mps`). ``compute=False``
     only looks the tables up (the figures notebook): MissingCacheEntry if the sweep has not run.
     """
     s = coerce(settings)
     code = code_fingerprint(*CODE)
     jobs = [(T, v, seed) for T in s.tasks for v in s.variants for seed in s.seeds]
     backends = {T: qmtl_backend(s.task_qubits * T, s.fast_max_qubits) for T in s.tasks}
-    missing = [b for b in sorted(set(backends.values()) - {"fast"}) if not backend_available(b)]
-    if missing and "qmtl" in s.variants:
-        raise ValueError(f"QMTL heads with Q > {s.fast_max_qubits} need backend(s) {missing}, which QMTLHead "
-                         "does not accept in this version; lower `tasks` or raise `fast_max_qubits`")
     threads = torch.get_num_threads()
     if s.num_threads:  # one thread is far faster than two on a CPU shared with other processes
         torch.set_num_threads(s.num_threads)

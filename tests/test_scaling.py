@@ -65,7 +65,6 @@ def test_capacity_matched_heads_and_closed_forms(T):
 
 def test_backend_rule():
     assert scaling.qmtl_backend(16, 16) == "fast" and scaling.qmtl_backend(18, 16) == "mps"
-    assert scaling.backend_available("fast") and not scaling.backend_available("no-such-backend")
 
 
 def test_run_scaling_writes_the_table_and_resumes_from_the_cache(tmp_path, monkeypatch):
@@ -102,13 +101,6 @@ def test_runs_are_reproducible():
     assert a["accuracy"] == b["accuracy"] and tasks_a.equals(tasks_b)
 
 
-def test_sweep_needing_a_missing_backend_fails_before_training(tmp_path, monkeypatch):
-    monkeypatch.setattr(scaling, "backend_available", lambda backend: backend == "fast")
-    with pytest.raises(ValueError, match="fast_max_qubits"):
-        scaling.run_scaling(Cache(tmp_path), dataclasses.replace(TINY, fast_max_qubits=2))
-
-
-@pytest.mark.skipif(not scaling.backend_available("mps"), reason="QMTLHead has no 'mps' backend in this version")
 def test_sixteen_tasks_on_the_mps_backend():
     settings = dataclasses.replace(TINY, n_train=32, n_test=32)
     record, tasks = scaling.train_scaling_run(16, "qmtl", 0, settings, backend="mps")
