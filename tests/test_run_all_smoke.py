@@ -1,8 +1,10 @@
 """The whole notebook chain on the `smoke` profile, as `run_all.sh` runs it: figures appear with
-their tables, a second run executes nothing, and the figures notebook reads the cache alone."""
+their tables, a second run executes nothing, the figures notebook reads the cache alone, and
+without a cache it fails with a clear message."""
 
 import os
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -26,7 +28,7 @@ def smoke_dirs(tmp_path_factory):
     base = tmp_path_factory.mktemp("smoke")
     env = dict(os.environ, QMTL_CACHE_DIR=str(base / "cache"), QMTL_RUNS_DIR=str(base / "runs"),
                QMTL_FIGURES_DIR=str(base / "figures"), QMTL_PYTHON=os.environ.get("QMTL_PYTHON", ""))
-    env["QMTL_PYTHON"] = env["QMTL_PYTHON"] or __import__("sys").executable
+    env["QMTL_PYTHON"] = env["QMTL_PYTHON"] or sys.executable
     return base, env
 
 
@@ -69,16 +71,18 @@ def test_smoke_chain_draws_figures_and_then_does_nothing(smoke_dirs):
     assert (figures / "fig02_param_scaling.png").stat().st_mtime == mtime
     assert elapsed < 15, f"a second run should do no work, took {elapsed:.1f}s"
 
-
-@pytest.mark.slow
-def test_figures_notebook_alone_redraws_nothing_and_fails_clearly_without_cache(smoke_dirs, tmp_path):
-    base, env = smoke_dirs
+    # the figures notebook alone, forced: it reads the cache and redraws nothing (inputs and drawing
+    # code unchanged). Part of this test, not its own: pytest-xdist may run another test of this
+    # module on a different worker, with a fresh fixture and no chain behind it.
     forced = run_all(env, "--force", "07")
     assert forced.returncode == 0, forced.stdout + forced.stderr
     executed = (base / "runs" / "smoke" / "07_figures.ipynb").read_text()
-    assert "fig02_param_scaling: up to date" in executed  # cache and drawing code unchanged
+    assert "fig02_param_scaling: up to date" in executed
 
-    empty = dict(env, QMTL_CACHE_DIR=str(tmp_path / "empty-cache"), QMTL_RUNS_DIR=str(tmp_path / "runs"))
-    failed = run_all(empty, "--only", "07")
+
+def test_figures_notebook_fails_clearly_without_cache(tmp_path):
+    env = dict(os.environ, QMTL_CACHE_DIR=str(tmp_path / "empty-cache"), QMTL_RUNS_DIR=str(tmp_path / "runs"),
+               QMTL_FIGURES_DIR=str(tmp_path / "figures"), QMTL_PYTHON=os.environ.get("QMTL_PYTHON") or sys.executable)
+    failed = run_all(env, "--only", "07")
     assert failed.returncode == 1
     assert "07_figures.ipynb" in failed.stderr and "MissingCacheEntry" in failed.stderr
