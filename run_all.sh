@@ -17,4 +17,4 @@ if ! "$PY" -c "import importlib.util as u; raise SystemExit(u.find_spec('papermi
     exit 2
 fi
 
-exec "$PY" -m qmtl_utils.pipeline "$@"
+exec "$PY" -m qmtl_utils.runtime.pipeline "$@"

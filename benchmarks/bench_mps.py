@@ -16,7 +16,8 @@ import time
 
 import torch
 
-from qmtl_utils.heads import QMTLConfig, QMTLHead
+from qmtl_utils.models.heads import QMTLHead
+from qmtl_utils.quantum.config import QMTLConfig
 
 
 def step(head: QMTLHead, z: torch.Tensor) -> None:

@@ -4,21 +4,12 @@ from __future__ import annotations
 
 import os
 import platform
-import random
 from typing import Any
 
 import numpy as np
 
-from .profiles import get_profile
-
-
-def seed_everything(seed: int) -> None:
-    """Seed Python, NumPy and torch (CPU and CUDA) with ``seed``."""
-    import torch
-
-    random.seed(seed)
-    np.random.seed(seed)
-    torch.manual_seed(seed)  # also seeds every CUDA device
+from qmtl_utils.runtime.profiles import get_profile
+from qmtl_utils.runtime.seeding import seed_everything
 
 
 def setup_notebook(profile: str, seed: int | None = None) -> dict[str, Any]:
@@ -26,7 +17,7 @@ def setup_notebook(profile: str, seed: int | None = None) -> dict[str, Any]:
 
     ``seed=None`` uses the profile's seed.
     """
-    from .plotting import set_style
+    from qmtl_utils.report.plotting import set_style
 
     settings = get_profile(profile)
     if seed is not None:

@@ -13,8 +13,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from qmtl_utils import cache as cache_mod
-from qmtl_utils.cache import (
+from qmtl_utils.runtime import cache as cache_mod
+from qmtl_utils.runtime.cache import (
     Cache,
     CacheCorruptionWarning,
     MissingCacheEntry,
@@ -81,14 +81,14 @@ def test_code_fingerprint_follows_module_source(tmp_path, monkeypatch):
     assert before == code_fingerprint("qmtl_fp_probe") and len(before) == 16
     module.write_text("X = 2\n")
     assert code_fingerprint("qmtl_fp_probe") != before
-    assert code_fingerprint(cache_mod) == code_fingerprint("qmtl_utils.cache")
+    assert code_fingerprint(cache_mod) == code_fingerprint("qmtl_utils.runtime.cache")
     assert code_fingerprint() != code_fingerprint(cache_mod)
     with pytest.raises(ValueError, match="no source file"):
         code_fingerprint("sys")
 
 
 def test_code_fingerprint_imports_nothing_heavy():
-    code = ("import sys; from qmtl_utils.cache import code_fingerprint; code_fingerprint(); "
+    code = ("import sys; from qmtl_utils.runtime.cache import code_fingerprint; code_fingerprint(); "
             "heavy = {'torch', 'pennylane', 'pandas', 'numpy'} & set(sys.modules); "
             "assert not heavy, heavy")
     subprocess.run([sys.executable, "-c", code], check=True)

@@ -14,10 +14,10 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from qmtl_utils.backbones import chexpert as bb
-from qmtl_utils.benchmarks import BENCHMARKS
 from qmtl_utils.data import chexpert as cx
 from qmtl_utils.data.common import DataFormatError, MissingDataError
+from qmtl_utils.models.backbones import chexpert as bb
+from qmtl_utils.spec import BENCHMARKS
 
 HEADER = ("Path,Sex,Age,Frontal/Lateral,AP/PA,No Finding,Enlarged Cardiomediastinum,Cardiomegaly,"
           "Lung Opacity,Lung Lesion,Edema,Consolidation,Pneumonia,Atelectasis,Pneumothorax,"

@@ -2,10 +2,10 @@
 
 import pytest
 
-from qmtl_utils import datasets
-from qmtl_utils.cache import Cache, MissingCacheEntry
+from qmtl_utils.data import datasets
 from qmtl_utils.data.common import MissingDataError
-from qmtl_utils.profiles import get_profile
+from qmtl_utils.runtime.cache import Cache, MissingCacheEntry
+from qmtl_utils.runtime.profiles import get_profile
 
 SMOKE = get_profile("smoke")["data"]
 PAPER = get_profile("paper")["data"]

@@ -16,12 +16,11 @@ from scipy.sparse import csr_matrix, hstack
 from sklearn.feature_extraction.text import CountVectorizer
 from sklearn.linear_model import LogisticRegression
 
-from qmtl_utils.backbones.glue import GlueBackbone, cached_token_features, encode_tokens, load_text_encoder
-from qmtl_utils.benchmarks import BENCHMARKS
-from qmtl_utils.cache import Cache
 from qmtl_utils.data.common import DataFormatError, MissingDataError
-from qmtl_utils.data.glue import (GLUE_TASKS, load_glue, load_glue_dir, load_glue_hub, make_glue_demo,
-                                  write_glue_dir)
+from qmtl_utils.data.glue import GLUE_TASKS, load_glue, load_glue_dir, load_glue_hub, make_glue_demo, write_glue_dir
+from qmtl_utils.models.backbones.glue import GlueBackbone, cached_token_features, encode_tokens, load_text_encoder
+from qmtl_utils.runtime.cache import Cache
+from qmtl_utils.spec import BENCHMARKS
 
 MNLI_TRAIN_HEADER = ["index", "promptID", "pairID", "genre", "sentence1_binary_parse",
                      "sentence2_binary_parse", "sentence1_parse", "sentence2_parse", "sentence1", "sentence2",
@@ -275,7 +274,7 @@ def test_demo_round_trips_through_the_original_format(tmp_path: Path) -> None:
 
 
 def _bow_accuracy(task) -> tuple[float, float]:
-    """Logistic regression on binary bag-of-words vectors u, v with [u, v, |u - v|, u ⊙ v] (Eq. 22)."""
+    """Logistic regression on binary bag-of-words vectors u, v with [u, v, |u - v|, u ⊙ v] (Eq. (22))."""
     vocab = CountVectorizer(ngram_range=(1, 2), binary=True).fit(
         task.train["text_a"].tolist() + (task.train["text_b"].tolist() if task.is_pair else []))
 
@@ -362,7 +361,7 @@ def test_token_features_are_cached(minilm, tmp_path: Path, monkeypatch, capsys) 
     assert feats.tokens_a.shape[0] == len(data["mrpc"].train) and feats.tokens_a.shape[2] == 384
     assert feats.tokens_b.shape[0] == feats.label.shape[0] and first["sst2"]["validation"].tokens_b is None
     assert "MiniLM" in feats.meta["encoder"] and feats.meta["extract_wall_s"] >= 0
-    monkeypatch.setattr("qmtl_utils.backbones.glue.encode_tokens", lambda *a, **k: pytest.fail("recomputed"))
+    monkeypatch.setattr("qmtl_utils.models.backbones.glue.encode_tokens", lambda *a, **k: pytest.fail("recomputed"))
     second = cached_token_features(cache, data, "bert-base-uncased", max_length=32, encoder=minilm)
     assert capsys.readouterr().out.count("[cache] hit  glue_tokens") == 4
     assert torch.equal(second["mrpc"]["train"].tokens_b, feats.tokens_b)

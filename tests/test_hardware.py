@@ -15,12 +15,18 @@ from qiskit_ibm_runtime.accounts import AccountNotFoundError
 from qiskit_ibm_runtime.exceptions import IBMNotAuthorizedError, RuntimeJobTimeoutError
 from qiskit_ibm_runtime.fake_provider import FakeFez
 
-from qmtl_utils import hardware
-from qmtl_utils.benchmarks import BENCHMARKS
-from qmtl_utils.cache import Cache, MissingCacheEntry
-from qmtl_utils.hardware import (HardwareError, QueueTimeout, SubmissionNotRequested, load_recorded,
-                                 run_on_backend)
-from qmtl_utils.heads import QMTLHead
+from qmtl_utils.models.factory import qmtl_config
+from qmtl_utils.models.heads import QMTLHead
+from qmtl_utils.quantum import hardware
+from qmtl_utils.quantum.hardware import (
+    HardwareError,
+    QueueTimeout,
+    SubmissionNotRequested,
+    load_recorded,
+    run_on_backend,
+)
+from qmtl_utils.runtime.cache import Cache, MissingCacheEntry
+from qmtl_utils.spec import BENCHMARKS
 
 ENV = ("QISKIT_IBM_TOKEN", "QISKIT_IBM_INSTANCE", "QISKIT_IBM_CHANNEL")
 
@@ -28,7 +34,7 @@ ENV = ("QISKIT_IBM_TOKEN", "QISKIT_IBM_INSTANCE", "QISKIT_IBM_CHANNEL")
 @pytest.fixture(scope="module")
 def head_and_z():
     torch.manual_seed(0)
-    head = QMTLHead(BENCHMARKS["chexpert"].qmtl_config()).double()
+    head = QMTLHead(qmtl_config(BENCHMARKS["chexpert"])).double()
     z = torch.rand(2, head.config.d, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
     return head, z * 2 * np.pi
 

@@ -1,4 +1,4 @@
-"""Losses (Eqs. 23-24), metrics (Eq. 25, Table 3) and statistics against hand computations and
+"""Losses (Eqs. (23)-(24)), metrics (Eq. (25), Table 3) and statistics against hand computations and
 against torch / scikit-learn / scipy directly."""
 
 import math
@@ -11,10 +11,15 @@ import torch.nn.functional as F
 from scipy import stats as sps
 from sklearn import metrics as skm
 
-from qmtl_utils.losses import FocalLoss, inverse_frequency_weights, masked_multitask_focal_loss, task_loss
-from qmtl_utils.metrics import (GLUE_METRICS, binary_positive_probability, chexpert_metrics, glue_metrics,
-                                multiclass_metrics)
-from qmtl_utils.stats import mean_std_table, paired_comparison
+from qmtl_utils.report.stats import mean_std_table, paired_comparison
+from qmtl_utils.training.losses import FocalLoss, inverse_frequency_weights, masked_multitask_focal_loss, task_loss
+from qmtl_utils.training.metrics import (
+    GLUE_METRICS,
+    binary_positive_probability,
+    chexpert_metrics,
+    glue_metrics,
+    multiclass_metrics,
+)
 
 B = -100  # blank
 
@@ -55,7 +60,7 @@ def test_focal_loss_reduces_to_cross_entropy():
     for w in (None, weights):
         torch.testing.assert_close(FocalLoss(gamma=0.0, alpha=1.0, class_weights=w)(logits, target),
                                    F.cross_entropy(logits, target, weight=w, ignore_index=B))
-    # a constant factor on the weights (the two readings of N in Eq. 23) cancels
+    # a constant factor on the weights (the two readings of N in Eq. (23)) cancels
     torch.testing.assert_close(FocalLoss(class_weights=weights)(logits, target),
                                FocalLoss(class_weights=7 * weights)(logits, target))
 
@@ -115,7 +120,7 @@ def test_eq25_renormalisation():
 
 
 def _logits_for(p_pos):
-    """(uncertain, negative, positive) logits whose Eq. 25 probability is ``p_pos``; the uncertain
+    """(uncertain, negative, positive) logits whose Eq. (25) probability is ``p_pos``; the uncertain
     logit is large so that a plain 3-class argmax would say "uncertain"."""
     p_pos = np.asarray(p_pos, dtype=float)
     return np.stack([np.full_like(p_pos, 9.0), np.zeros_like(p_pos), np.log(p_pos / (1 - p_pos))], axis=1)

@@ -1,4 +1,4 @@
-"""The exact MPS path (:mod:`qmtl_utils.mps`) against the state-vector simulator.
+"""The exact MPS path (:mod:`qmtl_utils.quantum.mps`) against the state-vector simulator.
 
 Outputs and gradients (inputs, encoder and task weights) must agree to 1e-6 in float64 on the
 paper's heads, other depths L, L_h = 2, no entanglement, non-contiguous task wires and 8 tasks on
@@ -8,16 +8,19 @@ Q = 16; the MPS must have bond dimension 2^L and contract to the very same state
 import pytest
 import torch
 
-from qmtl_utils import simulator as sim
-from qmtl_utils.benchmarks import BENCHMARKS
-from qmtl_utils.heads import QMTLConfig, QMTLHead, qmtl_encoder_state, qmtl_expvals
-from qmtl_utils.mps import max_bond_dimension, qmtl_encoder_mps, qmtl_expvals_mps
+from qmtl_utils.models.factory import qmtl_config
+from qmtl_utils.models.heads import QMTLHead
+from qmtl_utils.quantum import statevector as sim
+from qmtl_utils.quantum.config import QMTLConfig
+from qmtl_utils.quantum.mps import max_bond_dimension, qmtl_encoder_mps, qmtl_expvals_mps
+from qmtl_utils.quantum.statevector import qmtl_encoder_state, qmtl_expvals
+from qmtl_utils.spec import BENCHMARKS
 
-CONFIGS = [BENCHMARKS[name].qmtl_config() for name in ("glue", "chexpert", "mustard")] + [
-    BENCHMARKS["chexpert"].qmtl_config(n_layers=1),
-    BENCHMARKS["chexpert"].qmtl_config(n_layers=2, head_layers=2),
-    BENCHMARKS["mustard"].qmtl_config(n_layers=4),
-    BENCHMARKS["mustard"].qmtl_config(entangle=False),
+CONFIGS = [qmtl_config(BENCHMARKS[name]) for name in ("glue", "chexpert", "mustard")] + [
+    qmtl_config(BENCHMARKS["chexpert"], n_layers=1),
+    qmtl_config(BENCHMARKS["chexpert"], n_layers=2, head_layers=2),
+    qmtl_config(BENCHMARKS["mustard"], n_layers=4),
+    qmtl_config(BENCHMARKS["mustard"], entangle=False),
     # non-contiguous and unordered task wires, with traced sites in between and around
     QMTLConfig(5, 2, (3, 2), task_wires=((3, 0), (4,)), observables=(("YY", "XY", "IZ"), ("Y", "X"))),
     QMTLConfig(9, 3, (3, 1, 3, 3), task_wires=((6, 1, 3), (0,), (8, 2), (7, 4)),
@@ -72,7 +75,7 @@ def test_mps_matches_state_vector(config):
 
 
 def test_mps_float32():
-    config = BENCHMARKS["mustard"].qmtl_config()
+    config = qmtl_config(BENCHMARKS["mustard"])
     inputs = random_inputs(config, torch.float32)
     ours = outputs_and_grads(qmtl_expvals_mps, config, inputs)
     assert ours[0].dtype == torch.float32
@@ -113,7 +116,7 @@ def test_mps_scales_to_many_qubits():
 
 def test_head_mps_backend_matches_fast():
     torch.manual_seed(0)
-    config = BENCHMARKS["glue"].qmtl_config(output_scale=True)
+    config = qmtl_config(BENCHMARKS["glue"], output_scale=True)
     head = QMTLHead(config, backend="mps").double()
     z = torch.randn(4, config.d, dtype=torch.float64)
     results = {}
@@ -129,4 +132,4 @@ def test_head_mps_backend_matches_fast():
 
 def test_unknown_backend_is_an_error():
     with pytest.raises(ValueError, match="backend must be"):
-        QMTLHead(BENCHMARKS["glue"].qmtl_config(), backend="tensor-network")
+        QMTLHead(qmtl_config(BENCHMARKS["glue"]), backend="tensor-network")

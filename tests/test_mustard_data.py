@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 import torch
 
-from qmtl_utils.backbones.mustard import MustardProjection
 from qmtl_utils.data import mustard as mu
 from qmtl_utils.data.common import DataFormatError, MissingDataError
+from qmtl_utils.models.backbones.mustard import MustardProjection
 
 UTTERANCES = {  # id -> (utterance, sarcasm), in file order
     "1_60": ("It's just a privilege to watch your mind at work.", True),

@@ -4,11 +4,17 @@ import numpy as np
 import pytest
 import torch
 
-from qmtl_utils.benchmarks import BENCHMARKS
-from qmtl_utils.heads import QMTLConfig, QMTLHead
-from qmtl_utils.noise import (aer_expectation_values, depolarizing_noise_model, pennylane_aer_expectation_values,
-                              shots_precision)
-from qmtl_utils.qiskit_circuits import pauli_op, statevector_expectation_values
+from qmtl_utils.models.factory import qmtl_config
+from qmtl_utils.models.heads import QMTLHead
+from qmtl_utils.quantum.config import QMTLConfig
+from qmtl_utils.quantum.noise import (
+    aer_expectation_values,
+    depolarizing_noise_model,
+    pennylane_aer_expectation_values,
+    shots_precision,
+)
+from qmtl_utils.quantum.qiskit_circuits import pauli_op, statevector_expectation_values
+from qmtl_utils.spec import BENCHMARKS
 
 
 def _head(config, seed=0):
@@ -23,7 +29,7 @@ def _features(head, n, seed=1):
 
 @pytest.fixture(scope="module")
 def chexpert():
-    head = _head(BENCHMARKS["chexpert"].qmtl_config())
+    head = _head(qmtl_config(BENCHMARKS["chexpert"]))
     z = _features(head, 8)
     return head, z, head.expectation_values(z).detach().numpy()
 
@@ -35,9 +41,9 @@ def noisy(chexpert):
 
 
 @pytest.mark.parametrize("config", [
-    BENCHMARKS["chexpert"].qmtl_config(),
-    BENCHMARKS["mustard"].qmtl_config(),
-    BENCHMARKS["chexpert"].qmtl_config(entangle=False),
+    qmtl_config(BENCHMARKS["chexpert"]),
+    qmtl_config(BENCHMARKS["mustard"]),
+    qmtl_config(BENCHMARKS["chexpert"], entangle=False),
     QMTLConfig(n_qubits=5, n_layers=2, task_outputs=(3, 1), task_wires=((4, 1), (2,)), head_layers=3,
                observables=(("XZ", "IY", "ZI"), ("X",))),
 ], ids=["chexpert", "mustard", "no-entangle", "wires-and-words"])

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from qmtl_utils.paths import notebooks_dir
+from qmtl_utils.runtime.paths import notebooks_dir
 
 NOTEBOOKS = sorted(notebooks_dir().glob("*.ipynb"))
 

@@ -1,4 +1,4 @@
-"""Parameter counts of instantiated heads against the closed forms of §4.2 (Eqs. 8, 11, 15-17)."""
+"""Parameter counts of instantiated heads against the closed forms of §4.2 (Eqs. (8), (11), (15)-(17))."""
 
 import json
 import random
@@ -7,9 +7,10 @@ import sys
 
 import pytest
 
-from qmtl_utils import params
-from qmtl_utils.benchmarks import BENCHMARKS
-from qmtl_utils.heads import ClassicalHeads, HQNNHead, QMTLConfig, QMTLHead
+from qmtl_utils.models import params
+from qmtl_utils.models.heads import ClassicalHeads, HQNNHead, QMTLHead
+from qmtl_utils.quantum.config import QMTLConfig
+from qmtl_utils.spec import BENCHMARKS
 
 
 def test_benchmark_heads_match_closed_forms():
@@ -62,9 +63,9 @@ def test_remark_1_example():
 
 
 def test_cli_prints_table_and_json():
-    text = subprocess.run([sys.executable, "-m", "qmtl_utils.params"], capture_output=True, text=True, check=True).stdout
+    text = subprocess.run([sys.executable, "-m", "qmtl_utils.models.params"], capture_output=True, text=True, check=True).stdout
     assert "HQNN-13" in text and "Extended MUStARD" in text
-    records = json.loads(subprocess.run([sys.executable, "-m", "qmtl_utils.params", "--json"],
+    records = json.loads(subprocess.run([sys.executable, "-m", "qmtl_utils.models.params", "--json"],
                                         capture_output=True, text=True, check=True).stdout)
     assert {r["benchmark"] for r in records} == set(BENCHMARKS)
     assert all(r["measured"] == r["closed_form"] for r in records)

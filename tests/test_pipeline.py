@@ -13,7 +13,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from qmtl_utils import pipeline
+from qmtl_utils.runtime import pipeline
 
 KERNEL_META = {
     "kernelspec": {"name": "python3", "language": "python", "display_name": "Python 3"},
@@ -56,16 +56,16 @@ def env(tmp_path, monkeypatch):
 
 
 def run_pipeline(env: Path, *args: str, check_light: bool = False) -> subprocess.CompletedProcess:
-    """``python -m qmtl_utils.pipeline --notebooks-dir <env>/nbs ARGS`` (optionally asserting
+    """``python -m qmtl_utils.runtime.pipeline --notebooks-dir <env>/nbs ARGS`` (optionally asserting
     that papermill/nbformat were never imported)."""
     argv = ["--notebooks-dir", str(env / "nbs"), *args]
     if check_light:
-        code = ("import sys; from qmtl_utils.pipeline import main; rc = main(sys.argv[1:]); "
+        code = ("import sys; from qmtl_utils.runtime.pipeline import main; rc = main(sys.argv[1:]); "
                 "heavy = {'papermill', 'nbformat', 'torch'} & set(sys.modules); "
                 "assert not heavy, heavy; sys.exit(rc)")
         cmd = [sys.executable, "-c", code, *argv]
     else:
-        cmd = [sys.executable, "-m", "qmtl_utils.pipeline", *argv]
+        cmd = [sys.executable, "-m", "qmtl_utils.runtime.pipeline", *argv]
     return subprocess.run(cmd, capture_output=True, text=True, timeout=300)
 
 

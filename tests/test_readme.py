@@ -2,8 +2,8 @@
 
 import re
 
-from qmtl_utils.params import benchmark_table
-from qmtl_utils.paths import repo_root
+from qmtl_utils.models.params import benchmark_table
+from qmtl_utils.runtime.paths import repo_root
 
 README = (repo_root() / "README.md").read_text()
 

@@ -3,9 +3,13 @@
 import numpy as np
 import pytest
 
-from qmtl_utils.heads import QMTLConfig
-from qmtl_utils.observables import (default_observables, default_task_qubits, pauli_matrix,
-                                    qubitwise_commuting_groups)
+from qmtl_utils.quantum.config import QMTLConfig
+from qmtl_utils.quantum.observables import (
+    default_observables,
+    default_task_qubits,
+    pauli_matrix,
+    qubitwise_commuting_groups,
+)
 
 
 def test_presets_are_the_papers():

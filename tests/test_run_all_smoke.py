@@ -6,18 +6,17 @@ import os
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pandas as pd
 import pytest
 
-from qmtl_utils.paths import repo_root
+from qmtl_utils.runtime.paths import repo_root
+from qmtl_utils.runtime.stages import GRAPH
 
 ROOT = repo_root()
-STAGES = ("00_data_prep", "01_backbones", "02_heads", "03_training", "04_ablations", "04a_task_scaling_and_shots",
-          "05_noise", "06_hardware", "07_figures")
-EXECUTED = [f"{s}.ipynb" for s in STAGES if s != "03_training"] + [
-    f"03_training-{b}.ipynb" for b in ("glue", "chexpert", "mustard")]
+STAGES = [s.notebook for s in GRAPH]
+EXECUTED = [f"{s.notebook}-{'-'.join(map(str, run.values()))}.ipynb" for s in GRAPH for run in s.runs] + [
+    f"{s.notebook}.ipynb" for s in GRAPH if not s.runs]
 FIGURES = ("fig02_param_scaling", "fig04_head_params", "fig05_glue", "fig06_chexpert", "fig07_mustard",
            "fig08_depth_ablation", "fig09_entanglement_ablation", "fig10_noise", "fig11_hardware",
            "figX1_task_scaling", "figX2_shot_budget")

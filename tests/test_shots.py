@@ -1,14 +1,17 @@
-"""Finite-shot readout (qmtl_utils.shots) and the task density matrices it samples from."""
+"""Finite-shot readout (qmtl_utils.quantum.shots) and the task density matrices it samples from."""
 
 import numpy as np
 import pytest
 import torch
 
-from qmtl_utils import shots
-from qmtl_utils.benchmarks import BENCHMARKS
-from qmtl_utils.heads import QMTLConfig, QMTLHead, qmtl_task_density_matrices
-from qmtl_utils.metrics import chexpert_metrics
-from qmtl_utils.observables import pauli_matrix, qubitwise_commuting_groups
+from qmtl_utils.models.factory import qmtl_config
+from qmtl_utils.models.heads import QMTLHead
+from qmtl_utils.quantum import shots
+from qmtl_utils.quantum.config import QMTLConfig
+from qmtl_utils.quantum.observables import pauli_matrix, qubitwise_commuting_groups
+from qmtl_utils.quantum.statevector import qmtl_task_density_matrices
+from qmtl_utils.spec import BENCHMARKS
+from qmtl_utils.training.metrics import chexpert_metrics
 
 
 def _head(config: QMTLConfig, seed: int = 0) -> QMTLHead:
@@ -40,7 +43,7 @@ def _full_register_words(config: QMTLConfig) -> list[str]:
 def test_measurement_settings_of_the_paper_heads(name, expected):
     # CheXpert: {ZI, IZ} + {XX} per task; MUStARD: sarcasm {Z}, sentiment {ZI, IZ} + {XX},
     # emotion {8 Z-type words} + {XXXX}; GLUE: eight {Z} tasks and MNLI {ZI, IZ} + {XX}
-    config = BENCHMARKS[name].qmtl_config()
+    config = qmtl_config(BENCHMARKS[name])
     assert shots.measurement_settings(config) == expected
     assert len(qubitwise_commuting_groups(_full_register_words(config))) == expected
 
@@ -135,7 +138,7 @@ def test_basis_rotations_map_each_pauli_to_z():
 
 
 def test_shot_sweep_on_a_chexpert_head():
-    config = BENCHMARKS["chexpert"].qmtl_config()
+    config = qmtl_config(BENCHMARKS["chexpert"])
     head, z = _head(config, 4), _z(config, 40, 4).float()
     labels = np.random.default_rng(0).integers(0, 3, size=(40, 5))
     table = shots.shot_sweep(head, z, labels, [10, 100], [0, 1], chexpert_metrics)

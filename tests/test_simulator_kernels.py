@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from qmtl_utils import simulator as sim
+from qmtl_utils.quantum import statevector as sim
 
 CNOT = np.array([[1, 0, 0, 0], [0, 1, 0, 0], [0, 0, 0, 1], [0, 0, 1, 0]], dtype=complex)
 

@@ -10,7 +10,8 @@ import random
 import pytest
 import torch
 
-from qmtl_utils.heads import HQNNHead, QMTLConfig, QMTLHead
+from qmtl_utils.models.heads import HQNNHead, QMTLHead
+from qmtl_utils.quantum.config import QMTLConfig
 
 TOLERANCE = {torch.float64: 1e-10, torch.float32: 1e-5}
 
@@ -97,7 +98,7 @@ def test_hqnn_head_matches_pennylane(n_qubits):
 
 
 def test_weight_gradients_match_parameter_shift():
-    """Autograd through the fast simulator equals PennyLane's parameter-shift rule (Eq. 20)."""
+    """Autograd through the fast simulator equals PennyLane's parameter-shift rule (Eq. (20))."""
     torch.manual_seed(1)
     head = QMTLHead(QMTLConfig(6, 2, (3, 1, 1), task_qubits=(2, 2, 1), head_layers=1)).double()
     z = torch.randn(2, head.config.d, dtype=torch.float64)

@@ -8,11 +8,22 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
-from qmtl_utils.backbones.glue import GlueBackbone, TokenFeatures
-from qmtl_utils.backbones.mustard import MustardProjection
-from qmtl_utils.heads import ClassicalHeads, QMTLConfig, QMTLHead
-from qmtl_utils.training import (BestCheckpoint, EarlyStopping, MultiTaskModel, Progress, TaskSampler,
-                                 plateau_scheduler, train_chexpert, train_glue, train_mustard, validation_split)
+from qmtl_utils.models.backbones.glue import GlueBackbone, TokenFeatures
+from qmtl_utils.models.backbones.mustard import MustardProjection
+from qmtl_utils.models.heads import ClassicalHeads, QMTLHead
+from qmtl_utils.quantum.config import QMTLConfig
+from qmtl_utils.training import (
+    BestCheckpoint,
+    EarlyStopping,
+    MultiTaskModel,
+    Progress,
+    TaskSampler,
+    plateau_scheduler,
+    train_chexpert,
+    train_glue,
+    train_mustard,
+    validation_split,
+)
 
 # --------------------------------------------------------------------------- TaskSampler
 

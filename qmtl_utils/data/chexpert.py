@@ -5,7 +5,7 @@ Real data: a folder ``CheXpert-v1.0-small/{train.csv,valid.csv,train/,valid/}``,
 image: ``Path, Sex, Age, Frontal/Lateral, AP/PA`` and 14 observations with values 1.0 (positive),
 0.0 (negative), -1.0 (uncertain) or blank. We use the five competition tasks (:data:`TASK_COLUMNS`,
 the order of ``BENCHMARKS["chexpert"]``) and map labels to the class indices of Appendix A.2:
-uncertain 0, negative 1, positive 2, blank -100 (ignored by the loss, Eq. 24).
+uncertain 0, negative 1, positive 2, blank -100 (ignored by the loss, Eq. (24)).
 
 The DataFrames returned here keep the CSV's data-row order as their index (0-based), through
 :func:`select_subset` too, so every error names the 1-based data row of the CSV file.
@@ -31,8 +31,8 @@ from PIL import Image
 from torch.utils.data import Dataset
 from torchvision import transforms
 
-from ..cache import write_csv
-from .common import DataFormatError, MissingDataError, data_dir
+from qmtl_utils.data.common import DataFormatError, MissingDataError, data_dir
+from qmtl_utils.runtime.cache import write_csv
 
 FOLDER_NAME = "CheXpert-v1.0-small"
 META_COLUMNS = ("Path", "Sex", "Age", "Frontal/Lateral", "AP/PA")

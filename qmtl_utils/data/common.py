@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from ..paths import repo_root
+from qmtl_utils.runtime.paths import repo_root
 
 
 class MissingDataError(FileNotFoundError):

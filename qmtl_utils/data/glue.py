@@ -23,8 +23,8 @@ from urllib.parse import urlparse
 
 import pandas as pd
 
-from ..benchmarks import BENCHMARKS
-from .common import DataFormatError, MissingDataError, data_dir, hub_offline
+from qmtl_utils.data.common import DataFormatError, MissingDataError, data_dir, hub_offline
+from qmtl_utils.spec import BENCHMARKS
 
 GLUE_TASKS: tuple[str, ...] = BENCHMARKS["glue"].task_names
 SPLITS = ("train", "validation")
@@ -677,7 +677,7 @@ def make_glue_demo(n_per_task: int = 1000, seed: int = 1234, val_fraction: float
            is; hypothesis "the <person> <clause>": 1 iff it names the referent
     =====  ==========================================================================
 
-    Mean-pooled all-MiniLM-L6-v2 embeddings with [u; v; |u-v|; u*v] (Eq. 22) and a logistic
+    Mean-pooled all-MiniLM-L6-v2 embeddings with [u; v; |u-v|; u*v] (Eq. (22)) and a logistic
     regression learn every task but WNLI well above the majority class (700 examples per task);
     WNLI stays near chance, as on the real GLUE.
     """

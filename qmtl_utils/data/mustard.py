@@ -45,8 +45,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..benchmarks import BENCHMARKS
-from .common import DataFormatError, MissingDataError, data_dir
+from qmtl_utils.data.common import DataFormatError, MissingDataError, data_dir
+from qmtl_utils.spec import BENCHMARKS
 
 TASKS: tuple[str, ...] = BENCHMARKS["mustard"].task_names
 N_UTTERANCES = 690

@@ -2,10 +2,17 @@
 (:mod:`.chexpert`, C.2) and parallel Extended MUStARD (:mod:`.mustard`, C.3), on the shared
 helpers of :mod:`.common` (early stopping, best checkpoint, LR scheduler, progress lines)."""
 
-from .chexpert import ChexpertSettings, train_chexpert
-from .common import BestCheckpoint, EarlyStopping, MultiTaskModel, Progress, plateau_scheduler, seed_all
-from .glue import GlueSettings, TaskSampler, train_glue
-from .mustard import MustardSettings, train_mustard, validation_split
+from qmtl_utils.training.chexpert import ChexpertSettings, train_chexpert
+from qmtl_utils.training.common import (
+    BestCheckpoint,
+    EarlyStopping,
+    MultiTaskModel,
+    Progress,
+    plateau_scheduler,
+    seed_all,
+)
+from qmtl_utils.training.glue import GlueSettings, TaskSampler, train_glue
+from qmtl_utils.training.mustard import MustardSettings, train_mustard, validation_split
 
 __all__ = [
     "BestCheckpoint", "ChexpertSettings", "EarlyStopping", "GlueSettings", "MultiTaskModel", "MustardSettings",

@@ -1,10 +1,10 @@
 """Masked parallel multi-task training on CheXpert (Appendix C.2).
 
 All five tasks train on every batch in a 3-class formulation (uncertain, negative, positive).
-Inverse-frequency class weights from the training labels (Eq. 23) enter a focal loss (Eq. 24,
+Inverse-frequency class weights from the training labels (Eq. (23)) enter a focal loss (Eq. (24)),
 γ=2, α=1) in which blank labels (-100) are masked; Adam (lr 1e-4), gradient clipping 1.0, up to
 30 epochs. Every ``validate_every_epochs`` (2) epochs the validation mean F1 over the five tasks
-(Eq. 25 binary conversion, threshold 0.5, :func:`~qmtl_utils.metrics.chexpert_metrics`) drives
+(Eq. (25) binary conversion, threshold 0.5, :func:`~qmtl_utils.training.metrics.chexpert_metrics`) drives
 early stopping and the best checkpoint; the test metrics come from that checkpoint. Batch sizes
 are the loaders' (32, or 128 for HQNN heads, in the paper).
 
@@ -27,11 +27,20 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..benchmarks import BENCHMARKS
-from ..losses import inverse_frequency_weights, masked_multitask_focal_loss
-from ..metrics import chexpert_metrics
-from .common import (BestCheckpoint, EarlyStopping, Progress, clipped_step, coerce_settings, model_device,
-                     seed_all, settings_dict, trainable_parameters)
+from qmtl_utils.spec import BENCHMARKS
+from qmtl_utils.training.common import (
+    BestCheckpoint,
+    EarlyStopping,
+    Progress,
+    clipped_step,
+    coerce_settings,
+    model_device,
+    seed_all,
+    settings_dict,
+    trainable_parameters,
+)
+from qmtl_utils.training.losses import inverse_frequency_weights, masked_multitask_focal_loss
+from qmtl_utils.training.metrics import chexpert_metrics
 
 TASK_NAMES = BENCHMARKS["chexpert"].task_names
 METRICS = ("accuracy", "precision", "recall", "f1")
@@ -80,7 +89,7 @@ def mean_over_tasks(per_task: Mapping[str, Mapping[str, float]]) -> dict[str, fl
 
 
 def evaluate_chexpert(model: nn.Module, loader: Iterable) -> dict[str, dict[str, float]]:
-    """``{task name: {accuracy, precision, recall, f1}}`` of the positive class on ``loader`` (Eq. 25)."""
+    """``{task name: {accuracy, precision, recall, f1}}`` of the positive class on ``loader`` (Eq. (25))."""
     logits, labels = _predict(model, loader)
     return chexpert_metrics([x.numpy() for x in logits], labels.numpy(), task_names=TASK_NAMES)
 

@@ -6,10 +6,11 @@ import dataclasses
 import time
 from typing import Any, Mapping, TypeVar
 
+import numpy as np
 import torch
 from torch import nn
 
-from ..notebook import seed_everything
+from qmtl_utils.runtime.seeding import seed_everything
 
 S = TypeVar("S")
 
@@ -163,3 +164,18 @@ def _duration(seconds: float) -> str:
         return "?"
     minutes, secs = divmod(int(round(seconds)), 60)
     return f"{minutes}m{secs:02d}s" if minutes else f"{secs}s"
+
+
+def parallel_epoch(model: nn.Module, x: torch.Tensor, y: torch.Tensor, optimizer, loss_fn, batch_size: int,
+                   generator: torch.Generator) -> float:
+    """One epoch in which every batch trains every task (Appendix C.3; the task-scaling study):
+    shuffled with ``generator``, ``loss_fn(outputs, targets)`` per batch, one optimizer step each.
+    Returns the mean batch loss."""
+    device, losses = model_device(model), []
+    for rows in torch.randperm(len(x), generator=generator).split(batch_size):
+        loss = loss_fn(model(x[rows].to(device)), y[rows].to(device))
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+    return float(np.mean(losses))

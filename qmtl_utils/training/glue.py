@@ -30,11 +30,21 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..backbones.glue import TokenFeatures
-from ..losses import task_loss
-from ..metrics import glue_metrics
-from .common import (BestCheckpoint, EarlyStopping, Progress, clipped_step, coerce_settings, model_device,
-                     plateau_scheduler, seed_all, settings_dict, trainable_parameters)
+from qmtl_utils.models.backbones.glue import TokenFeatures
+from qmtl_utils.training.common import (
+    BestCheckpoint,
+    EarlyStopping,
+    Progress,
+    clipped_step,
+    coerce_settings,
+    model_device,
+    plateau_scheduler,
+    seed_all,
+    settings_dict,
+    trainable_parameters,
+)
+from qmtl_utils.training.losses import task_loss
+from qmtl_utils.training.metrics import glue_metrics
 
 
 @dataclass

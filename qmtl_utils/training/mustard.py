@@ -23,11 +23,19 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..benchmarks import BENCHMARKS
-from ..losses import task_loss
-from ..metrics import multiclass_metrics
-from .common import (BestCheckpoint, Progress, coerce_settings, model_device, seed_all, settings_dict,
-                     trainable_parameters)
+from qmtl_utils.spec import BENCHMARKS
+from qmtl_utils.training.common import (
+    BestCheckpoint,
+    Progress,
+    coerce_settings,
+    model_device,
+    parallel_epoch,
+    seed_all,
+    settings_dict,
+    trainable_parameters,
+)
+from qmtl_utils.training.losses import multitask_loss
+from qmtl_utils.training.metrics import multiclass_metrics
 
 SARCASM = 0  # column of the checkpointing task
 
@@ -69,31 +77,19 @@ def validation_split(train_idx, fraction: float = 0.2, seed: int = 0, strata=Non
 
 
 def _loss(outputs: list[torch.Tensor], labels: torch.Tensor, cfg: MustardSettings) -> torch.Tensor:
-    return sum(w * task_loss(spec.kind, out, labels[:, t])
-               for t, (w, spec, out) in enumerate(zip(cfg.weights(), cfg.tasks, outputs)))
+    return multitask_loss([spec.kind for spec in cfg.tasks], outputs, labels, cfg.weights())
 
 
 @torch.no_grad()
 def evaluate_mustard(model: nn.Module, features: torch.Tensor, labels: torch.Tensor,
                      cfg: MustardSettings) -> dict[str, dict[str, float]]:
-    """``{task: {accuracy, precision, recall, f1}}`` (:func:`~qmtl_utils.metrics.multiclass_metrics`)."""
+    """``{task: {accuracy, precision, recall, f1}}`` (:func:`~qmtl_utils.training.metrics.multiclass_metrics`)."""
     was_training = model.training
     model.eval()
     outputs = model(features.to(model_device(model)))
     model.train(was_training)
     return {spec.name: multiclass_metrics(out.float().cpu().numpy(), labels[:, t].numpy(), max(spec.n_outputs, 2))
             for t, (spec, out) in enumerate(zip(cfg.tasks, outputs))}
-
-
-def _train_epoch(model, x, y, optimizer, cfg: MustardSettings, generator: torch.Generator) -> float:
-    device, losses = model_device(model), []
-    for rows in torch.randperm(len(x), generator=generator).split(cfg.batch_size):
-        loss = _loss(model(x[rows].to(device)), y[rows].to(device), cfg)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        losses.append(loss.item())
-    return float(np.mean(losses))
 
 
 def train_mustard(model: nn.Module, features, labels, train_idx, val_idx, test_idx,
@@ -118,7 +114,8 @@ def train_mustard(model: nn.Module, features, labels, train_idx, val_idx, test_i
     history, best_val = [], {}
     model.train()
     for epoch in range(1, cfg.max_epochs + 1):
-        loss = _train_epoch(model, x[part["train"]], y[part["train"]], optimizer, cfg, generator)
+        loss = parallel_epoch(model, x[part["train"]], y[part["train"]], optimizer,
+                              lambda out, target: _loss(out, target, cfg), cfg.batch_size, generator)
         val = evaluate_mustard(model, x[part["val"]], y[part["val"]], cfg)
         f1 = val[cfg.tasks[SARCASM].name]["f1"]
         history.append({"epoch": epoch, "train_loss": loss, "val_sarcasm_f1": f1})

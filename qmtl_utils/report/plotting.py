@@ -1,0 +1,143 @@
+"""Plot style, the paper figures' shared drawing code, and saving figures with their numbers.
+
+Every figure goes to ``figures/figNN_<slug>.{png,pdf}`` with the table behind it as
+``figNN_<slug>.csv`` and a small ``.json`` stamp; :func:`draw_if_changed` redraws a figure only
+when its cached inputs, its drawing code or the profile changed. Figures carry a footer naming
+the profile; under the demo profiles a data-dependent figure says it shows demo data.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+import json
+from pathlib import Path
+from typing import Callable, Sequence
+
+import matplotlib.pyplot as plt
+
+from qmtl_utils.runtime.paths import figures_dir
+
+VARIANT_COLORS = {"classical": "#7f7f7f", "hqnn4": "#f2b279", "hqnnQ": "#d9711c", "qmtl": "#1f5fa8"}
+DEMO_NOTE = "DEMO DATA (profile '{profile}'): small seeded stand-in data, not the paper's results"
+NO_DATA_NOTE = "profile '{profile}': exact counts from instantiated heads; no data involved"
+
+
+def set_style() -> None:
+    """The companion's plot style (readable in print and on slides)."""
+    plt.rcParams.update({
+        "figure.dpi": 110, "savefig.dpi": 200, "font.size": 10, "axes.titlesize": 11,
+        "axes.spines.top": False, "axes.spines.right": False, "axes.grid": True,
+        "grid.alpha": 0.3, "legend.frameon": False, "savefig.bbox": "tight",
+    })
+
+
+def stamp_profile(fig, settings: dict, data_dependent: bool) -> None:
+    """Footer naming the profile; under a demo profile a data-dependent figure says so loudly."""
+    if settings["is_demo"] and data_dependent:
+        fig.text(0.5, -0.02, DEMO_NOTE.format(profile=settings["name"]), ha="center", va="top",
+                 color="#b00020", fontsize=10, fontweight="bold")
+    elif not data_dependent:
+        fig.text(0.5, -0.02, NO_DATA_NOTE.format(profile=settings["name"]), ha="center", va="top",
+                 color="#555555", fontsize=8)
+    else:
+        fig.text(0.5, -0.02, f"profile '{settings['name']}'", ha="center", va="top", color="#555555", fontsize=8)
+
+
+def _source_text(fn: Callable) -> str:
+    try:
+        return inspect.getsource(fn)
+    except (OSError, TypeError):  # e.g. defined in an interactive session without source
+        return fn.__code__.co_code.hex() + repr(fn.__code__.co_consts)
+
+
+def figure_stamp(name: str, sources: Sequence[str], settings: dict, draw: Callable) -> str:
+    """Hash of everything a figure depends on: its inputs' cache keys, profile, drawing code."""
+    from qmtl_utils.runtime.cache import code_fingerprint
+
+    payload = {"name": name, "sources": list(sources), "profile": settings["name"],
+               "plotting": code_fingerprint("qmtl_utils.report.plotting"), "draw": _source_text(draw)}
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+
+
+def figure_paths(name: str) -> dict[str, Path]:
+    base = figures_dir() / name
+    return {ext: base.with_suffix(f".{ext}") for ext in ("png", "pdf", "csv", "json")}
+
+
+def draw_if_changed(name: str, *, sources: Sequence[str], settings: dict,
+                    draw: Callable[[], tuple], data_dependent: bool = True):
+    """Draw figure ``name`` with ``draw() -> (fig, table)`` unless an up-to-date copy exists.
+
+    ``sources`` are the cache keys of the tables the figure reads. Returns the saved PNG as an
+    IPython image, so a notebook shows the same picture whether it was redrawn or not.
+    """
+    from IPython.display import Image
+
+    paths = figure_paths(name)
+    stamp = figure_stamp(name, sources, settings, draw)
+    if all(p.exists() for p in paths.values()):
+        try:
+            current = json.loads(paths["json"].read_text()).get("stamp")
+        except (OSError, json.JSONDecodeError):
+            current = None
+        if current == stamp:
+            print(f"{name}: up to date ({paths['png'].name})")
+            return Image(filename=str(paths["png"]))
+    fig, table = draw()
+    stamp_profile(fig, settings, data_dependent)
+    paths["png"].parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(paths["png"])
+    fig.savefig(paths["pdf"])
+    table.to_csv(paths["csv"], index=False)
+    paths["json"].write_text(json.dumps({"stamp": stamp, "sources": list(sources), "profile": settings["name"],
+                                         "is_demo": settings["is_demo"]}, indent=2))
+    plt.close(fig)
+    print(f"{name}: drawn -> {', '.join(p.name for k, p in paths.items() if k != 'json')}")
+    return Image(filename=str(paths["png"]))
+
+
+def bar_labels(ax, bars, fmt: str = "{:.0f}") -> None:
+    """Write each bar's value above it."""
+    for bar in bars:
+        ax.annotate(fmt.format(bar.get_height()), (bar.get_x() + bar.get_width() / 2, bar.get_height()),
+                    ha="center", va="bottom", fontsize=8, xytext=(0, 2), textcoords="offset points")
+
+
+VARIANT_ORDER = ("classical", "hqnn4", "hqnnQ", "qmtl")
+
+
+def series_colors(names: Sequence[str], cmap: str = "viridis") -> dict[str, tuple]:
+    """Evenly spaced colours of ``cmap`` for an ordered series (noise levels, backends, configurations)."""
+    colormap = plt.get_cmap(cmap)
+    return {name: colormap(i / max(len(names) - 1, 1) * 0.85) for i, name in enumerate(names)}
+
+
+def grouped_bars(ax, table, groups, title: str = "", ylabel: str = "", series: Sequence[str] = VARIANT_ORDER,
+                 series_col: str = "variant", colors: dict | None = None, label_col: str | None = "label",
+                 group_col: str = "task", value_col: str = "mean", err_col: str | None = "std",
+                 ylim: tuple | None = (0, 1.05), labels: dict | None = None, annotate: str | None = None) -> None:
+    """One group of bars per ``groups`` member (default: tasks), one bar per series member, with
+    ``err_col`` error bars (Figs. 4-11).
+
+    ``table`` has columns ``group_col``, ``value_col``, ``err_col`` (optional) and ``series_col``
+    (one metric). By default the series are the four head variants, labelled from the table's
+    ``label`` column (``labels`` overrides single names); ``annotate`` (e.g. ``"{:.0f}"``) writes
+    each bar's value above it.
+    """
+    colors = colors or VARIANT_COLORS
+    width = 0.8 / len(series)
+    for i, name in enumerate(series):
+        rows = table[table[series_col] == name].set_index(group_col).reindex(groups)
+        if rows[value_col].isna().all():
+            continue
+        positions = [t + (i - (len(series) - 1) / 2) * width for t in range(len(groups))]
+        label = (labels or {}).get(name) or (rows[label_col].dropna().iloc[0] if label_col else name)
+        errors = rows[err_col].fillna(0) if err_col and err_col in rows else None
+        bars = ax.bar(positions, rows[value_col], width, yerr=errors, capsize=2, color=colors[name], label=label)
+        if annotate:
+            bar_labels(ax, bars, annotate)
+    ax.set_xticks(range(len(groups)), [str(t).replace("_", "\n") for t in groups], fontsize=8)
+    ax.set(title=title, ylabel=ylabel)
+    if ylim is not None:
+        ax.set_ylim(*ylim)

@@ -1,0 +1,51 @@
+"""A trained QMTL head on IBM Quantum devices or their calibration snapshots (§7, Fig. 11,
+``06_hardware``; :mod:`qmtl_utils.quantum.hardware`)."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from qmtl_utils.quantum import hardware, noise
+from qmtl_utils.runtime.cache import Cache, Entry, code_fingerprint, write_csv
+from qmtl_utils.studies.benchmark_runs import CHECKPOINT_BENCHMARK, checkpoint_inputs, expval_metric_rows, profile_meta
+
+
+def hardware_study(cache: Cache, profile: dict, mode: str = "fake", backends=None, submit: bool = False,
+                   compute: bool = True) -> Entry:
+    """Fold 1's CheXpert QMTL head on IBM Quantum backends (stage ``hardware_chexpert``, Fig. 11).
+
+    ``mode="fake"`` (default) runs each backend's calibration snapshot locally; ``mode="ibm"``
+    runs the devices and needs ``submit=True`` (:func:`qmtl_utils.quantum.hardware.run_on_backend`).
+    Every job is recorded (stage ``hardware_runs``); this table is rebuilt from the records.
+    ``hardware.csv``: per backend (and the noiseless ``p = 0`` Aer reference with the same shots),
+    task and metric; ``jobs.csv``: one row per job record (job id, backend actually used,
+    substitution, calibration time, depth, two-qubit gates, shots).
+    """
+    settings = {**profile["hardware"], "mode": mode}
+    if backends:
+        settings["backends"] = list(backends)
+    head, z, labels, run_key = checkpoint_inputs(cache, profile, CHECKPOINT_BENCHMARK, settings["n_samples"])
+    shots, seed = settings["shots"], settings["seed"]
+    results = {}
+    for name in settings["backends"]:
+        call = hardware.run_on_backend if compute else hardware.load_recorded
+        extra = {"submit": submit} if compute else {}
+        results[name] = call(head, z, name, mode=mode, shots=shots, seed=seed, cache=cache, **extra)
+
+    def write(folder):
+        reference, _ = noise.aer_expectation_values(head, z, 0.0, shots, seed)
+        rows = expval_metric_rows(CHECKPOINT_BENCHMARK, head, reference, labels, backend="noiseless simulator",
+                                  requested="noiseless simulator")
+        jobs = []
+        for name, (values, records) in results.items():
+            used = records[0]["backend"] + (" (stand-in)" if records[0]["substituted"] else "")
+            rows += expval_metric_rows(CHECKPOINT_BENCHMARK, head, values, labels, backend=f"{name}: {used}",
+                                       requested=name)
+            jobs += records
+        write_csv(pd.DataFrame(rows), folder / "hardware.csv")
+        write_csv(pd.DataFrame(jobs), folder / "jobs.csv")
+
+    job_keys = [hardware.STAGE + ":" + r.get("job_id", "") for _, records in results.values() for r in records]
+    params = {**settings, "jobs": job_keys}
+    return cache.fetch("hardware_chexpert", params, write, compute=compute, upstream=[run_key],
+                       code_version=code_fingerprint(__name__), meta=profile_meta(profile))
