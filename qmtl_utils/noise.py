@@ -230,7 +230,9 @@ def aer_exact_expectation_values(head: QMTLHead, z, p: float, granularity: str =
         if len(circuit.data) > len(base.data):  # only gate-free groups: their saves are on this copy
             circuits.append(circuit)
             owners.append(index)
-    result = simulator.run(circuits).result()
+    # enable_truncation=False: Aer 0.17.2 remaps save_expectation_value wrongly when it truncates
+    # idle qubits away (Qiskit/qiskit-aer#2442); an unused qubit, or entangle=False, triggers it
+    result = simulator.run(circuits, enable_truncation=False).result()
     values = [{} for _ in features]
     for i, owner in enumerate(owners):
         values[owner].update(result.data(i))

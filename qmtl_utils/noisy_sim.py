@@ -41,8 +41,8 @@ change of a measurement setting damps a measured ``X`` or ``Y`` by its own noisy
 * ``"merged"`` — one noisy gate per rotation of the paper's equations: per qubit and encoder layer
   the whole ``RY(θ)RZ(θ)RX(z)`` of Eqs. (2)-(3) (``U_param,ℓ U_enc,ℓ`` on that qubit) is one gate,
   each ``Rot`` of Eq. (4) is one gate, the initial ``H^{⊗Q}`` stays one gate per qubit (it is not a
-  rotation of a layer, and merging it into the first layer would only change where the first
-  channel sits), and a readout basis change is one gate (``X``: ``H``; ``Y``: ``H S†``). CNOTs are
+  rotation of a layer; merging it into the first layer's gate would drop one channel per
+  qubit), and a readout basis change is one gate (``X``: ``H``; ``Y``: ``H S†``). CNOTs are
   unchanged.
 
 Public entry points: :func:`noisy_expectation_values` (exact ``(N, Σ r_t)``),
