@@ -15,7 +15,7 @@ backends (:mod:`qmtl_utils.hardware`) do, so noise and hardware numbers share on
 
 ``granularity`` says how gates are counted (the paper does not say; see
 :mod:`qmtl_utils.noisy_sim`): ``"native"`` (default, the behaviour above) or ``"merged"``, one
-noisy ``u`` gate per rotation of Eqs. (3)-(4) (the encoder's ``RY(θ)RZ(θ)RX(z)`` per qubit and
+noisy ``u`` gate per rotation of Eqs. (2)-(4) (the encoder's ``RY(θ)RZ(θ)RX(z)`` per qubit and
 layer, each ``Rot``), ``H`` its own ``u`` gate, readout basis changes one ``u`` each. Merged
 circuits depend on the features through Euler angles, so they are built per sample (one PUB per
 sample). :func:`aer_exact_expectation_values` is the exact value of what the shots estimate; the
@@ -41,7 +41,7 @@ from qiskit_aer import AerSimulator
 from qiskit_aer.noise import NoiseModel, depolarizing_error
 
 from .heads import QMTLHead
-from .noisy_sim import GRANULARITIES, check_noise
+from .noisy_sim import check_noise
 from .shots import measurement_settings  # one home: the settings count of the shot study
 from .qiskit_circuits import qmtl_observables, qmtl_qiskit_circuit, to_numpy
 from .simulator import ladder_pairs, sel_pairs, sel_ranges
@@ -74,7 +74,7 @@ def depolarizing_noise_model(p: float, granularity: str = "native") -> NoiseMode
 
 def merged_qiskit_circuit(head: QMTLHead, features) -> QuantumCircuit:
     """The head's circuit for one sample with one ``u`` gate per one-qubit unit (``granularity=
-    "merged"``): ``H``; per layer and qubit ``u = RY(θ) RZ(θ) RX(z)`` (Eq. 3) and the CNOT ladder;
+    "merged"``): ``H``; per layer and qubit ``u = RY(θ) RZ(θ) RX(z)`` (Eqs. 2-3), then the CNOT ladder;
     per task block (Eq. 4) ``u(θ, ω, φ) = Rot(φ, θ, ω)`` per wire and the CNOT ring. Equal to
     :func:`~qmtl_utils.qiskit_circuits.qmtl_qiskit_circuit` up to a global phase."""
     from qiskit.synthesis import OneQubitEulerDecomposer

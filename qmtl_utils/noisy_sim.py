@@ -57,7 +57,6 @@ from __future__ import annotations
 import itertools
 import math
 from functools import lru_cache
-from typing import Sequence
 
 import numpy as np
 import torch
@@ -69,6 +68,7 @@ from .simulator import sel_pairs, sel_ranges
 
 GRANULARITIES = ("native", "merged")
 PAULI_DIGIT = {"I": 0, "X": 1, "Y": 2, "Z": 3}
+CHUNK_ENTRIES = 2**24  # numbers in the largest intermediate per chunk of samples (64 MiB in float32)
 _ROTATION_PLANE = {"X": (2, 3), "Y": (3, 1), "Z": (1, 2)}  # (Y, Z), (Z, X), (X, Y): cyclic
 
 
@@ -308,7 +308,9 @@ def _head_tensors(head: QMTLHead, z) -> tuple[torch.Tensor, torch.Tensor, list[t
         z = z.double()
     if z.ndim != 2 or z.shape[1] != head.config.d:
         raise ValueError(f"features must have shape (batch, {head.config.d}); got {tuple(z.shape)}")
-    cast = lambda w: w.detach().to(dtype=z.dtype, device=z.device)  # noqa: E731
+    def cast(w: torch.Tensor) -> torch.Tensor:
+        return w.detach().to(dtype=z.dtype, device=z.device)
+
     return z, cast(head.encoder_weights), [cast(w) for w in head.task_weights]
 
 
@@ -331,10 +333,16 @@ def readout_damping(word: str, p: float, granularity: str = "native") -> float:
 def noisy_task_pauli_vectors(head: QMTLHead, z, p: float, granularity: str = "native") -> list[torch.Tensor]:
     """§6.3, Eqs. (2)-(4) under noise: every task register's state after its noisy block, before any
     readout basis change, as ``(N, 4**S_t)`` Pauli coefficients ``Tr(ρ_t P)`` (local strings, the
-    first letter on ``task_wires[t][0]``). Computed in ``z``'s dtype and on its device; evaluation
-    only (no gradients)."""
+    first letter on ``task_wires[t][0]``). Computed in ``z``'s dtype and on its device, in chunks
+    of samples that keep the largest intermediate near ``CHUNK_ENTRIES`` numbers; evaluation only
+    (no gradients)."""
     z, encoder, task_weights = _head_tensors(head, z)
-    vectors = encoder_task_pauli_vectors(z, encoder, head.config, p, granularity)
+    config = head.config
+    ladders = config.n_layers if config.entangle and config.n_qubits > 1 else 0
+    per_sample = 4 * 5**ladders * 4 ** max(config.task_qubits)  # the widest task's environment
+    chunk = max(1, CHUNK_ENTRIES // per_sample)
+    parts = [encoder_task_pauli_vectors(part, encoder, config, p, granularity) for part in torch.split(z, chunk)]
+    vectors = [torch.cat(task, dim=0) for task in zip(*parts)]
     return [vec @ block_ptm(w, p, granularity).T for vec, w in zip(vectors, task_weights)]
 
 
@@ -364,7 +372,7 @@ def noisy_task_density_matrices(head: QMTLHead, z, p: float, granularity: str = 
     :func:`~qmtl_utils.heads.qmtl_task_density_matrices`)."""
     out = []
     for vec in noisy_task_pauli_vectors(head, z, p, granularity):
-        n_wires = int(round(math.log(vec.shape[1], 4)))
+        n_wires = (vec.shape[1].bit_length() - 1) // 2  # 4**S entries
         paulis = torch.as_tensor(_all_pauli_matrices(n_wires), device=vec.device,
                                  dtype=torch.complex128 if vec.dtype == torch.float64 else torch.complex64)
         out.append(torch.einsum("np,pij->nij", vec.to(paulis.dtype), paulis) / 2**n_wires)
@@ -382,7 +390,7 @@ def _setting_strings(basis: str) -> tuple[np.ndarray, np.ndarray]:
     for q, char in enumerate(basis):
         bit = (subsets >> (n - 1 - q)) & 1
         index += bit * PAULI_DIGIT[char] * 4 ** (n - 1 - q)
-    parity = np.array([[bin(o & a).count("1") % 2 for a in subsets] for o in subsets])
+    parity = np.array([[int(o & a).bit_count() % 2 for a in subsets] for o in subsets])
     return index, 1.0 - 2.0 * parity
 
 

@@ -242,3 +242,11 @@ def test_invalid_arguments():
         depolarizing_noise_model(0.1, "coarse")
     with pytest.raises(ValueError, match="shape"):
         ns.noisy_expectation_values(head, z[:, :-1], 0.1)
+
+
+def test_chunks_of_samples_give_the_same_numbers(monkeypatch):
+    head = _head(MIXED)
+    z = _features(MIXED, 7)
+    whole = ns.noisy_expectation_values(head, z, 0.1)
+    monkeypatch.setattr(ns, "CHUNK_ENTRIES", 1)  # one sample per chunk
+    torch.testing.assert_close(ns.noisy_expectation_values(head, z, 0.1), whole, rtol=0, atol=1e-15)
