@@ -24,7 +24,7 @@ next layer's per-qubit 4×4 maps (data-dependent through ``RX(z)`` only); at the
 out) or a free index (a task wire). Left and right environments of traced columns are swept once;
 each task contracts its span with free indices, giving its register's ``4**S_t`` coefficients. The
 cost is linear in ``Q`` (an environment holds ``r**L ≤ 125`` numbers per sample at ``L = 3``), not
-``4**Q``; the whole CheXpert head (Q = 10) takes a few milliseconds per batch of 64.
+``4**Q``: the CheXpert head (Q = 10) takes about 10-25 ms per batch of 64 on one CPU thread.
 
 **Task blocks and readout** (Eqs. 4-5) do not depend on the sample: each task's noisy
 ``StronglyEntanglingLayers`` block is one ``4**S_t`` PTM built once per call, and the readout basis
