@@ -5,7 +5,7 @@ compute the same quantity: faster paths are tested against it).
 
 Every entry's docstring names its equation as ``Eq. (N)``; tests/test_equations.py checks that
 each entry resolves to existing code that says so. Eqs. (18)-(20) are not implemented here: (18) is
-a special case of Eq. (17), (19) names the Hilbert space and (20) is PennyLane's parameter-shift
+a special case of Eqs. (17), (19) names the Hilbert space and (20) is PennyLane's parameter-shift
 rule, which the tests use as the gradient reference.
 """
 

@@ -52,3 +52,9 @@ def test_cli_prints_the_index():
     out = subprocess.run([sys.executable, "-m", "qmtl_utils.equations"], capture_output=True, text=True,
                          check=True).stdout
     assert "qmtl_utils/training/losses.py" in out and len(out.strip().splitlines()) == len(EQUATIONS) + 1
+
+
+def test_readme_shows_the_index():
+    out = subprocess.run([sys.executable, "-m", "qmtl_utils.equations"], capture_output=True, text=True,
+                         check=True).stdout
+    assert out in (ROOT / "README.md").read_text(encoding="utf-8"), "paste `python -m qmtl_utils.equations` into README"

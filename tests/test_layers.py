@@ -76,3 +76,13 @@ def test_no_library_module_names_a_notebook(path):
         return
     assert not re.search(r"notebooks/\d\d[a-z]?_\w+\.ipynb", path.read_text(encoding="utf-8")), (
         f"{path.name} names a notebook path; ask qmtl_utils.runtime.stages instead")
+
+
+def test_spec_and_text_loaders_import_neither_torch_nor_pennylane():
+    import subprocess
+    import sys
+
+    code = ("import sys, qmtl_utils.spec, qmtl_utils.data.glue, qmtl_utils.data.mustard, qmtl_utils.runtime.stages; "
+            "print(sorted(m for m in ('torch', 'pennylane', 'qiskit') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"

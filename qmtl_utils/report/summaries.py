@@ -13,9 +13,10 @@ from qmtl_utils.report.stats import mean_std_table, paired_comparison
 BASELINES = ("classical", "hqnn4", "hqnnQ")
 
 
-def mean_over_tasks(table: pd.DataFrame, by: Sequence[str], sort: bool = True) -> pd.DataFrame:
-    """Each metric averaged over tasks (NaN tasks skipped), per ``by`` group: one row per
-    (``by``, metric)."""
+def task_means(table: pd.DataFrame, by: Sequence[str], sort: bool = True) -> pd.DataFrame:
+    """A long results table with each metric averaged over tasks (NaN tasks skipped), per ``by``
+    group: one row per (``by``, metric). The table form of
+    :func:`qmtl_utils.training.metrics.mean_over_tasks`."""
     return table.groupby([*by, "metric"], sort=sort, dropna=False).value.agg(
         lambda v: float(np.nanmean(v)) if v.notna().any() else float("nan")).reset_index()
 

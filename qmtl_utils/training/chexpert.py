@@ -40,7 +40,7 @@ from qmtl_utils.training.common import (
     trainable_parameters,
 )
 from qmtl_utils.training.losses import inverse_frequency_weights, masked_multitask_focal_loss
-from qmtl_utils.training.metrics import chexpert_metrics
+from qmtl_utils.training.metrics import chexpert_metrics, mean_over_tasks
 
 TASK_NAMES = BENCHMARKS["chexpert"].task_names
 METRICS = ("accuracy", "precision", "recall", "f1")
@@ -81,11 +81,6 @@ def _predict(model: nn.Module, loader: Iterable) -> tuple[list[torch.Tensor], to
         labels.append(y)
     model.train(was_training)
     return [torch.cat(task) for task in zip(*outputs)], torch.cat(labels)
-
-
-def mean_over_tasks(per_task: Mapping[str, Mapping[str, float]]) -> dict[str, float]:
-    """Each metric averaged over the tasks (tasks without an evaluable sample, NaN, are skipped)."""
-    return {m: float(np.nanmean([v[m] for v in per_task.values()])) for m in METRICS}
 
 
 def evaluate_chexpert(model: nn.Module, loader: Iterable) -> dict[str, dict[str, float]]:

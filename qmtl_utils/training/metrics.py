@@ -146,3 +146,9 @@ def majority_accuracy(train_labels, test_labels, n_classes: int) -> float:
     the most frequent class of ``train_labels``."""
     majority = np.bincount(np.asarray(train_labels), minlength=n_classes).argmax()
     return float((np.asarray(test_labels) == majority).mean())
+
+
+def mean_over_tasks(per_task: Mapping[str, Mapping[str, float]],
+                    names: Sequence[str] = ("accuracy", "precision", "recall", "f1")) -> dict[str, float]:
+    """Each metric averaged over the tasks (tasks without an evaluable sample, NaN, are skipped)."""
+    return {m: float(np.nanmean([v[m] for v in per_task.values()])) for m in names}
