@@ -17,7 +17,7 @@ from qmtl_utils.runtime.fingerprint import _imported_names
 
 PACKAGE = Path(__file__).resolve().parents[1] / "qmtl_utils"
 # bottom to top
-LAYERS = ("spec", "runtime", "data", "quantum", "models", "training", "studies", "report", "notebook", "equations")
+LAYERS = ("spec", "runtime", "data", "quantum", "models", "training", "report", "studies", "notebook", "equations")
 
 
 def module_name(path: Path) -> str:

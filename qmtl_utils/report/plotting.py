@@ -115,15 +115,15 @@ def series_colors(names: Sequence[str], cmap: str = "viridis") -> dict[str, tupl
 
 def grouped_bars(ax, table, groups, title: str = "", ylabel: str = "", series: Sequence[str] = VARIANT_ORDER,
                  series_col: str = "variant", colors: dict | None = None, label_col: str | None = "label",
-                 group_col: str = "task", value_col: str = "mean", err_col: str | None = "std",
+                 group_col: str = "task", value_col: str = "mean", err_col: str | tuple[str, str] | None = "std",
                  ylim: tuple | None = (0, 1.05), labels: dict | None = None, annotate: str | None = None) -> None:
     """One group of bars per ``groups`` member (default: tasks), one bar per series member, with
     ``err_col`` error bars (Figs. 4-11).
 
-    ``table`` has columns ``group_col``, ``value_col``, ``err_col`` (optional) and ``series_col``
-    (one metric). By default the series are the four head variants, labelled from the table's
-    ``label`` column (``labels`` overrides single names); ``annotate`` (e.g. ``"{:.0f}"``) writes
-    each bar's value above it.
+    ``table`` has columns ``group_col``, ``value_col``, ``err_col`` (optional: a symmetric error, or a
+    ``(low, high)`` pair of interval columns) and ``series_col`` (one metric). By default the series
+    are the four head variants, labelled from the table's ``label`` column (``labels`` overrides
+    single names); ``annotate`` (e.g. ``"{:.0f}"``) writes each bar's value above it.
     """
     colors = colors or VARIANT_COLORS
     width = 0.8 / len(series)
@@ -133,7 +133,11 @@ def grouped_bars(ax, table, groups, title: str = "", ylabel: str = "", series: S
             continue
         positions = [t + (i - (len(series) - 1) / 2) * width for t in range(len(groups))]
         label = (labels or {}).get(name) or (rows[label_col].dropna().iloc[0] if label_col else name)
-        errors = rows[err_col].fillna(0) if err_col and err_col in rows else None
+        if isinstance(err_col, tuple):  # an interval (low, high) around the value
+            errors = [(rows[value_col] - rows[err_col[0]]).clip(lower=0).fillna(0),
+                      (rows[err_col[1]] - rows[value_col]).clip(lower=0).fillna(0)]
+        else:
+            errors = rows[err_col].fillna(0) if err_col and err_col in rows else None
         bars = ax.bar(positions, rows[value_col], width, yerr=errors, capsize=2, color=colors[name], label=label)
         if annotate:
             bar_labels(ax, bars, annotate)

@@ -51,3 +51,13 @@ def paired_comparison(a, b) -> dict:
         w_p = float(stats.wilcoxon(a, b).pvalue)
     return {"n": len(diff), "mean_diff": float(diff.mean()) if len(diff) else float("nan"),
             "t_pvalue": t_p, "wilcoxon_pvalue": w_p, "note": "; ".join(notes)}
+
+
+def percentile_interval(samples, level: float = 0.95) -> tuple[float, float]:
+    """The central ``level`` interval of a bootstrap distribution (NaN samples ignored)."""
+    samples = np.asarray(samples, dtype=float)
+    samples = samples[~np.isnan(samples)]
+    if not len(samples):
+        return float("nan"), float("nan")
+    low, high = np.percentile(samples, [50 * (1 - level), 50 * (1 + level)])
+    return float(low), float(high)

@@ -29,7 +29,11 @@ _COMMON: dict[str, Any] = {
     # test samples used (None: the whole test fold); ``shots``: per measurement setting.
     "shot_budget": {"benchmarks": ["chexpert", "mustard"], "shots_per_setting": [16, 64, 256, 1024, 4096, 8192],
                     "seeds": [0, 1, 2], "n_samples": None},
-    "noise": {"levels": [0.01, 0.05, 0.1, 0.2], "shots": 1024, "seed": 7, "n_samples": None},
+    # §6.3: the exact noisy path on the whole test fold; ``shot_seeds`` finite-shot readouts per level,
+    # ``bootstrap`` replicates (test samples and shot seeds) for the intervals; ``granularity``: how
+    # gates are counted (qmtl_utils.quantum.noisy; "native" = Aer's gate set, as before).
+    "noise": {"levels": [0.01, 0.05, 0.1, 0.2], "shots": 1024, "seed": 7, "n_samples": None, "shot_seeds": 5,
+              "granularity": "native", "bootstrap": 1000},
     "hardware": {"backends": ["ibm_fez", "ibm_boston"], "shots": 1024, "seed": 7, "n_samples": None},
 }
 
@@ -81,7 +85,7 @@ _PROFILES: dict[str, dict[str, Any]] = {
             "mustard": {"replicates": [0, 1, 2], "train": {"max_epochs": 10}},
         },
         "task_scaling": {"tasks": [2, 4, 8, 16], "seeds": [0, 1, 2], "n_train": 512, "n_test": 512, "epochs": 15},
-        "noise": {"n_samples": 32},
+        "noise": {"bootstrap": 200},
         "hardware": {"n_samples": 24},
     },
     "smoke": {
@@ -101,7 +105,7 @@ _PROFILES: dict[str, dict[str, Any]] = {
         },
         "task_scaling": {"tasks": [2, 4], "seeds": [0], "n_train": 128, "n_test": 128, "epochs": 2},
         "shot_budget": {"shots_per_setting": [16, 256], "seeds": [0]},
-        "noise": {"levels": [0.05, 0.2], "shots": 256, "n_samples": 8},
+        "noise": {"levels": [0.05, 0.2], "shots": 256, "n_samples": 8, "shot_seeds": 2, "bootstrap": 20},
         "hardware": {"backends": ["ibm_fez"], "shots": 256, "n_samples": 4},
     },
 }
