@@ -26,7 +26,9 @@ def test_closure_follows_imports_at_any_depth():
                     "qmtl_utils.training.losses", "qmtl_utils.data.datasets", "qmtl_utils.spec"):
         assert reached in closure, reached
     assert "qmtl_utils.quantum.hardware" not in closure and "qmtl_utils.quantum.noise" not in closure
-    assert "qmtl_utils.quantum.noise" in import_closure("qmtl_utils.studies.noise_study")
+    noise = import_closure("qmtl_utils.studies.noise_study")  # the exact noisy path, not Aer
+    assert "qmtl_utils.quantum.noisy" in noise and "qmtl_utils.quantum.noise" not in noise
+    assert "qmtl_utils.quantum.noise" in import_closure("qmtl_utils.studies.hardware_study")
 
 
 def test_editing_a_used_module_changes_the_key_and_an_unrelated_one_does_not(package_copy):
