@@ -76,14 +76,14 @@ def main() -> None:
             exact = best_rate(lambda v: noisy_expectation_values(head, v, args.p), x, args.repeats, device == "cuda")
             shots = best_rate(lambda v: noisy_sample_expvals(head, v, args.p, args.shots, seed=0), x,
                               args.repeats, device == "cuda")
-            rows += [("noisy_sim exact", device, batch, exact), ("noisy_sim shots", device, batch, shots)]
+            rows += [("quantum.noisy exact", device, batch, exact), ("quantum.noisy shots", device, batch, shots)]
             ours[device, batch] = (exact, shots)
     print(f"{'path':<34} {'device':>6} {'batch':>6} {'samples/s':>11}")
     for name, device, batch, rate in rows:
         print(f"{name:<34} {device:>6} {batch:>6} {rate:>11.1f}")
     if ("cpu", 64) in ours:
         exact, shots = ours["cpu", 64]
-        print(f"ratio at batch 64 on cpu (noisy_sim / aer): {shots / aer_rate:.0f}x with shots, "
+        print(f"ratio at batch 64 on cpu (quantum.noisy / aer): {shots / aer_rate:.0f}x with shots, "
               f"{exact / aer_rate:.0f}x exact")
     if "cuda" not in devices:
         print("cuda: no GPU, skipped")
@@ -92,7 +92,7 @@ def main() -> None:
     reference = aer_exact_expectation_values(head, check, args.p)
     for dtype in (torch.float32, torch.float64):
         ours_exact = noisy_expectation_values(head, check.to(dtype), args.p).double().numpy()
-        print(f"max |noisy_sim - aer exact| over {len(check)} samples, {str(dtype)[6:]}: "
+        print(f"max |quantum.noisy - aer exact| over {len(check)} samples, {str(dtype)[6:]}: "
               f"{np.abs(ours_exact - reference).max():.2e}")
     exact = noisy_expectation_values(head, z[:args.aer_samples].double(), args.p).numpy()
     z_scores = (aer_shots - exact) / np.sqrt(np.clip(1 - exact**2, 1e-12, None) / args.shots)

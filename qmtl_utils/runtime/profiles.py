@@ -75,7 +75,8 @@ _PROFILES: dict[str, dict[str, Any]] = {
         "is_demo": True,
         "data": {
             "glue": {"source": "demo", "n_per_task": 120, "fallback_encoder": True, "max_length": 32},
-            "chexpert": {"source": "demo", "n_samples": 500, "image_size": 32, "n_male": 150, "n_female": 150},
+            # 1,500 images in five folds of 300: the noise study (05) reads a whole fold of 300 test samples
+            "chexpert": {"source": "demo", "n_samples": 2500, "image_size": 32, "n_male": 750, "n_female": 750},
             "mustard": {"source": "demo", "feature_dim": 128},
         },
         "training": {
