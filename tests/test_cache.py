@@ -14,15 +14,8 @@ import pandas as pd
 import pytest
 
 from qmtl_utils.runtime import cache as cache_mod
-from qmtl_utils.runtime.cache import (
-    Cache,
-    CacheCorruptionWarning,
-    MissingCacheEntry,
-    code_fingerprint,
-    make_key,
-    write_csv,
-    write_json,
-)
+from qmtl_utils.runtime.cache import Cache, CacheCorruptionWarning, MissingCacheEntry, make_key, write_csv, write_json
+from qmtl_utils.runtime.fingerprint import code_fingerprint
 
 PARAMS = {"lr": 0.01, "tasks": (1, 2), "seed": np.int64(7), "data": Path("data/x.csv")}
 
@@ -88,7 +81,8 @@ def test_code_fingerprint_follows_module_source(tmp_path, monkeypatch):
 
 
 def test_code_fingerprint_imports_nothing_heavy():
-    code = ("import sys; from qmtl_utils.runtime.cache import code_fingerprint; code_fingerprint(); "
+    code = ("import sys; from qmtl_utils.runtime.cache import Cache; "
+            "from qmtl_utils.runtime.fingerprint import code_fingerprint; code_fingerprint(); "
             "heavy = {'torch', 'pennylane', 'pandas', 'numpy'} & set(sys.modules); "
             "assert not heavy, heavy")
     subprocess.run([sys.executable, "-c", code], check=True)

@@ -15,7 +15,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from qmtl_utils.runtime.cache import Cache, Entry, code_fingerprint, write_csv, write_json
+from qmtl_utils.runtime.cache import Cache, Entry, write_csv, write_json
+from qmtl_utils.runtime.fingerprint import code_fingerprint
 
 
 def _entry(cache: Cache, stage: str, settings: dict, write, compute: bool) -> Entry:

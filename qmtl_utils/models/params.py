@@ -176,7 +176,8 @@ def parameter_tables(cache, scaling: dict, *, compute: bool = True):
     ``scaling`` holds :func:`scaling_table`'s arguments (a profile's ``scaling`` settings).
     The heads notebook computes it (``compute=True``); the figures notebook only looks it up.
     """
-    from qmtl_utils.runtime.cache import code_fingerprint, write_csv
+    from qmtl_utils.runtime.cache import write_csv
+    from qmtl_utils.runtime.fingerprint import code_fingerprint
 
     def write(folder):
         write_csv(benchmark_table(), folder / "head_parameters.csv")

@@ -53,7 +53,7 @@ def _source_text(fn: Callable) -> str:
 
 def figure_stamp(name: str, sources: Sequence[str], settings: dict, draw: Callable) -> str:
     """Hash of everything a figure depends on: its inputs' cache keys, profile, drawing code."""
-    from qmtl_utils.runtime.cache import code_fingerprint
+    from qmtl_utils.runtime.fingerprint import code_fingerprint
 
     payload = {"name": name, "sources": list(sources), "profile": settings["name"],
                "plotting": code_fingerprint("qmtl_utils.report.plotting"), "draw": _source_text(draw)}

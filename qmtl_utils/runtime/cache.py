@@ -31,7 +31,6 @@ from typing import Any, Callable, Sequence
 
 from qmtl_utils import __version__
 from qmtl_utils.runtime import paths, stages
-from qmtl_utils.runtime.fingerprint import code_fingerprint  # noqa: F401 -- re-exported: stages key on it
 
 KEY_DIR_CHARS = 20
 TMP_MAX_AGE_S = 3600.0

@@ -19,7 +19,8 @@ import pandas as pd
 
 from qmtl_utils.models.factory import make_head
 from qmtl_utils.models.params import count_trainable
-from qmtl_utils.runtime.cache import Cache, Entry, code_fingerprint, write_csv
+from qmtl_utils.runtime.cache import Cache, Entry, write_csv
+from qmtl_utils.runtime.fingerprint import code_fingerprint
 from qmtl_utils.spec import benchmark_spec
 from qmtl_utils.studies import benchmark_runs
 

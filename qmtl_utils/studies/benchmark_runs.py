@@ -27,7 +27,8 @@ import torch
 from qmtl_utils.data import datasets
 from qmtl_utils.models.factory import make_head
 from qmtl_utils.models.params import count_trainable, variant_label
-from qmtl_utils.runtime.cache import Cache, Entry, code_fingerprint, write_csv, write_json
+from qmtl_utils.runtime.cache import Cache, Entry, write_csv, write_json
+from qmtl_utils.runtime.fingerprint import code_fingerprint
 from qmtl_utils.spec import BENCHMARKS, HEAD_VARIANTS, BenchmarkSpec, benchmark_spec
 from qmtl_utils.training.metrics import chexpert_metrics, metric_rows, multiclass_metrics
 

@@ -6,7 +6,8 @@ from __future__ import annotations
 import pandas as pd
 
 from qmtl_utils.quantum import hardware, noise
-from qmtl_utils.runtime.cache import Cache, Entry, code_fingerprint, write_csv
+from qmtl_utils.runtime.cache import Cache, Entry, write_csv
+from qmtl_utils.runtime.fingerprint import code_fingerprint
 from qmtl_utils.studies.benchmark_runs import CHECKPOINT_BENCHMARK, checkpoint_inputs, expval_metric_rows, profile_meta
 
 

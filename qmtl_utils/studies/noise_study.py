@@ -20,7 +20,8 @@ import torch
 
 from qmtl_utils.quantum import noisy, shots
 from qmtl_utils.report.stats import percentile_interval
-from qmtl_utils.runtime.cache import Cache, Entry, code_fingerprint, write_csv, write_json
+from qmtl_utils.runtime.cache import Cache, Entry, write_csv, write_json
+from qmtl_utils.runtime.fingerprint import code_fingerprint
 from qmtl_utils.studies.benchmark_runs import (
     CHECKPOINT_BENCHMARK,
     checkpoint_inputs,

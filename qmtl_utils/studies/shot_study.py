@@ -6,7 +6,8 @@ from __future__ import annotations
 import torch
 
 from qmtl_utils.quantum import shots
-from qmtl_utils.runtime.cache import Cache, Entry, MissingCacheEntry, code_fingerprint, write_csv, write_json
+from qmtl_utils.runtime.cache import Cache, Entry, MissingCacheEntry, write_csv, write_json
+from qmtl_utils.runtime.fingerprint import code_fingerprint
 from qmtl_utils.studies.benchmark_runs import checkpoint_inputs, evaluate_outputs, profile_meta
 
 

