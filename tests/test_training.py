@@ -24,6 +24,7 @@ from qmtl_utils.training import (
     train_mustard,
     validation_split,
 )
+from qmtl_utils.training.metrics import glue_metrics
 
 # --------------------------------------------------------------------------- TaskSampler
 
@@ -177,8 +178,11 @@ def test_train_glue_end_to_end_qmtl_head():
     settings = {"batch_size": 8, "max_epochs": 2, "validate_every": 3, "early_stopping_patience": 99, "seed": 1,
                 "verbose": False}
     result = train_glue(model, _glue_tokens(), GLUE_SPECS, settings)
-    assert set(result) == {"metrics", "macro_average", "best_update", "best_epoch", "n_updates", "stopped_early",
-                           "history", "wall_time_s", "settings"}
+    assert set(result) == {"metrics", "macro_average", "validation_outputs", "best_update", "best_epoch", "n_updates",
+                           "stopped_early", "history", "wall_time_s", "settings"}
+    for task, outputs in result["validation_outputs"].items():  # the best checkpoint's outputs give its metrics
+        again = glue_metrics(task, outputs, _glue_tokens()[task]["validation"].label.numpy())
+        assert again["primary"] == pytest.approx(result["metrics"][task]["primary"], abs=1e-6)
     assert result["n_updates"] == 2 * 3 * 5  # 2 epochs × 3 tasks × ceil(40 / 8) batches
     # checks every 3 updates plus one after the last update (30 is a multiple: none extra)
     assert [h["update"] for h in result["history"]] == list(range(3, 31, 3))
@@ -299,8 +303,9 @@ def test_train_mustard_end_to_end_and_learns():
     model = MultiTaskModel(MustardProjection.for_head("classical", 10, d=6), ClassicalHeads(6, (1, 3, 3, 9, 9)))
     result = train_mustard(model, x, labels, train_idx, val_idx, np.arange(90, 120),
                            {"task_weight": 1.0, "lr": 1e-2, "max_epochs": 15, "verbose": False})
-    assert set(result) == {"test", "validation", "val_sarcasm_f1", "best_epoch", "history", "wall_time_s",
-                           "settings"}
+    assert set(result) == {"test", "validation", "val_sarcasm_f1", "best_epoch", "n_epochs", "history",
+                           "wall_time_s", "settings"}
+    assert result["n_epochs"] == 15
     assert list(result["test"]) == ["sarcasm", "sentiment_implicit", "sentiment_explicit", "emotion_implicit",
                                     "emotion_explicit"]
     assert len(result["history"]) == 15

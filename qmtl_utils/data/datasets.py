@@ -31,7 +31,8 @@ def glue_dataset(cache: Cache, settings: dict, *, compute: bool = False) -> Entr
     """GLUE: ``<task>_<split>.csv`` (text_a, text_b, label) for the nine tasks (Appendix A.1).
 
     ``settings``: ``source`` (``demo`` or ``real``: the hub, else ``dir``/``$QMTL_GLUE_DIR``),
-    ``seed``, and for the demo ``n_per_task``.
+    ``seed``, and for the demo ``n_per_task``; the demo also writes ``oracle.csv`` (task, validation
+    row, the generator's noiseless label), which the ceiling is computed from.
     """
     from qmtl_utils.data import glue
 
@@ -39,6 +40,14 @@ def glue_dataset(cache: Cache, settings: dict, *, compute: bool = False) -> Entr
         if settings["source"] == "demo":
             demo = glue.make_glue_demo(settings["n_per_task"], settings["seed"])
             tasks = glue.load_glue_dir(glue.write_glue_dir(demo, folder / "glue_data"))
+            oracle = []
+            for name, task in tasks.items():  # the round trip through TSV keeps the row order
+                generated = demo[name].validation
+                if not np.allclose(generated["label"].to_numpy(float), task.validation["label"].to_numpy(float)):
+                    raise AssertionError(f"demo {name}: validation rows changed order when written and read back")
+                oracle.append(pd.DataFrame({"task": name, "row": np.arange(len(generated)),
+                                            "oracle": generated["oracle"].to_numpy(float)}))
+            write_csv(pd.concat(oracle, ignore_index=True), folder / "oracle.csv")
         else:
             tasks = glue.load_glue(settings)
         for name, task in tasks.items():
@@ -89,6 +98,9 @@ def chexpert_dataset(cache: Cache, settings: dict, *, compute: bool = False) -> 
                                         settings.get("frontal_only", False))
         chexpert.check_image_files(subset, root)
         write_csv(subset, folder / "subset.csv")
+        if settings["source"] == "demo":  # the generator's factors of the subset, for the ceiling
+            latents = pd.read_csv(root / chexpert.LATENTS_FILE).set_index("Path").loc[subset["Path"]]
+            write_csv(latents.reset_index(), folder / "latents.csv")
         folds = chexpert.fold_indices(len(subset), settings["n_folds"], settings["seed"])
         write_json({"folds": [f.tolist() for f in folds]}, folder / "folds.json")
         return {"source": settings["source"], "image_root": image_root, "n": len(subset)}
@@ -109,16 +121,22 @@ def read_chexpert(entry: Entry) -> tuple[pd.DataFrame, Path, list[np.ndarray]]:
 
 def mustard_dataset(cache: Cache, settings: dict, *, compute: bool = False) -> Entry:
     """Extended MUStARD: ``features.npy`` (n, D), ``labels.csv`` (id + five class columns) and
-    ``folds.json``. ``settings``: ``source``, ``modalities``, ``seed``; demo: ``feature_dim``."""
+    ``folds.json``. ``settings``: ``source``, ``modalities``, ``seed``; demo: ``feature_dim``,
+    ``n_samples`` (default 690, the real count), and the generator's ``latents.npy``."""
     from qmtl_utils.data import mustard
 
     def write(folder: Path) -> dict:
         if settings["source"] == "demo":
-            demo = mustard.make_mustard_demo(mustard.N_UTTERANCES, settings["feature_dim"], settings["seed"])
+            demo = mustard.make_mustard_demo(settings.get("n_samples", mustard.N_UTTERANCES), settings["feature_dim"],
+                                             settings["seed"])
             root = mustard.write_mustard_files(demo, folder / "files")
         else:
             root = mustard.mustard_dir()
-        data = mustard.load_mustard(root, modalities=tuple(settings["modalities"]), seed=settings["seed"])
+        data = mustard.load_mustard(root, modalities=tuple(settings["modalities"]), seed=settings["seed"],
+                                    expected=None if settings["source"] == "demo" else mustard.N_UTTERANCES)
+        if settings["source"] == "demo":  # the generator's latents, row-aligned, for the ceiling
+            position = {key: i for i, key in enumerate(demo.ids)}
+            np.save(folder / "latents.npy", demo.latents[[position[key] for key in data.ids]].astype(np.float32))
         np.save(folder / "features.npy", data.features)
         labels = pd.DataFrame({"id": data.ids, **{t: data.labels[t] for t in mustard.TASKS}})
         write_csv(labels, folder / "labels.csv")

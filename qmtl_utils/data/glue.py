@@ -501,7 +501,8 @@ def _demo_stsb(rng: random.Random) -> tuple[str, str, float]:
     for slot in rng.sample(slots, k):
         other = _change(rng, other, slot)
     score = min(5.0, max(0.0, 5.0 * (4 - k) / 4 + rng.gauss(0.0, 0.3)))
-    return _sentence(e.active()), _sentence(_paraphrase(rng, other)), round(score / 5.0, 4)
+    # the 4th element is the noiseless score (4 - k)/4: what a model of the meaning predicts at best
+    return _sentence(e.active()), _sentence(_paraphrase(rng, other)), round(score / 5.0, 4), (4 - k) / 4
 
 
 @dataclass(frozen=True)
@@ -680,6 +681,10 @@ def make_glue_demo(n_per_task: int = 1000, seed: int = 1234, val_fraction: float
     Mean-pooled all-MiniLM-L6-v2 embeddings with [u; v; |u-v|; u*v] (Eq. (22)) and a logistic
     regression learn every task but WNLI well above the majority class (700 examples per task);
     WNLI stays near chance, as on the real GLUE.
+
+    Each frame also holds ``oracle``: the label a model that reads the generator's meaning would
+    give (the label itself, which is a deterministic function of it, except STS-B's noiseless score
+    ``(4 - k)/4``): the demo's attainable ceiling.
     """
     if not 0.0 < val_fraction < 1.0:
         raise ValueError(f"val_fraction must lie in (0, 1), got {val_fraction}")
@@ -690,8 +695,8 @@ def make_glue_demo(n_per_task: int = 1000, seed: int = 1234, val_fraction: float
         for _ in range(50 * n_per_task + 1):
             if len(seen) == n_per_task:
                 break
-            text_a, text_b, label = _DEMO[name](rng)
-            seen.setdefault((text_a, text_b), (text_a, text_b, label))
+            text_a, text_b, label, *oracle = _DEMO[name](rng)
+            seen.setdefault((text_a, text_b), (text_a, text_b, label, oracle[0] if oracle else label))
         if len(seen) < n_per_task:
             raise RuntimeError(f"demo {name}: only {len(seen)} distinct examples; lower n_per_task")
         rows = list(seen.values())
@@ -703,5 +708,9 @@ def make_glue_demo(n_per_task: int = 1000, seed: int = 1234, val_fraction: float
 
 
 def _demo_frame(rows: list[tuple], name: str) -> pd.DataFrame:
+    """The frame of demo rows ``(text_a, text_b, label, oracle)``; ``oracle`` (the noiseless label,
+    not part of GLUE's format and dropped when written to TSV) is what the demo's ceiling uses."""
     pair = _SCHEMAS[name].hub_b is not None
-    return _frame([r[0] for r in rows], [r[1] for r in rows] if pair else None, [r[2] for r in rows])
+    frame = _frame([r[0] for r in rows], [r[1] for r in rows] if pair else None, [r[2] for r in rows])
+    frame["oracle"] = [r[3] for r in rows]
+    return frame

@@ -82,6 +82,7 @@ class MustardData:
     folds: tuple[np.ndarray, ...]
     features: np.ndarray | None = None
     source: str = "real"
+    latents: np.ndarray | None = None  # demo only: the generator's latents (n, 8), for the ceiling
 
     @property
     def n(self) -> int:
@@ -370,12 +371,13 @@ def _annotation_csv(folder: Path) -> Path:
 
 
 def load_mustard(root: Path | str | None = None, *, annotations: Path | str | None = None,
-                 modalities=DEFAULT_MODALITIES, require_features: bool = True, seed: int = 0) -> MustardData:
+                 modalities=DEFAULT_MODALITIES, require_features: bool = True, seed: int = 0,
+                 expected: int | None = N_UTTERANCES) -> MustardData:
     """The real Extended MUStARD from ``root`` (default :func:`mustard_dir`); see the module docstring.
 
     Without the feature files, ``require_features=False`` returns the labels alone (``features``
     None, folds from :func:`fold_indices` with ``seed``, stratified by sarcasm). Warns when the
-    data do not hold the expected 690 utterances.
+    data do not hold the ``expected`` 690 utterances (``None``: any count, e.g. a larger demo).
     """
     folder = Path(root) if root is not None else mustard_dir()
     if not folder.is_dir():
@@ -385,8 +387,8 @@ def load_mustard(root: Path | str | None = None, *, annotations: Path | str | No
     csv_path = Path(annotations) if annotations is not None else _annotation_csv(folder)
     labels = _merge(utterances, read_annotations(csv_path), json_path, csv_path)
     ids, n = tuple(utterances), len(utterances)
-    if n != N_UTTERANCES:
-        warnings.warn(f"Extended MUStARD at {folder} holds {n} utterances, not {N_UTTERANCES}", stacklevel=2)
+    if expected is not None and n != expected:
+        warnings.warn(f"Extended MUStARD at {folder} holds {n} utterances, not {expected}", stacklevel=2)
     npz_path = _find(folder, FEATURE_FILE)
     if npz_path is None:
         if require_features:
@@ -449,7 +451,7 @@ def make_mustard_demo(n_samples: int = N_UTTERANCES, feature_dim: int = 128, see
     features = latent @ mixing + 1.5 * rng.standard_normal((n_samples, feature_dim))
     ids = tuple(f"demo_{i}" for i in range(n_samples))
     folds = fold_indices(n_samples, N_FOLDS, seed, labels["sarcasm"])
-    return MustardData(ids, labels, folds, features.astype(np.float32), source="demo")
+    return MustardData(ids, labels, folds, features.astype(np.float32), source="demo", latents=latent)
 
 
 def _per_fold(blocks: list[np.ndarray]) -> np.ndarray:

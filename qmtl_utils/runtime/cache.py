@@ -134,6 +134,10 @@ class Entry:
             )
         return path
 
+    def has_file(self, name: str) -> bool:
+        """Whether the entry's manifest lists payload file ``name``."""
+        return name in self.manifest.get("files", {})
+
     def read_csv(self, name: str, **kwargs: Any) -> Any:
         """Payload CSV ``name`` as a pandas DataFrame."""
         import pandas as pd

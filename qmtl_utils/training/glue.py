@@ -146,7 +146,8 @@ def train_glue(model: nn.Module, tokens: Mapping[str, Mapping[str, TokenFeatures
         specs: task name → kind (``binary``, ``multiclass``, ``regression``), in the head's output order.
         settings: :class:`GlueSettings` or a mapping of its fields.
 
-    Returns ``{"metrics": {task: {primary, secondary, names}}, "macro_average", "best_update",
+    Returns ``{"metrics": {task: {primary, secondary, names}}, "macro_average", "validation_outputs"
+    (the best checkpoint's outputs per task on the validation rows), "best_update",
     "best_epoch", "n_updates", "stopped_early", "history", "wall_time_s", "settings"}`` with the
     validation metrics of the best checkpoint; ``history`` has one dict per validation check
     (``update, epoch, lr, train_loss, macro_average, primary``).
@@ -200,7 +201,12 @@ def train_glue(model: nn.Module, tokens: Mapping[str, Mapping[str, TokenFeatures
     if update % cfg.validate_every:
         validate(epoch)
     best.restore(model)
-    return {"metrics": best_metrics["metrics"], "macro_average": best.score,
+    was_training = model.training
+    model.eval()
+    outputs = {task: _predict(model, splits["validation"], head_index[task], cfg.eval_batch_size).numpy()
+               for task, splits in tokens.items()}
+    model.train(was_training)
+    return {"metrics": best_metrics["metrics"], "macro_average": best.score, "validation_outputs": outputs,
             "best_update": best_metrics["best_update"], "best_epoch": best.epoch, "n_updates": update,
             "stopped_early": stopper.should_stop, "history": history, "wall_time_s": progress.elapsed,
             "settings": settings_dict(cfg)}

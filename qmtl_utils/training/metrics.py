@@ -120,6 +120,24 @@ def multiclass_metrics(logits, labels, n_classes: int) -> dict[str, float]:
     return _floats(accuracy_score(labels, pred), p, r, f)
 
 
+def sample_decisions(benchmark: str, task: str, kind: str, outputs, labels) -> tuple[np.ndarray, np.ndarray]:
+    """``(label, prediction)`` of the evaluated samples of one task, decided exactly as its metrics
+    decide: CheXpert only negative/positive samples, label 1 = positive, prediction Eq. (25) >= 0.5;
+    binary tasks ``logit > 0`` (or argmax of 2 logits); multi-class argmax; regression the score.
+    What the sample-level tests of :mod:`qmtl_utils.report.stats` (e.g. the binomial test against
+    the majority class) count."""
+    outputs, labels = np.asarray(outputs, dtype=np.float64), np.asarray(labels)
+    if benchmark == "chexpert":
+        keep = (labels == NEGATIVE) | (labels == POSITIVE)
+        return (labels[keep] == POSITIVE).astype(np.int64), \
+            (binary_positive_probability(outputs[keep]) >= 0.5).astype(np.int64)
+    if kind == "regression":
+        return labels.astype(np.float64), outputs.reshape(-1)
+    if outputs.ndim == 2 and outputs.shape[1] > 1:
+        return labels.astype(np.int64), outputs.argmax(axis=1)
+    return labels.astype(np.int64), (outputs.reshape(-1) > 0).astype(np.int64)
+
+
 def metric_rows(per_task: Mapping[str, Mapping[str, float]], names: Sequence[str] | None = None,
                 **columns) -> list[dict]:
     """``{task: {metric: value}}`` as tidy rows ``{**columns, task, metric, value}`` (all metrics of

@@ -99,7 +99,7 @@ def train_mustard(model: nn.Module, features, labels, train_idx, val_idx, test_i
     ``features`` ``(N, D)`` and ``labels`` ``(N, 5)`` (class indices, tasks in
     :data:`~qmtl_utils.data.mustard.TASKS` order) are arrays or tensors; the index arrays select rows.
     Returns ``{"test": {task: {accuracy, precision, recall, f1}}, "validation" (same, at the best
-    epoch), "val_sarcasm_f1", "best_epoch", "history", "wall_time_s", "settings"}``; ``history`` has
+    epoch), "val_sarcasm_f1", "best_epoch", "n_epochs", "history", "wall_time_s", "settings"}``; ``history`` has
     one dict per epoch (``epoch, train_loss, val_sarcasm_f1``).
     """
     cfg = coerce_settings(MustardSettings, settings)
@@ -125,4 +125,4 @@ def train_mustard(model: nn.Module, features, labels, train_idx, val_idx, test_i
     best.restore(model)
     test = evaluate_mustard(model, x[part["test"]], y[part["test"]], cfg)
     return {"test": test, "validation": best_val, "val_sarcasm_f1": best.score, "best_epoch": best.epoch,
-            "history": history, "wall_time_s": progress.elapsed, "settings": settings_dict(cfg)}
+            "n_epochs": len(history), "history": history, "wall_time_s": progress.elapsed, "settings": settings_dict(cfg)}

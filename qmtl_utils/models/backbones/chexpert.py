@@ -21,7 +21,7 @@ from typing import Iterator, Sequence
 
 import torch
 from torch import nn
-from torchvision.models import DenseNet121_Weights, densenet121
+from torchvision.models import DenseNet, DenseNet121_Weights, densenet121
 
 IMAGENET_WEIGHTS = DenseNet121_Weights.IMAGENET1K_V1
 FEATURE_WIDTH = 1024  # channels of DenseNet121's last feature map
@@ -74,6 +74,18 @@ def load_densenet121(pretrained: bool = True, allow_download: bool = False,
     return densenet121(weights=None), "random"
 
 
+def densenet_features(config: dict | None, pretrained: bool = True, allow_download: bool = False,
+                      timeout_s: float = 30.0) -> tuple[nn.Module, int, str]:
+    """``(features, width, weights)``: DenseNet121's feature extractor (``config=None``, the paper's,
+    with :func:`load_densenet121`), or that of ``torchvision.models.DenseNet(**config)``, randomly
+    initialised (no pretrained weights exist for other configurations)."""
+    if config is None:
+        net, weights = load_densenet121(pretrained, allow_download, timeout_s)
+    else:
+        net, weights = DenseNet(**{k: tuple(v) if isinstance(v, list) else v for k, v in config.items()}), "random"
+    return net.features, net.classifier.in_features, weights
+
+
 def _hidden_layer(n_in: int, n_out: int) -> nn.Sequential:
     return nn.Sequential(nn.Linear(n_in, n_out), nn.BatchNorm1d(n_out), nn.ReLU())
 
@@ -87,18 +99,20 @@ class ChexpertBackbone(nn.Module):
             ``(256,)`` gives the paper's two hidden layers (the paper does not give the width).
         dropout: dropout after pooling (not given in the paper).
         pretrained, allow_download, timeout_s: see :func:`load_densenet121`.
+        densenet: ``None`` for DenseNet121 (the paper); otherwise the keyword arguments of a smaller
+            ``torchvision.models.DenseNet`` (the demo profile's), random weights.
 
     ``self.weights`` records ``"imagenet"`` or ``"random"``. The last layer ends in ReLU as the paper
     describes, so the features are non-negative.
     """
 
     def __init__(self, d: int = 30, hidden: Sequence[int] = (256,), dropout: float = 0.2,
-                 pretrained: bool = True, allow_download: bool = False, timeout_s: float = 30.0):
+                 pretrained: bool = True, allow_download: bool = False, timeout_s: float = 30.0,
+                 densenet: dict | None = None):
         super().__init__()
-        densenet, self.weights = load_densenet121(pretrained, allow_download, timeout_s)
-        self.features = densenet.features
+        self.features, width, self.weights = densenet_features(densenet, pretrained, allow_download, timeout_s)
         self.pool = nn.Sequential(nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Dropout(dropout))
-        widths = (FEATURE_WIDTH, *hidden, d)
+        widths = (width, *hidden, d)
         self.project = nn.Sequential(*(_hidden_layer(a, b) for a, b in zip(widths[:-1], widths[1:])))
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:

@@ -97,16 +97,19 @@ def encode_tokens(texts: Sequence[str], tokenizer, model, max_length: int = 128,
 class GlueBackbone(nn.Module):
     """BiLSTM + masked max-pool + projection on frozen token embeddings (Appendix B.1).
 
-    A 2-layer BiLSTM with ``encoder_hidden/2`` units per direction (384 for BERT) runs on packed
-    sequences, so padding never enters it; Eq. (21) max-pools over real tokens only. A single
-    sentence's pooled s goes through Linear(2h, 512) -> tanh -> Linear(512, d); a pair's
-    p = [s1; s2; |s1 - s2|; s1 ⊙ s2] (Eq. (22)) through Linear(8h, 512) -> tanh -> Linear(512, d).
-    Dropout (0.1) acts on the LSTM's inter-layer outputs and on the projection inputs.
+    A 2-layer BiLSTM with ``lstm_hidden`` units per direction (default ``encoder_hidden/2``: 384 for
+    BERT, as in the authors' code) runs on packed sequences, so padding never enters it; Eq. (21)
+    max-pools over real tokens only. A single sentence's pooled s goes through
+    Linear(2h, proj_hidden=512) -> tanh -> Linear(512, d); a pair's p = [s1; s2; |s1 - s2|; s1 ⊙ s2]
+    (Eq. (22)) through Linear(8h, 512) -> tanh -> Linear(512, d).
+    Dropout (0.1) acts on the LSTM's inter-layer outputs and on the projection inputs. The demo
+    profile scales ``lstm_hidden`` and ``proj_hidden`` down (same class, same code path).
     """
 
-    def __init__(self, encoder_hidden: int = 768, d: int = 30, proj_hidden: int = 512, dropout: float = 0.1):
+    def __init__(self, encoder_hidden: int = 768, d: int = 30, proj_hidden: int = 512, dropout: float = 0.1,
+                 lstm_hidden: int | None = None):
         super().__init__()
-        h = encoder_hidden // 2
+        h = lstm_hidden or encoder_hidden // 2
         self.lstm = nn.LSTM(encoder_hidden, h, num_layers=2, bidirectional=True, batch_first=True,
                             dropout=dropout)
         self.dropout = nn.Dropout(dropout)
