@@ -145,3 +145,20 @@ def grouped_bars(ax, table, groups, title: str = "", ylabel: str = "", series: S
     ax.set(title=title, ylabel=ylabel)
     if ylim is not None:
         ax.set_ylim(*ylim)
+
+
+REFERENCE_STYLES = {"majority baseline": {"color": "black", "linestyle": "--"},
+                    "ceiling": {"color": "#2a9d3a", "linestyle": "-"}}
+
+
+def reference_marks(ax, references, groups, group_col: str = "task", value_col: str = "mean") -> None:
+    """The chance baseline and the attainable ceiling (:mod:`qmtl_utils.studies.references`) as a
+    horizontal mark across each group of bars: ``references`` has one row per (``reference``,
+    ``group_col``) with the value to draw (already averaged as the bars are)."""
+    for name, style in REFERENCE_STYLES.items():
+        rows = references[references["reference"] == name].set_index(group_col).reindex(groups)
+        label = name
+        for t, value in enumerate(rows[value_col]):
+            if value == value:  # not NaN
+                ax.hlines(value, t - 0.45, t + 0.45, linewidth=1.6, label=label, zorder=5, **style)
+                label = None

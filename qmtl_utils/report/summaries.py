@@ -8,7 +8,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from qmtl_utils.report.stats import mean_std_table, paired_comparison
+from qmtl_utils.report.stats import mean_ci_table, mean_std_table, paired_comparison
 
 BASELINES = ("classical", "hqnn4", "hqnnQ")
 
@@ -47,3 +47,29 @@ def scaling_summary(runs: pd.DataFrame) -> pd.DataFrame:
     return runs.groupby(["variant", "T"]).agg(
         head_params=("head_params", "first"), accuracy=("accuracy", "mean"), accuracy_std=("accuracy", "std"),
         majority=("majority_accuracy", "mean"), epoch_s=("epoch_s", "mean")).reset_index()
+
+
+def reference_means(references: pd.DataFrame, by: Sequence[str] = ("task", "metric")) -> pd.DataFrame:
+    """The baseline and ceiling of ``references.csv`` averaged over replicates, one row per
+    (reference, ``by``) with column ``mean``: what the figures draw as marks."""
+    return references.groupby(["reference", *by]).value.mean().rename("mean").reset_index()
+
+
+def results_table(metrics: pd.DataFrame, references: pd.DataFrame | None = None, digits: int = 3) -> pd.DataFrame:
+    """The results table of a benchmark: per (task, metric) the majority baseline, each head's
+    ``mean [95 % CI]`` over replicates (:func:`~qmtl_utils.report.stats.mean_ci_table`), and the
+    ceiling, as text columns in that order."""
+    summary = mean_ci_table(metrics, by=["task", "metric", "label"])
+    fmt = f"{{:.{digits}f}}".format
+    summary["text"] = (summary["mean"].map(fmt) + " [" + summary["ci_low"].map(fmt) + ", "
+                       + summary["ci_high"].map(fmt) + "]")
+    order = list(dict.fromkeys(metrics.drop_duplicates("variant").sort_values(
+        "variant", key=lambda v: v.map({n: i for i, n in enumerate(("classical", "hqnn4", "hqnnQ", "qmtl"))})).label))
+    table = summary.pivot(index=["task", "metric"], columns="label", values="text")[order]
+    if references is not None:
+        means = reference_means(references).pivot(index=["task", "metric"], columns="reference", values="mean")
+        for name, position in (("majority baseline", 0), ("ceiling", None)):
+            if name in means:
+                column = means[name].reindex(table.index).map(fmt)
+                table.insert(len(table.columns) if position is None else position, name, column)
+    return table

@@ -39,13 +39,15 @@ _BENCHMARKS = ("glue", "chexpert", "mustard")
 _DATA = tuple(f"data_{b}" for b in _BENCHMARKS)
 _RUNS = tuple(f"run_{b}" for b in _BENCHMARKS)
 _RESULTS = tuple(f"results_{b}" for b in _BENCHMARKS)
+_REFERENCES = tuple(f"references_{b}" for b in _BENCHMARKS)
 
 GRAPH: tuple[StageSpec, ...] = (
     StageSpec("00_data_prep", writes=_DATA),
     StageSpec("01_backbones", writes=("glue_tokens",), reads=_DATA),
     StageSpec("02_heads", writes=("head_parameters",)),
-    StageSpec("03_training", writes=("glue_tokens", *_RUNS, *_RESULTS), reads=(*_DATA, "glue_tokens"),
+    StageSpec("03_training", writes=("glue_tokens", *_RUNS, *_RESULTS, *_REFERENCES), reads=(*_DATA, "glue_tokens"),
               runs=tuple({"benchmark": b} for b in _BENCHMARKS)),
+    StageSpec("03a_mustard_fit", writes=("mustard_fit",), reads=("data_mustard",)),
     StageSpec("04_ablations", writes=("run_chexpert", "results_chexpert", "ablations_chexpert"),
               reads=("data_chexpert", "run_chexpert")),
     StageSpec("04a_task_scaling_and_shots", writes=("scaling_run", "scaling_results", "shot_budget"),
@@ -53,7 +55,7 @@ GRAPH: tuple[StageSpec, ...] = (
     StageSpec("05_noise", writes=("noise_level", "noise_chexpert"), reads=("data_chexpert", "run_chexpert")),
     StageSpec("06_hardware", writes=("hardware_runs", "hardware_chexpert"), reads=("data_chexpert", "run_chexpert")),
     StageSpec("07_figures", writes=(FIGURES,),
-              reads=("head_parameters", *_DATA, *_RUNS, *_RESULTS, "ablations_chexpert", "scaling_run",
+              reads=("head_parameters", *_DATA, *_RUNS, *_RESULTS, *_REFERENCES, "ablations_chexpert", "scaling_run",
                      "scaling_results", "shot_budget", "noise_level", "noise_chexpert", "hardware_runs",
                      "hardware_chexpert")),
 )

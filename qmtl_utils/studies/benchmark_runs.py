@@ -30,7 +30,7 @@ from qmtl_utils.models.params import count_trainable, variant_label
 from qmtl_utils.runtime.cache import Cache, Entry, write_csv, write_json
 from qmtl_utils.runtime.fingerprint import code_fingerprint
 from qmtl_utils.spec import BENCHMARKS, HEAD_VARIANTS, BenchmarkSpec, benchmark_spec
-from qmtl_utils.training.metrics import chexpert_metrics, metric_rows, multiclass_metrics
+from qmtl_utils.training.metrics import chexpert_metrics, metric_rows, multiclass_metrics, sample_decisions
 
 CHECKPOINT_BENCHMARK = "chexpert"  # §6.3 and §7 evaluate the fold-1 CheXpert head
 TEST_METRICS = ("accuracy", "precision", "recall", "f1")  # Table 3
@@ -52,15 +52,18 @@ def _glue_run(spec: BenchmarkSpec, settings: dict, variant: str, seed: int, toke
     from qmtl_utils.training import MultiTaskModel, train_glue
 
     torch.manual_seed(seed)
-    model = MultiTaskModel(GlueBackbone(encoder_hidden=encoder_info["hidden_size"], d=spec.d), make_head(spec, variant))
+    backbone = GlueBackbone(encoder_hidden=encoder_info["hidden_size"], d=spec.d, **settings.get("backbone", {}))
+    model = MultiTaskModel(backbone, make_head(spec, variant))
     result = train_glue(model, tokens, {t.name: t.kind for t in spec.tasks}, {**settings["train"], "seed": seed})
     rows = []
     for task, values in result["metrics"].items():
         primary, secondary = values["names"]
         rows += [{"task": task, "metric": f"primary:{primary}", "value": values["primary"]},
                  {"task": task, "metric": f"secondary:{secondary}", "value": values["secondary"]}]
-    return rows, {"best_epoch": result["best_epoch"], "backbone": encoder_info["encoder"],
-                  "head_params": count_trainable(model.head)}, {}
+    outputs = {t: (result["validation_outputs"][t], tokens[t]["validation"].label.numpy()) for t in tokens}
+    return rows, {"best_epoch": result["best_epoch"], "n_updates": result["n_updates"],
+                  "stopped_early": result["stopped_early"], "backbone": encoder_info["encoder"],
+                  "head_params": count_trainable(model.head)}, {}, outputs
 
 
 def _chexpert_run(spec: BenchmarkSpec, settings: dict, variant: str, fold: int, frame, root: Path,
@@ -79,20 +82,23 @@ def _chexpert_run(spec: BenchmarkSpec, settings: dict, variant: str, fold: int, 
     generator = torch.Generator().manual_seed(fold)
 
     def loader(rows, shuffle: bool, augment: bool) -> DataLoader:
-        data = ChexpertDataset(frame.iloc[rows], root, image_size=size, train=augment)
+        data = ChexpertDataset(frame.iloc[rows], root, image_size=size, train=augment,
+                               in_memory=settings.get("in_memory", False))
         return DataLoader(data, batch_size=batch, shuffle=shuffle, generator=generator if shuffle else None)
 
     torch.manual_seed(fold)
-    backbone = ChexpertBackbone(d=spec.d, pretrained=settings["pretrained"], allow_download=settings["allow_download"])
+    backbone = ChexpertBackbone(d=spec.d, pretrained=settings["pretrained"], allow_download=settings["allow_download"],
+                                densenet=settings.get("densenet"))
     model = MultiTaskModel(backbone, make_head(spec, variant))
     test_loader = loader(test, False, False)
     result = train_chexpert(model, loader(train, True, True), loader(val, False, False), test_loader,
                             {**settings["train"], "seed": fold})
     checkpoint = {"head": model.head, "z": _test_features(model, (x for x, _ in test_loader)),
                   "labels": np.asarray(test_loader.dataset.labels)}
-    info = {"best_epoch": result["best_epoch"], "backbone": f"densenet121 ({backbone.weights})",
-            "head_params": count_trainable(model.head)}
-    return metric_rows(result["test"], TEST_METRICS), info, checkpoint
+    name = "densenet121" if settings.get("densenet") is None else "small DenseNet"
+    info = {"best_epoch": result["best_epoch"], "n_epochs": result["n_epochs"], "stopped_early": result["stopped_early"],
+            "backbone": f"{name} ({backbone.weights})", "head_params": count_trainable(model.head)}
+    return metric_rows(result["test"], TEST_METRICS), info, checkpoint, _checkpoint_outputs(spec, checkpoint)
 
 
 def _mustard_run(spec: BenchmarkSpec, settings: dict, variant: str, fold: int, features, labels,
@@ -112,8 +118,27 @@ def _mustard_run(spec: BenchmarkSpec, settings: dict, variant: str, fold: int, f
                            {**settings["train"], "seed": fold, "task_weight": weight})
     checkpoint = {"head": model.head, "z": _test_features(model, [torch.from_numpy(features[test])]),
                   "labels": labels[test]}
-    return metric_rows(result["test"], TEST_METRICS), {"best_epoch": result["best_epoch"], "backbone": "dense projection",
-                                          "head_params": count_trainable(model.head)}, checkpoint
+    info = {"best_epoch": result["best_epoch"], "n_epochs": result["n_epochs"], "backbone": "dense projection",
+            "head_params": count_trainable(model.head)}
+    return metric_rows(result["test"], TEST_METRICS), info, checkpoint, _checkpoint_outputs(spec, checkpoint)
+
+
+@torch.no_grad()
+def _checkpoint_outputs(spec: BenchmarkSpec, checkpoint: dict) -> dict:
+    """``{task: (test outputs, test labels)}`` of a trained head on its test features Z (eval mode)."""
+    head = checkpoint["head"].eval()
+    outputs = head(torch.from_numpy(checkpoint["z"]))
+    return {t.name: (o.float().numpy(), checkpoint["labels"][:, i]) for i, (t, o) in enumerate(zip(spec.tasks, outputs))}
+
+
+def _predictions(spec: BenchmarkSpec, outputs: dict) -> pd.DataFrame:
+    """``predictions.csv``: one row per evaluated test sample and task (label, prediction), decided
+    as the metrics decide (:func:`~qmtl_utils.training.metrics.sample_decisions`)."""
+    frames = []
+    for task in spec.tasks:
+        label, prediction = sample_decisions(spec.name, task.name, task.kind, *outputs[task.name])
+        frames.append(pd.DataFrame({"task": task.name, "label": label, "prediction": prediction}))
+    return pd.concat(frames, ignore_index=True)
 
 
 # --------------------------------------------------------------------------- orchestration
@@ -194,7 +219,8 @@ def _results_params(variants, settings: dict, spec_overrides: dict | None) -> di
 def _write_run(folder: Path, spec: BenchmarkSpec, settings: dict, variant: str, replicate: int, inputs: dict,
                profile_name: str) -> None:
     start = time.perf_counter()
-    rows, info, checkpoint = _RUNNERS[spec.name](spec, settings, variant, replicate, **inputs)
+    rows, info, checkpoint, outputs = _RUNNERS[spec.name](spec, settings, variant, replicate, **inputs)
+    write_csv(_predictions(spec, outputs), folder / "predictions.csv")
     if checkpoint:
         torch.save(checkpoint["head"].state_dict(), folder / "head.pt")
         np.savez(folder / "test_features.npz", z=checkpoint["z"], labels=checkpoint["labels"])
