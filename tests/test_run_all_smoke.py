@@ -57,9 +57,10 @@ def test_smoke_chain_draws_figures_and_then_does_nothing(smoke_dirs):
         table = pd.read_csv(figures / f"{name}.csv")
         assert "ci_low" in table and "ci_high" in table, name
     fig08 = pd.read_csv(figures / "fig08_depth_ablation.csv")
-    assert set(fig08.configuration) == {"L=2, L_h=1", "L=3, L_h=1", "L=4, L_h=1", "L=3, L_h=2", "L=3, L_h=3"}
+    assert set(fig08.configuration) == {"L=2, L_h=1", "L=3, L_h=1", "L=4, L_h=1", "L=3, L_h=2", "L=3, L_h=3",
+                                        "majority baseline", "ceiling"}
     fig10 = pd.read_csv(figures / "fig10_noise.csv")
-    assert list(dict.fromkeys(fig10.level)) == ["exact", "p=0", "p=0.05", "p=0.2"]
+    assert list(dict.fromkeys(fig10.level)) == ["exact", "p=0", "p=0.05", "p=0.2", "difference"]
     fig11 = pd.read_csv(figures / "fig11_hardware.csv")
     assert set(fig11.requested) == {"noiseless simulator", "ibm_fez"}
     executed = sorted(p.name for p in (base / "runs" / "smoke").glob("*.ipynb"))

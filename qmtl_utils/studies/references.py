@@ -68,11 +68,11 @@ def _logistic(x_fit, y_fit, x_test, n_classes: int) -> np.ndarray:
     from ``y_fit`` get log-probability -30)."""
     from sklearn.linear_model import LogisticRegression
 
-    with warnings.catch_warnings():
+    with warnings.catch_warnings():  # convergence chatter and exp/log overflow on separable tasks
         warnings.simplefilter("ignore")
         model = LogisticRegression(C=10.0, max_iter=2000).fit(x_fit, y_fit)
-    out = np.full((len(x_test), n_classes), -30.0)
-    out[:, model.classes_] = np.log(np.clip(model.predict_proba(x_test), 1e-300, None))
+        out = np.full((len(x_test), n_classes), -30.0)
+        out[:, model.classes_] = np.log(np.clip(model.predict_proba(x_test), 1e-300, None))
     return out
 
 
