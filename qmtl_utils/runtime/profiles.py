@@ -105,7 +105,8 @@ _PROFILES: dict[str, dict[str, Any]] = {
         },
         "task_scaling": {"tasks": [2, 4, 8, 16], "seeds": [0, 1, 2], "n_train": 512, "n_test": 512, "epochs": 15},
         "noise": {"bootstrap": 200},
-        # the calibration snapshots simulate at ~1.5 samples/s on 2 cores: 64 of fold 1's 1,600
+        # the calibration snapshots simulate at ~1.1 samples/s on 2 cores (benchmarks/bench_hardware.py):
+        # 64 of fold 1's 1,600 test samples
         "hardware": {"n_samples": 64},
     },
     "smoke": {
