@@ -64,7 +64,7 @@ def test_criterion_needs_the_head_only_where_the_ceiling_is_significant():
 def test_chexpert_decisions_keep_only_negative_and_positive_labels():
     labels = np.array([POSITIVE, NEGATIVE, 0, -100, POSITIVE])
     logits = np.array([[0, 0, 5], [0, 5, 0], [9, 0, 0], [0, 0, 0], [0, 3, 1.0]])
-    label, prediction = sample_decisions("chexpert", "edema", "multiclass", logits, labels)
+    label, prediction = sample_decisions("chexpert", "multiclass", logits, labels)
     assert label.tolist() == [1, 0, 1] and prediction.tolist() == [1, 0, 0]  # rows 0, 1 and 4
 
 

@@ -133,9 +133,11 @@ def grouped_bars(ax, table, groups, title: str = "", ylabel: str = "", series: S
             continue
         positions = [t + (i - (len(series) - 1) / 2) * width for t in range(len(groups))]
         label = (labels or {}).get(name) or (rows[label_col].dropna().iloc[0] if label_col else name)
-        if isinstance(err_col, tuple):  # an interval (low, high) around the value
+        if isinstance(err_col, tuple) and rows[err_col[0]].notna().any():  # an interval (low, high)
             errors = [(rows[value_col] - rows[err_col[0]]).clip(lower=0).fillna(0),
                       (rows[err_col[1]] - rows[value_col]).clip(lower=0).fillna(0)]
+        elif isinstance(err_col, tuple):  # no interval for this series: draw none rather than empty caps
+            errors = None
         else:
             errors = rows[err_col].fillna(0) if err_col and err_col in rows else None
         bars = ax.bar(positions, rows[value_col], width, yerr=errors, capsize=2, color=colors[name], label=label)

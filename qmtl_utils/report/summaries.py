@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from qmtl_utils.report.stats import mean_ci_table, mean_std_table, paired_comparison
+from qmtl_utils.spec import HEAD_VARIANTS
 
 BASELINES = ("classical", "hqnn4", "hqnnQ")
 
@@ -63,8 +64,8 @@ def results_table(metrics: pd.DataFrame, references: pd.DataFrame | None = None,
     fmt = f"{{:.{digits}f}}".format
     summary["text"] = (summary["mean"].map(fmt) + " [" + summary["ci_low"].map(fmt) + ", "
                        + summary["ci_high"].map(fmt) + "]")
-    order = list(dict.fromkeys(metrics.drop_duplicates("variant").sort_values(
-        "variant", key=lambda v: v.map({n: i for i, n in enumerate(("classical", "hqnn4", "hqnnQ", "qmtl"))})).label))
+    labels = metrics.drop_duplicates("variant").set_index("variant").label
+    order = [labels[v] for v in HEAD_VARIANTS if v in labels]
     table = summary.pivot(index=["task", "metric"], columns="label", values="text")[order]
     if references is not None:
         means = reference_means(references).pivot(index=["task", "metric"], columns="reference", values="mean")

@@ -136,7 +136,7 @@ def _predictions(spec: BenchmarkSpec, outputs: dict) -> pd.DataFrame:
     as the metrics decide (:func:`~qmtl_utils.training.metrics.sample_decisions`)."""
     frames = []
     for task in spec.tasks:
-        label, prediction = sample_decisions(spec.name, task.name, task.kind, *outputs[task.name])
+        label, prediction = sample_decisions(spec.name, task.kind, *outputs[task.name])
         frames.append(pd.DataFrame({"task": task.name, "label": label, "prediction": prediction}))
     return pd.concat(frames, ignore_index=True)
 
@@ -250,10 +250,10 @@ def run_entry(cache: Cache, profile: dict, benchmark: str, variant: str, replica
 
 
 def results_entry(cache: Cache, profile: dict, benchmark: str, variants=HEAD_VARIANTS,
-                  spec_overrides: dict | None = None) -> Entry:
+                  spec_overrides: dict | None = None, data_key: str | None = None) -> Entry:
     """Look up a benchmark's result tables (no training): what the figures notebook reads."""
     settings = profile["training"][benchmark]
-    data_key = _data_key(cache, profile, benchmark)
+    data_key = data_key or _data_key(cache, profile, benchmark)
     run_keys = [run_entry(cache, profile, benchmark, v, r, spec_overrides, data_key).key
                 for v in variants for r in settings["replicates"]]
     return cache.lookup(f"results_{benchmark}", _results_params(variants, settings, spec_overrides),

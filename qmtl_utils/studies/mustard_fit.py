@@ -164,7 +164,6 @@ def fit_probe(features: np.ndarray, labels: np.ndarray, folds, fold: int, change
     train_val = np.setdiff1d(np.arange(len(features)), test)
     train, _ = validation_split(train_val, settings["validation_fraction"], fold, strata=labels[train_val, 0])
     seed_all(fold)
-    torch.manual_seed(fold)
     model = _model(variant, features.shape[1], changes)
     optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=changes.get("lr", train_settings["lr"]))
     x, y = torch.as_tensor(features, dtype=torch.float32), torch.as_tensor(labels, dtype=torch.long)

@@ -53,7 +53,7 @@ _CORRELATIONS = ("spearman", "pearson", "matthews_corr")
 # --------------------------------------------------------------------------- splits and latents
 
 
-def test_and_fit_rows(benchmark: str, n: int, folds, replicate: int) -> tuple[np.ndarray, np.ndarray]:
+def test_and_fit_rows(n: int, folds, replicate: int) -> tuple[np.ndarray, np.ndarray]:
     """``(test rows, rows a model may learn from)`` of one CheXpert/MUStARD replicate (its fold)."""
     test = np.asarray(folds[replicate])
     return test, np.setdiff1d(np.arange(n), test)
@@ -121,7 +121,7 @@ def _chexpert(entry: Entry, profile: dict) -> list[tuple]:
         else None
     out = []
     for replicate in profile["training"]["chexpert"]["replicates"]:
-        test, fit = test_and_fit_rows("chexpert", len(frame), folds, replicate)
+        test, fit = test_and_fit_rows(len(frame), folds, replicate)
         for t, spec in enumerate(BENCHMARKS["chexpert"].tasks):
             y_fit = labels[fit, t]
             known = y_fit >= 0
@@ -139,7 +139,7 @@ def _mustard(entry: Entry, profile: dict) -> list[tuple]:
     latents = np.load(entry.file("latents.npy")) if entry.has_file("latents.npy") else None
     out = []
     for replicate in profile["training"]["mustard"]["replicates"]:
-        test, fit = test_and_fit_rows("mustard", len(features), folds, replicate)
+        test, fit = test_and_fit_rows(len(features), folds, replicate)
         for spec in BENCHMARKS["mustard"].tasks:
             y = label_frame[spec.name].to_numpy(int)
             n_classes = max(spec.n_outputs, 2)
@@ -175,7 +175,7 @@ def reference_tables(entry: Entry, profile: dict, benchmark: str) -> tuple[pd.Da
     and the per-sample (label, prediction) of each reference, as the heads' ``predictions.csv``."""
     rows, decisions = [], []
     for reference, replicate, task, kind, outputs, labels in _REFERENCES[benchmark](entry, profile):
-        label, prediction = sample_decisions(benchmark, task, kind, outputs, labels)
+        label, prediction = sample_decisions(benchmark, kind, outputs, labels)
         for metric, value in _metrics(benchmark, task, kind, outputs, labels).items():
             rows.append({"reference": reference, "replicate": replicate, "task": task, "metric": metric,
                          "value": float(value), "n": len(label)})
@@ -267,7 +267,7 @@ def references(cache: Cache, profile: dict, benchmark: str, *, variants=HEAD_VAR
     data_entry = getattr(datasets, f"{benchmark}_dataset")(cache, profile["data"][benchmark])
     runs = {(v, r): benchmark_runs.run_entry(cache, profile, benchmark, v, r, data_key=data_entry.key)
             for v in variants for r in settings["replicates"]}
-    results = benchmark_runs.results_entry(cache, profile, benchmark, variants=variants)
+    results = benchmark_runs.results_entry(cache, profile, benchmark, variants=variants, data_key=data_entry.key)
 
     def write(folder) -> None:
         table, decisions = reference_tables(data_entry, profile, benchmark)

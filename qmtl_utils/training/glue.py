@@ -116,18 +116,23 @@ def _predict(model: nn.Module, features: TokenFeatures, head_index: int, batch_s
                       for b in rows.split(batch_size)])
 
 
+def glue_outputs(model: nn.Module, tokens: Mapping[str, Mapping[str, TokenFeatures]],
+                 head_index: Mapping[str, int], split: str = "validation",
+                 batch_size: int = 256) -> dict[str, np.ndarray]:
+    """``{task: outputs}`` of every task in ``tokens`` on ``split``, in eval mode (the mode is restored)."""
+    was_training = model.training
+    model.eval()
+    out = {task: _predict(model, splits[split], head_index[task], batch_size).numpy() for task, splits in tokens.items()}
+    model.train(was_training)
+    return out
+
+
 def evaluate_glue(model: nn.Module, tokens: Mapping[str, Mapping[str, TokenFeatures]],
                   head_index: Mapping[str, int], split: str = "validation",
                   batch_size: int = 256) -> dict[str, dict]:
     """Table 3's ``{task: {primary, secondary, names}}`` on ``split`` of every task in ``tokens``."""
-    was_training = model.training
-    model.eval()
-    out = {}
-    for task, splits in tokens.items():
-        outputs = _predict(model, splits[split], head_index[task], batch_size)
-        out[task] = glue_metrics(task, outputs.numpy(), splits[split].label.numpy())
-    model.train(was_training)
-    return out
+    outputs = glue_outputs(model, tokens, head_index, split, batch_size)
+    return {task: glue_metrics(task, outputs[task], splits[split].label.numpy()) for task, splits in tokens.items()}
 
 
 def macro_primary(metrics: Mapping[str, Mapping]) -> float:
@@ -201,11 +206,7 @@ def train_glue(model: nn.Module, tokens: Mapping[str, Mapping[str, TokenFeatures
     if update % cfg.validate_every:
         validate(epoch)
     best.restore(model)
-    was_training = model.training
-    model.eval()
-    outputs = {task: _predict(model, splits["validation"], head_index[task], cfg.eval_batch_size).numpy()
-               for task, splits in tokens.items()}
-    model.train(was_training)
+    outputs = glue_outputs(model, tokens, head_index, batch_size=cfg.eval_batch_size)
     return {"metrics": best_metrics["metrics"], "macro_average": best.score, "validation_outputs": outputs,
             "best_update": best_metrics["best_update"], "best_epoch": best.epoch, "n_updates": update,
             "stopped_early": stopper.should_stop, "history": history, "wall_time_s": progress.elapsed,

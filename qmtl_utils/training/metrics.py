@@ -62,12 +62,9 @@ def chexpert_metrics(logits_per_task: Sequence, labels, task_names: Sequence[str
     names = range(labels.shape[1]) if task_names is None else task_names
     out = {}
     for name, logits, y in zip(names, logits_per_task, labels.T, strict=True):
-        keep = (y == NEGATIVE) | (y == POSITIVE)
-        if not keep.any():
-            out[name] = dict.fromkeys(("accuracy", "precision", "recall", "f1"), float("nan"))
-            continue
-        pred = binary_positive_probability(np.asarray(logits)[keep]) >= threshold
-        out[name] = _positive_class_scores(y[keep] == POSITIVE, pred)
+        y_true, pred = sample_decisions("chexpert", "multiclass", logits, y, threshold)
+        out[name] = _positive_class_scores(y_true, pred) if len(y_true) else \
+            dict.fromkeys(("accuracy", "precision", "recall", "f1"), float("nan"))
     return out
 
 
@@ -111,26 +108,25 @@ def multiclass_metrics(logits, labels, n_classes: int) -> dict[str, float]:
     """
     logits, labels = np.asarray(logits), np.asarray(labels)
     if n_classes == 2:
-        pred = logits.argmax(axis=1) if logits.ndim == 2 and logits.shape[1] == 2 else (logits.reshape(-1) > 0)
-        return _positive_class_scores(labels, pred.astype(int))
+        return _positive_class_scores(*sample_decisions("mustard", "binary", logits, labels))
     if logits.ndim != 2 or logits.shape[1] != n_classes:
         raise ValueError(f"expected logits (N, {n_classes}), got shape {logits.shape}")
-    pred = logits.argmax(axis=1)
+    _, pred = sample_decisions("mustard", "multiclass", logits, labels)
     p, r, f, _ = precision_recall_fscore_support(labels, pred, average="macro", zero_division=0)
     return _floats(accuracy_score(labels, pred), p, r, f)
 
 
-def sample_decisions(benchmark: str, task: str, kind: str, outputs, labels) -> tuple[np.ndarray, np.ndarray]:
-    """``(label, prediction)`` of the evaluated samples of one task, decided exactly as its metrics
-    decide: CheXpert only negative/positive samples, label 1 = positive, prediction Eq. (25) >= 0.5;
-    binary tasks ``logit > 0`` (or argmax of 2 logits); multi-class argmax; regression the score.
-    What the sample-level tests of :mod:`qmtl_utils.report.stats` (e.g. the binomial test against
-    the majority class) count."""
+def sample_decisions(benchmark: str, kind: str, outputs, labels, threshold: float = 0.5) -> tuple[np.ndarray, np.ndarray]:
+    """``(label, prediction)`` of the evaluated samples of one task: the decision rule the CheXpert
+    and MUStARD metrics above are computed from, and what the sample-level tests of
+    :mod:`qmtl_utils.studies.references` count. CheXpert: only negative/positive samples, label 1 =
+    positive, prediction Eq. (25) >= ``threshold``; binary tasks ``logit > 0`` (or argmax of 2
+    logits); multi-class argmax; regression the score itself."""
     outputs, labels = np.asarray(outputs, dtype=np.float64), np.asarray(labels)
     if benchmark == "chexpert":
         keep = (labels == NEGATIVE) | (labels == POSITIVE)
         return (labels[keep] == POSITIVE).astype(np.int64), \
-            (binary_positive_probability(outputs[keep]) >= 0.5).astype(np.int64)
+            (binary_positive_probability(outputs[keep]) >= threshold).astype(np.int64)
     if kind == "regression":
         return labels.astype(np.float64), outputs.reshape(-1)
     if outputs.ndim == 2 and outputs.shape[1] > 1:

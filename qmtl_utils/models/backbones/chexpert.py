@@ -24,7 +24,6 @@ from torch import nn
 from torchvision.models import DenseNet, DenseNet121_Weights, densenet121
 
 IMAGENET_WEIGHTS = DenseNet121_Weights.IMAGENET1K_V1
-FEATURE_WIDTH = 1024  # channels of DenseNet121's last feature map
 
 
 class RandomInitWarning(UserWarning):
