@@ -313,6 +313,21 @@ def test_backbone_shapes_for_single_sentences_and_pairs() -> None:
     assert net(x, mask, torch.randn(5, 4, 16), torch.ones(5, 4)).shape == (5, 30)
 
 
+def test_pair_features_are_eq22_of_the_two_sentences_pooled_separately() -> None:
+    """Both sentences share one packed BiLSTM call; that must equal pooling each side on its own."""
+    torch.manual_seed(0)
+    net = GlueBackbone(encoder_hidden=16, proj_hidden=12, lstm_hidden=5).eval()
+    a, b = torch.randn(4, 7, 16), torch.randn(4, 3, 16)
+    mask_a = torch.arange(7)[None, :] < torch.tensor([7, 3, 1, 6])[:, None]
+    mask_b = torch.arange(3)[None, :] < torch.tensor([3, 2, 3, 1])[:, None]
+    with torch.no_grad():
+        s1, s2 = net.pool(a, mask_a), net.pool(b, mask_b)
+        expected = net.pair(torch.cat([s1, s2, (s1 - s2).abs(), s1 * s2], dim=-1))
+        assert torch.allclose(net(a, mask_a, b, mask_b), expected, atol=1e-6)
+        swapped = net.pair(torch.cat([s2, s1, (s2 - s1).abs(), s2 * s1], dim=-1))  # shorter side first
+        assert torch.allclose(net(b, mask_b, a, mask_a), swapped, atol=1e-6)
+
+
 def test_padding_changes_nothing() -> None:
     torch.manual_seed(0)
     net = GlueBackbone(encoder_hidden=16).eval()

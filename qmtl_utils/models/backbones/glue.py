@@ -129,11 +129,24 @@ class GlueBackbone(nn.Module):
                 mask_b: torch.Tensor | None = None) -> torch.Tensor:
         """Features Z ``(batch, d)`` of single sentences, or of pairs when ``tokens_b`` is given
         (the pair features of Eq. (22))."""
-        s1 = self.pool(tokens_a, mask_a)
         if tokens_b is None:
-            return self.single(self.dropout(s1))
-        s2 = self.pool(tokens_b, mask_b)
+            return self.single(self.dropout(self.pool(tokens_a, mask_a)))
+        # both sentences of each pair go through the BiLSTM in one packed call (each sentence is
+        # its own sequence, so this is the same computation as two calls, with half the per-step
+        # overhead); the shorter side is padded to the longer one's length, padding never enters
+        batch, width = tokens_a.shape[0], max(tokens_a.shape[1], tokens_b.shape[1])
+        tokens = torch.cat([_pad_to(tokens_a, width), _pad_to(tokens_b, width)])
+        mask = torch.cat([_pad_to(mask_a, width), _pad_to(mask_b, width)])
+        s1, s2 = self.pool(tokens, mask).split(batch)
         return self.pair(self.dropout(torch.cat([s1, s2, (s1 - s2).abs(), s1 * s2], dim=-1)))
+
+
+def _pad_to(x: torch.Tensor, width: int) -> torch.Tensor:
+    """``x`` (batch, T, ...) zero-padded along T to ``width`` (a mask pads with False)."""
+    if x.shape[1] == width:
+        return x
+    pad = x.new_zeros((x.shape[0], width - x.shape[1], *x.shape[2:]))
+    return torch.cat([x, pad], dim=1)
 
 
 @dataclass
