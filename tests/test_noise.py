@@ -46,7 +46,8 @@ def noisy(chexpert):
     qmtl_config(BENCHMARKS["chexpert"], entangle=False),
     QMTLConfig(n_qubits=5, n_layers=2, task_outputs=(3, 1), task_wires=((4, 1), (2,)), head_layers=3,
                observables=(("XZ", "IY", "ZI"), ("X",))),
-], ids=["chexpert", "mustard", "no-entangle", "wires-and-words"])
+    qmtl_config(BENCHMARKS["chexpert"], encoding_order="written"),
+], ids=["chexpert", "mustard", "no-entangle", "wires-and-words", "written-order"])
 def test_qiskit_statevector_matches_fast_simulator(config):
     head = _head(config)
     z = _features(head, 3)
@@ -99,3 +100,23 @@ def test_noise_model_and_precision():
     for shots in (1024, 4000, 20000, 12345):
         assert int(np.ceil(1 / shots_precision(shots) ** 2)) == shots
 
+
+
+def test_noisy_paths_refuse_the_open_choice_variants():
+    """The noisy and hardware paths simulate the literal reading only, and say so."""
+    from qmtl_utils.quantum.noise import merged_qiskit_circuit
+    from qmtl_utils.quantum.noisy import noisy_expectation_values
+    from qmtl_utils.quantum.qiskit_circuits import qmtl_qiskit_circuit
+
+    written = _head(qmtl_config(BENCHMARKS["chexpert"], encoding_order="written"))
+    bounded = _head(qmtl_config(BENCHMARKS["chexpert"], angle_map="pi_tanh"))
+    z = _features(written, 2)
+    with pytest.raises(NotImplementedError, match="noisy density-matrix path"):
+        noisy_expectation_values(written, z, p=0.01)
+    with pytest.raises(NotImplementedError, match="merged-gate"):
+        merged_qiskit_circuit(written, z[0])
+    with pytest.raises(NotImplementedError, match="angle_map"):
+        qmtl_qiskit_circuit(bounded)
+    written.backend = "mps"
+    with pytest.raises(NotImplementedError, match="MPS backend"):
+        written.expectation_values(z)

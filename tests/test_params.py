@@ -42,6 +42,21 @@ def test_random_heads_match_closed_forms(seed):
     assert params.count_trainable(ClassicalHeads(d, outputs)) == params.classical_head_params(d, outputs)
     q = rng.choice([4, 10, 13])
     assert params.count_trainable(HQNNHead(d, q, outputs)) == params.hqnn_head_params(d, q, outputs)
+    ansatz = rng.choice(["ry_ring", "ring", "ry_ladder"])
+    assert params.count_trainable(HQNNHead(d, q, outputs, ansatz=ansatz)) == \
+        params.hqnn_head_params(d, q, outputs, ansatz=ansatz)
+
+
+@pytest.mark.parametrize("changes", [{"encoding_order": "written"}, {"angle_map": "pi_tanh"},
+                                     {"output_scale": 2.5}, {"task_wires": ((3,), (0, 1), (2,))}])
+def test_open_choices_count(changes):
+    """The open-choice switches of the QMTL head: the encoding order, the angle map and the
+    placement add or remove no parameter; a fixed logit scale is a buffer, not a parameter."""
+    base = QMTLConfig(n_qubits=4, n_layers=2, task_outputs=(1, 3, 1), task_qubits=(1, 2, 1), output_scale=True)
+    config = QMTLConfig(**{**{f: getattr(base, f) for f in ("n_qubits", "n_layers", "task_outputs", "task_qubits",
+                                                           "output_scale")}, **changes})
+    expected = params.qmtl_head_params(base) - (3 if changes.get("output_scale") == 2.5 else 0)
+    assert params.count_trainable(QMTLHead(config)) == params.qmtl_head_params(config) == expected
 
 
 def test_capacity_matched_sweep_follows_theorem_1():

@@ -43,6 +43,15 @@ CONFIGS = [random_config(random.Random(seed)) for seed in range(8)] + [
     QMTLConfig(13, 3, (1, 3, 3, 9, 9), task_qubits=(1, 2, 2, 4, 4)),
     QMTLConfig(10, 3, (1, 1, 1, 1, 1, 3, 1, 1, 1),
                task_kinds=("binary",) * 3 + ("regression", "binary", "multiclass") + ("binary",) * 3),
+    # the open choices (qmtl_utils.studies.open_choices): Eq. (3) read left to right, bounded angles,
+    # a fixed logit scale, MNLI's block on the last qubits; L = 1, Q = 1 and no ladder as edge cases
+    QMTLConfig(10, 3, (3,) * 5, output_scale=True, encoding_order="written"),
+    QMTLConfig(13, 3, (1, 3, 3, 9, 9), task_qubits=(1, 2, 2, 4, 4), encoding_order="written", angle_map="pi_tanh"),
+    QMTLConfig(10, 3, (1, 1, 1, 1, 1, 3, 1, 1, 1), output_scale=2.5, angle_map="pi_tanh",
+               task_wires=((0,), (1,), (2,), (3,), (4,), (8, 9), (5,), (6,), (7,))),
+    QMTLConfig(4, 1, (3, 1), task_qubits=(2, 1), encoding_order="written"),
+    QMTLConfig(1, 2, (1,), encoding_order="written"),
+    QMTLConfig(6, 2, (3, 3), encoding_order="written", entangle=False, head_layers=2),
 ]
 
 
@@ -66,14 +75,16 @@ def assert_parity(head, z, tolerance):
     head.backend = "fast"
     assert (fast[0] - reference[0]).abs().max() <= tolerance
     assert (fast[1] - reference[1]).abs().max() <= tolerance
-    for ours, theirs in zip(fast[2], reference[2]):
+    for parameter, ours, theirs in zip(head.parameters(), fast[2], reference[2]):
+        if parameter.numel() == 0:  # e.g. the "ring" HQNN ansatz has no circuit weights
+            continue
         assert ours is not None and theirs is not None
         assert (ours - theirs).abs().max() <= tolerance
 
 
 @pytest.mark.parametrize("dtype", [torch.float64, torch.float32], ids=["float64", "float32"])
 @pytest.mark.parametrize("config", CONFIGS, ids=lambda c: f"Q{c.n_qubits}-L{c.n_layers}-S{'.'.join(map(str, c.task_qubits))}"
-                         f"-Lh{c.head_layers}-{'ent' if c.entangle else 'noent'}")
+                         f"-Lh{c.head_layers}-{'ent' if c.entangle else 'noent'}-{c.encoding_order}-{c.angle_map}")
 def test_qmtl_head_matches_pennylane(config, dtype):
     torch.manual_seed(0)
     head = QMTLHead(config).to(dtype)
@@ -90,11 +101,24 @@ def test_qmtl_head_matches_pennylane(config, dtype):
         assert (ours.double() - theirs).abs().max() <= tolerance
 
 
-@pytest.mark.parametrize("n_qubits", [4, 10, 13])
-def test_hqnn_head_matches_pennylane(n_qubits):
+@pytest.mark.parametrize("ansatz", ["ry_ring", "ring", "ry_ladder"])
+@pytest.mark.parametrize("n_qubits", [1, 4, 10, 13])
+def test_hqnn_head_matches_pennylane(n_qubits, ansatz):
     torch.manual_seed(n_qubits)
-    head = HQNNHead(d=30, n_qubits=n_qubits, task_outputs=(1, 3, 9)).double()
+    head = HQNNHead(d=30, n_qubits=n_qubits, task_outputs=(1, 3, 9), ansatz=ansatz).double()
     assert_parity(head, torch.randn(3, 30, dtype=torch.float64), TOLERANCE[torch.float64])
+
+
+def test_hqnn_ansatz_readings_differ():
+    torch.manual_seed(4)
+    heads = {a: HQNNHead(d=6, n_qubits=4, task_outputs=(1,), ansatz=a).double() for a in ("ry_ring", "ring", "ry_ladder")}
+    heads["ry_ladder"].load_state_dict(heads["ry_ring"].state_dict())
+    z = torch.randn(5, 6, dtype=torch.float64)
+    values = {a: h.expectation_values(z) for a, h in heads.items()}
+    assert not torch.allclose(values["ry_ring"], values["ry_ladder"], atol=1e-3)
+    assert heads["ring"].circuit_weights.numel() == 0
+    with pytest.raises(ValueError, match="unknown HQNN ansatz"):
+        HQNNHead(d=6, n_qubits=4, task_outputs=(1,), ansatz="ry_star")
 
 
 def test_weight_gradients_match_parameter_shift():
@@ -125,6 +149,35 @@ def test_first_data_layer_is_a_global_phase():
     shifted = z.clone()
     shifted[:, config.n_qubits:] += 0.5
     assert not torch.allclose(head.expectation_values(z), head.expectation_values(shifted), atol=1e-3)
+
+
+def test_written_encoding_order_makes_every_feature_count():
+    """Eq. (3) read left to right: the first layer's features, dead in the literal reading, now
+    reach the readout, and the circuit is a different function of the same parameters."""
+    torch.manual_seed(5)
+    literal = QMTLHead(QMTLConfig(4, 2, (3, 1), task_qubits=(2, 2))).double()
+    written = QMTLHead(QMTLConfig(4, 2, (3, 1), task_qubits=(2, 2), encoding_order="written")).double()
+    written.load_state_dict(literal.state_dict())
+    z = torch.randn(6, 8, dtype=torch.float64, requires_grad=True)
+    jac = torch.autograd.functional.jacobian(lambda x: written.expectation_values(x).sum(0), z)  # (outputs, 6, 8)
+    assert (jac[:, :, :4].abs().sum(dim=(0, 1)) > 1e-3).all()  # each first-layer feature reaches an output
+    jac_literal = torch.autograd.functional.jacobian(lambda x: literal.expectation_values(x).sum(0), z)
+    assert jac_literal[:, :, :4].abs().max() < 1e-12  # the first Q features are dead in the literal reading
+    assert not torch.allclose(written.expectation_values(z), literal.expectation_values(z), atol=1e-3)
+    with pytest.raises(ValueError, match="encoding_order"):
+        QMTLConfig(4, 2, (3, 1), encoding_order="reversed")
+    with pytest.raises(ValueError, match="angle_map"):
+        QMTLConfig(4, 2, (3, 1), angle_map="sigmoid")
+
+
+def test_pi_tanh_bounds_the_angles():
+    """angle_map="pi_tanh" is the literal head on π·tanh(Z)."""
+    torch.manual_seed(6)
+    bounded = QMTLHead(QMTLConfig(4, 2, (3, 1), task_qubits=(2, 2), angle_map="pi_tanh")).double()
+    plain = QMTLHead(QMTLConfig(4, 2, (3, 1), task_qubits=(2, 2))).double()
+    plain.load_state_dict(bounded.state_dict())
+    z = 3 * torch.randn(5, 8, dtype=torch.float64)
+    assert torch.allclose(bounded.expectation_values(z), plain.expectation_values(torch.pi * torch.tanh(z)), atol=1e-12)
 
 
 def test_entanglement_switch_changes_outputs_not_parameters():

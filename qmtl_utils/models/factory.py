@@ -22,7 +22,10 @@ def qmtl_config(spec: BenchmarkSpec, **overrides) -> QMTLConfig:
     """
     fields = dict(n_qubits=spec.n_qubits, n_layers=spec.n_layers, task_outputs=spec.task_outputs,
                   task_kinds=tuple(t.kind for t in spec.tasks), task_qubits=spec.task_qubits,
-                  head_layers=spec.head_layers, output_scale=spec.output_scale, entangle=spec.entangle)
+                  head_layers=spec.head_layers, output_scale=spec.output_scale, entangle=spec.entangle,
+                  encoding_order=spec.encoding_order, angle_map=spec.angle_map)
+    if spec.task_wires is not None:
+        fields.update(task_qubits=None, task_wires=spec.task_wires)
     fields.update(overrides)
     return QMTLConfig(**fields)
 
@@ -46,5 +49,8 @@ def make_head_for_config(config: QMTLConfig, variant: str, hqnn_qubits: int = 4,
 
 
 def make_head(spec: BenchmarkSpec, variant: str, **kwargs) -> nn.Module:
-    """Instantiate a head variant of a benchmark: ``classical``, ``hqnn4``, ``hqnnQ`` or ``qmtl``."""
+    """Instantiate a head variant of a benchmark: ``classical``, ``hqnn4``, ``hqnnQ`` or ``qmtl``
+    (the HQNN heads with ``spec.hqnn_ansatz``)."""
+    if variant in ("hqnn4", "hqnnQ") and spec.hqnn_ansatz != "ry_ring":
+        kwargs = {"ansatz": spec.hqnn_ansatz, **kwargs}
     return make_head_for_config(qmtl_config(spec), variant, **kwargs)

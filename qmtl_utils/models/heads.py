@@ -22,7 +22,7 @@ import torch
 from torch import nn
 
 from qmtl_utils.quantum.config import QMTLConfig
-from qmtl_utils.quantum.statevector import hqnn_expvals, qmtl_expvals
+from qmtl_utils.quantum.statevector import hqnn_entangler, hqnn_expvals, qmtl_expvals
 
 
 def _check_width(z: torch.Tensor, d: int, head: str) -> None:
@@ -56,7 +56,12 @@ class QMTLHead(nn.Module):
         )
         self.classification = [k != "regression" for k in config.task_kinds]
         n_scales = sum(self.classification) if config.output_scale else 0
-        self.output_scales = nn.Parameter(torch.ones(n_scales)) if n_scales else None
+        if n_scales and config.output_scale is True:  # learnable, init 1.0
+            self.output_scales = nn.Parameter(torch.ones(n_scales))
+        elif n_scales:  # a fixed factor (an open choice; not a parameter)
+            self.register_buffer("output_scales", torch.full((n_scales,), float(config.output_scale)))
+        else:
+            self.output_scales = None
         n_reg = config.task_kinds.count("regression")
         self.affine = nn.Parameter(torch.tensor([[0.5, 1.0]] * n_reg)) if n_reg else None
         self.reset_parameters()
@@ -133,14 +138,16 @@ class HQNNHead(nn.Module):
     """
 
     def __init__(self, d: int, n_qubits: int, task_outputs: Sequence[int], n_repeats: int = 3,
-                 backend: str = "fast"):
+                 backend: str = "fast", ansatz: str = "ry_ring"):
         super().__init__()
         if backend not in ("fast", "pennylane"):
             raise ValueError(f"backend must be 'fast' or 'pennylane', got {backend!r}")
+        hqnn_entangler(ansatz, n_qubits)  # validates the name
         self.d, self.n_qubits, self.n_repeats, self.backend = d, n_qubits, n_repeats, backend
+        self.ansatz = ansatz
         self.task_outputs = tuple(task_outputs)
         self.projection = nn.Linear(d, 3)
-        self.circuit_weights = nn.Parameter(torch.empty(n_repeats, n_qubits))
+        self.circuit_weights = nn.Parameter(torch.empty(n_repeats, 0 if ansatz == "ring" else n_qubits))
         self.output_scale = nn.Parameter(torch.ones(1))
         self.heads = nn.ModuleList(nn.Linear(n_qubits, r) for r in self.task_outputs)
         nn.init.uniform_(self.circuit_weights, 0.0, 2 * math.pi)
@@ -154,7 +161,7 @@ class HQNNHead(nn.Module):
             if self._qnode is None:
                 self._qnode = self.qnode()
             return torch.stack(list(self._qnode(angles, weights)), dim=-1).to(z.dtype)
-        return hqnn_expvals(angles, weights)
+        return hqnn_expvals(angles, weights, self.ansatz, self.n_qubits)
 
     def forward(self, z: torch.Tensor) -> list[torch.Tensor]:
         quantum = self.output_scale * self.expectation_values(z)
@@ -163,6 +170,7 @@ class HQNNHead(nn.Module):
     def qnode(self, diff_method: str = "backprop", device=None):
         from qmtl_utils.quantum.pennylane_circuits import hqnn_circuit, make_qnode
 
-        return make_qnode(hqnn_circuit(self.n_qubits, self.n_repeats), self.n_qubits, diff_method, device)
+        return make_qnode(hqnn_circuit(self.n_qubits, self.n_repeats, self.ansatz), self.n_qubits, diff_method,
+                          device)
 
 

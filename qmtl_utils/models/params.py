@@ -46,9 +46,10 @@ def qmtl_circuit_params(n_qubits: int, n_layers: int, task_qubits: Sequence[int]
 
 
 def qmtl_calibration_params(config: QMTLConfig) -> int:
-    """Output calibration: one scale per classification task (if enabled), ``(β, γ)`` per regression task."""
+    """Output calibration: one scale per classification task (if learnable: ``output_scale=True``;
+    a fixed factor is no parameter), ``(β, γ)`` per regression task."""
     n_regression = config.task_kinds.count("regression")
-    n_scales = (config.n_tasks - n_regression) if config.output_scale else 0
+    n_scales = (config.n_tasks - n_regression) if config.output_scale is True else 0
     return n_scales + 2 * n_regression
 
 
@@ -58,9 +59,12 @@ def qmtl_head_params(config: QMTLConfig) -> int:
     return circuit + qmtl_calibration_params(config)
 
 
-def hqnn_head_params(d: int, n_qubits: int, task_outputs: Sequence[int], n_repeats: int = 3) -> int:
-    """HQNN baseline: projection to 3, circuit angles, output scale, per-task linear layers."""
-    return 3 * (d + 1) + n_repeats * n_qubits + 1 + sum(r * (n_qubits + 1) for r in task_outputs)
+def hqnn_head_params(d: int, n_qubits: int, task_outputs: Sequence[int], n_repeats: int = 3,
+                     ansatz: str = "ry_ring") -> int:
+    """HQNN baseline: projection to 3, circuit angles (none for the ``"ring"`` ansatz), output
+    scale, per-task linear layers."""
+    circuit = 0 if ansatz == "ring" else n_repeats * n_qubits
+    return 3 * (d + 1) + circuit + 1 + sum(r * (n_qubits + 1) for r in task_outputs)
 
 
 def capacity_matched_classical(n_tasks: int, task_qubits: int, n_layers: int, outputs: int) -> int:

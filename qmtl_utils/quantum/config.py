@@ -10,6 +10,15 @@ from dataclasses import dataclass, field
 from qmtl_utils.quantum.observables import default_observables, default_task_qubits, validate_words
 
 TASK_KINDS = ("binary", "multiclass", "regression")
+# How Eq. (3)'s product is read (an open choice of the paper; qmtl_utils.studies.open_choices):
+# "operator" — each factor U_param,l U_enc,l as an operator product, so the data layer RX(z) acts
+#              first (the literal reading, the default); "written" — the factors in the order they
+#              are written, left to right, so the trainable rotations and the CNOT ladder come
+#              before each data layer and the first data layer no longer meets |+>.
+ENCODING_ORDERS = ("operator", "written")
+# What the head does to the backbone's features before they become angles: "identity" (the
+# paper's unbounded projection, the default) or "pi_tanh" (angles bounded to (-pi, pi)).
+ANGLE_MAPS = ("identity", "pi_tanh")
 
 
 @dataclass(frozen=True)
@@ -27,8 +36,12 @@ class QMTLConfig:
         observables: Pauli words per task; default :func:`~qmtl_utils.quantum.observables.default_observables`.
         head_layers: ``L_h``, ``StronglyEntanglingLayers`` depth of every task block.
         entangle: keep the encoder's CNOT ladder (``False``: the §6.2 ablation).
-        output_scale: one learnable logit scale per classification task (init 1.0), the
-            "learnable temperature" of Appendix B.2.
+        output_scale: ``True``: one learnable logit scale per classification task (init 1.0), the
+            "learnable temperature" of Appendix B.2; a number: that fixed factor (no parameter);
+            ``False``: the raw expectation values.
+        encoding_order: how Eq. (3) is read, one of :data:`ENCODING_ORDERS` (default the literal
+            operator product).
+        angle_map: one of :data:`ANGLE_MAPS`, applied to ``Z`` before Eq. (3).
     """
 
     n_qubits: int
@@ -40,7 +53,9 @@ class QMTLConfig:
     observables: tuple[tuple[str, ...], ...] | None = None
     head_layers: int = 1
     entangle: bool = True
-    output_scale: bool = False
+    output_scale: bool | float = False
+    encoding_order: str = "operator"
+    angle_map: str = "identity"
     k_theta: int = field(default=3, init=False)  # Rot has 3 angles per qubit per layer
 
     def __post_init__(self):
@@ -69,6 +84,10 @@ class QMTLConfig:
         for name in ("task_kinds", "task_qubits", "task_wires", "observables"):
             if len(getattr(self, name)) != T:
                 raise ValueError(f"{name} has {len(getattr(self, name))} entries for {T} tasks")
+        if self.encoding_order not in ENCODING_ORDERS:
+            raise ValueError(f"unknown encoding_order {self.encoding_order!r}; use one of {ENCODING_ORDERS}")
+        if self.angle_map not in ANGLE_MAPS:
+            raise ValueError(f"unknown angle_map {self.angle_map!r}; use one of {ANGLE_MAPS}")
         for kind in self.task_kinds:
             if kind not in TASK_KINDS:
                 raise ValueError(f"unknown task kind {kind!r}; use one of {TASK_KINDS}")
@@ -91,6 +110,15 @@ class QMTLConfig:
     @property
     def n_tasks(self) -> int:
         return len(self.task_outputs)
+
+
+def require_literal_encoding(config: QMTLConfig, where: str) -> None:
+    """Raise for an open-choice variant that ``where`` (a simulator) does not implement."""
+    if config.encoding_order != "operator" or config.angle_map != "identity":
+        raise NotImplementedError(
+            f"{where} simulates the literal reading of Eq. (3) only (encoding_order='operator', "
+            f"angle_map='identity'); this head has encoding_order={config.encoding_order!r}, "
+            f"angle_map={config.angle_map!r}: use the fast or PennyLane backend")
 
 
 def same_block_tasks(config: QMTLConfig, relative_wires: bool = False) -> list[list[int]]:

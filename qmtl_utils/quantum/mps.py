@@ -30,7 +30,7 @@ from typing import NamedTuple, Sequence
 import torch
 
 from qmtl_utils.quantum import statevector as sim
-from qmtl_utils.quantum.config import same_block_tasks
+from qmtl_utils.quantum.config import require_literal_encoding, same_block_tasks
 
 
 class EncoderMPS(NamedTuple):
@@ -53,6 +53,7 @@ def max_bond_dimension(config) -> int:
 
 def qmtl_encoder_mps(z, encoder_weights, config) -> EncoderMPS:
     """The shared encoder state of Eqs. (2)-(3) as an exact MPS of bond dimension :func:`max_bond_dimension`."""
+    require_literal_encoding(config, "the MPS backend")
     batch, Q = z.shape[0], config.n_qubits
     cdtype = sim.complex_dtype(z.dtype)
     features = z.reshape(batch, config.n_layers, Q)

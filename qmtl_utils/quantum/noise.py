@@ -41,6 +41,7 @@ from qiskit.circuit.library import RXGate, RYGate, RZGate
 from qiskit_aer import AerSimulator
 from qiskit_aer.noise import NoiseModel, depolarizing_error
 
+from qmtl_utils.quantum.config import require_literal_encoding
 from qmtl_utils.quantum.noisy import check_noise
 from qmtl_utils.quantum.qiskit_circuits import qmtl_observables, qmtl_qiskit_circuit, to_numpy
 from qmtl_utils.quantum.shots import measurement_settings  # one home: the settings count of the shot study
@@ -83,6 +84,7 @@ def merged_qiskit_circuit(head: QMTLHead, features) -> QuantumCircuit:
     from qiskit.synthesis import OneQubitEulerDecomposer
 
     config, Q = head.config, head.config.n_qubits
+    require_literal_encoding(config, "the merged-gate Qiskit circuit")
     decompose = OneQubitEulerDecomposer("U")
     encoder, features = to_numpy(head.encoder_weights), np.asarray(features, dtype=float)
     qc = QuantumCircuit(Q, name="qmtl_head_merged")

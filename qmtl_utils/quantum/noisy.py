@@ -63,7 +63,7 @@ import numpy as np
 import torch
 
 from qmtl_utils.quantum import shots as shots_mod
-from qmtl_utils.quantum.config import QMTLConfig
+from qmtl_utils.quantum.config import QMTLConfig, require_literal_encoding
 from qmtl_utils.quantum.observables import pauli_matrix
 from qmtl_utils.quantum.statevector import sel_pairs, sel_ranges
 
@@ -307,6 +307,7 @@ def encoder_task_pauli_vectors(z: torch.Tensor, encoder_weights: torch.Tensor, c
 # --------------------------------------------------------------------------- head readout (Eqs. (4)-(5))
 
 def _head_tensors(head: QMTLHead, z) -> tuple[torch.Tensor, torch.Tensor, list[torch.Tensor]]:
+    require_literal_encoding(head.config, "the noisy density-matrix path")
     z = torch.as_tensor(z)
     if not z.is_floating_point():
         z = z.double()

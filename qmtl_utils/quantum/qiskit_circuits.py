@@ -54,14 +54,21 @@ def qmtl_qiskit_circuit(head: QMTLHead) -> QuantumCircuit:
     encoder = to_numpy(head.encoder_weights)
     qc = QuantumCircuit(Q, name="qmtl_head")
     qc.h(range(Q))
+    if config.angle_map != "identity":
+        raise NotImplementedError(f"the Qiskit circuit binds raw features; angle_map={config.angle_map!r} "
+                                  "is only simulated by the fast and PennyLane backends")
     for layer in range(config.n_layers):  # Eqs. (2)-(3)
         for wire in range(Q):
-            qc.rx(z[layer * Q + wire], wire)
+            if config.encoding_order == "operator":
+                qc.rx(z[layer * Q + wire], wire)
             qc.rz(encoder[layer, wire], wire)
             qc.ry(encoder[layer, wire], wire)
         if config.entangle:
             for control, target in ladder_pairs(Q):
                 qc.cx(control, target)
+        if config.encoding_order == "written":
+            for wire in range(Q):
+                qc.rx(z[layer * Q + wire], wire)
     for weights, wires in zip(head.task_weights, config.task_wires):  # Eq. (4)
         _strongly_entangling(qc, to_numpy(weights), wires)
     return qc

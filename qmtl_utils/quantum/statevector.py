@@ -26,6 +26,7 @@ What makes it fast:
 
 from __future__ import annotations
 
+import math
 from functools import lru_cache
 from typing import Sequence
 
@@ -367,8 +368,13 @@ def qmtl_encoder_state(z, encoder_weights, config: QMTLConfig) -> torch.Tensor:
 
     A consequence worth knowing: ``RZ(z)|0> = e^{-iz/2}|0>``, i.e. ``RX(z)|+> = e^{-iz/2}|+>``, so
     the first data layer only adds a global phase and the first ``Q`` features never change any
-    output of the circuit as Eqs. (2)-(3) define it.
+    output of the circuit as Eqs. (2)-(3) define it. ``config.encoding_order = "written"`` reads
+    each factor of Eq. (3) left to right instead: rotations, CNOT ladder, *then* the data layer,
+    so every feature reaches the readout (the last data layer's phase is applied at the end).
     """
+    z = encoding_angles(z, config)
+    if config.encoding_order == "written":
+        return _encoder_state_written(z, encoder_weights, config)
     batch, Q = z.shape[0], config.n_qubits
     features = z.reshape(batch, config.n_layers, Q)
     half = max(Q // 2, 1)
@@ -392,6 +398,46 @@ def qmtl_encoder_state(z, encoder_weights, config: QMTLConfig) -> torch.Tensor:
         right = kron_shared(list(rotations[half:])) if Q > 1 else torch.ones_like(left[:1, :1])
         state = phase_rotate_permute(state, z_phases(features[:, layer]), left, right, ladder_t)
     return state
+
+
+def encoding_angles(z: torch.Tensor, config: QMTLConfig) -> torch.Tensor:
+    """The angles Eq. (3) encodes: ``Z`` itself (``angle_map="identity"``, the paper) or ``π·tanh(Z)``."""
+    return math.pi * torch.tanh(z) if config.angle_map == "pi_tanh" else z
+
+
+def _encoder_layers(z, encoder_weights, config: QMTLConfig):
+    """What every layer of Eq. (3) needs in the Hadamard frame: the features ``(batch, L, Q)``,
+    the per-layer rotations ``(Q, 2, 2)``, the register split and the ladder's gather index."""
+    Q = config.n_qubits
+    half = max(Q // 2, 1)
+    hadamard_1 = hadamard(1, z.dtype, z.device)
+    swapped_ladder = [(target, control) for control, target in ladder_pairs(Q)]
+    ladder = cnot_permutation(Q, swapped_ladder, z.device) if config.entangle and Q > 1 else None
+    rows, cols = 2**half, 2 ** (Q - half)
+    no_ladder = torch.arange(2**Q, device=z.device)
+    ladder_t = transposed_permutation(no_ladder if ladder is None else ladder, rows, cols)
+    rotations = [hadamard_1 @ ry(theta) @ rz(theta) @ hadamard_1 for theta in encoder_weights]
+    return z.reshape(z.shape[0], config.n_layers, Q), rotations, half, ladder, ladder_t
+
+
+def _encoder_state_written(z, encoder_weights, config: QMTLConfig) -> torch.Tensor:
+    """Eq. (3) read left to right: per layer ``U_enc,ℓ · U_param,ℓ`` (rotations, ladder, data).
+
+    In the Hadamard frame the first layer's rotations and ladder act on ``|0…0>`` and are shared
+    by the batch; each later layer applies the previous layer's data phase, its rotations and the
+    ladder in one :func:`phase_rotate_permute`; the last data phase closes the encoder.
+    """
+    batch, Q = z.shape[0], config.n_qubits
+    features, rotations, half, ladder, ladder_t = _encoder_layers(z, encoder_weights, config)
+    state = product_state(rotations[0][:, :, 0].unsqueeze(0))
+    if ladder is not None:
+        state = permute_basis(state, ladder)
+    state = state.expand(batch, -1)
+    for layer in range(1, config.n_layers):
+        left = kron_shared(list(rotations[layer][:half]))
+        right = kron_shared(list(rotations[layer][half:])) if Q > 1 else torch.ones_like(left[:1, :1])
+        state = phase_rotate_permute(state, z_phases(features[:, layer - 1]), left, right, ladder_t)
+    return state * z_phases(features[:, -1])
 
 
 def qmtl_expvals(z, encoder_weights, task_weights, config: QMTLConfig) -> torch.Tensor:
@@ -423,15 +469,33 @@ def qmtl_task_density_matrices(z, encoder_weights, task_weights, config: QMTLCon
     return out
 
 
-def hqnn_expvals(angles: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
-    """Fast exact HQNN readout (same result as :func:`qmtl_utils.quantum.pennylane_circuits.hqnn_circuit`)."""
-    batch, (n_repeats, Q) = angles.shape[0], weights.shape
+HQNN_ANSATZE = ("ry_ring", "ring", "ry_ladder")  # our reconstruction first (Appendix B is open)
+
+
+def hqnn_entangler(ansatz: str, n_qubits: int) -> list[tuple[int, int]]:
+    """The CNOTs closing each HQNN repetition: the ring (default) or the ladder (``"ry_ladder"``)."""
+    if ansatz not in HQNN_ANSATZE:
+        raise ValueError(f"unknown HQNN ansatz {ansatz!r}; use one of {HQNN_ANSATZE}")
+    return ladder_pairs(n_qubits) if ansatz == "ry_ladder" else ring_pairs(n_qubits)
+
+
+def hqnn_expvals(angles: torch.Tensor, weights: torch.Tensor, ansatz: str = "ry_ring",
+                 n_qubits: int | None = None) -> torch.Tensor:
+    """Fast exact HQNN readout (same result as :func:`qmtl_utils.quantum.pennylane_circuits.hqnn_circuit`).
+
+    ``weights``: ``(n_repeats, Q)`` trainable RY angles; ``ansatz="ring"`` has none (``(n_repeats, 0)``,
+    then ``n_qubits`` gives Q)."""
+    batch, n_repeats = angles.shape[0], weights.shape[0]
+    Q = n_qubits or weights.shape[1]
+    pairs = hqnn_entangler(ansatz, Q)
     state = zero_state(batch, Q, angles.dtype, angles.device)
     encode = rz(angles[:, 2]) @ ry(angles[:, 1]) @ rx(angles[:, 0])  # (batch, 2, 2)
-    ring = cnot_permutation(Q, ring_pairs(Q), angles.device) if Q > 1 else None
+    entangler = cnot_permutation(Q, pairs, angles.device) if pairs else None
     for repeat in range(n_repeats):
-        gates = ry(weights[repeat]).unsqueeze(0) @ encode.unsqueeze(1)  # (batch, Q, 2, 2)
+        gates = encode.unsqueeze(1).expand(-1, Q, -1, -1)
+        if ansatz != "ring":
+            gates = ry(weights[repeat]).unsqueeze(0) @ gates  # (batch, Q, 2, 2)
         state = apply_single_qubit_layer(state, gates)
-        if ring is not None:
-            state = permute_basis(state, ring)
+        if entangler is not None:
+            state = permute_basis(state, entangler)
     return expval_z_all(state, Q)
