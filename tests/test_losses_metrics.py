@@ -37,6 +37,30 @@ def test_inverse_frequency_weights_by_hand():
         inverse_frequency_weights(np.array([[3]]))
 
 
+def test_entry_normalisation_by_hand():
+    """The other reading of Eqs. (23)-(24): the literal N (all samples) in the weights and one mean
+    of w·FL over every labelled entry, times T."""
+    labels = np.array([[0, B], [1, 1], [1, B], [2, 1], [2, 2], [2, 2]])
+    w = inverse_frequency_weights(labels, normalisation="entries")
+    # task 1: N = 6 samples (not the 4 labelled), counts (0, 2, 2) -> 6/(3*2)
+    torch.testing.assert_close(w, torch.tensor([[2.0, 1.0, 2 / 3], [0.0, 1.0, 1.0]]))
+    g = torch.Generator().manual_seed(1)
+    logits = [torch.randn(6, 3, generator=g) for _ in range(2)]
+    target = torch.as_tensor(labels)
+    entries = []
+    for t in range(2):
+        for i in range(6):
+            if labels[i, t] != B:
+                p = torch.softmax(logits[t][i], -1)[labels[i, t]]
+                entries.append(w[t, labels[i, t]] * (1 - p) ** 2 * -torch.log(p))
+    expected = 2 * torch.stack(entries).sum() / len(entries)  # T = 2, 10 labelled entries
+    got = masked_multitask_focal_loss(logits, target, w, normalisation="entries")
+    torch.testing.assert_close(got, expected)
+    assert not torch.isclose(got, masked_multitask_focal_loss(logits, target, w))
+    with pytest.raises(ValueError, match="normalisation"):
+        masked_multitask_focal_loss(logits, target, w, normalisation="batch")
+
+
 def _two_samples():
     # softmax([0, 0, ln 2]) = (1/4, 1/4, 1/2); softmax([ln 3, 0, 0]) = (3/5, 1/5, 1/5)
     logits = torch.tensor([[0.0, 0.0, math.log(2)], [math.log(3), 0.0, 0.0]])

@@ -57,6 +57,8 @@ class ChexpertSettings:
     early_stopping_patience: int = 5
     gamma: float = 2.0
     alpha: float = 1.0
+    # how Eqs. (23)-(24) combine over tasks (an open choice; qmtl_utils.training.losses)
+    loss_normalisation: str = "task"
     seed: int = 0
     verbose: bool = True
 
@@ -93,7 +95,8 @@ def _train_epoch(model, loader, optimizer, class_weights, cfg: ChexpertSettings)
     device, losses = model_device(model), []
     for images, labels in loader:
         logits = model(images.to(device))
-        loss = masked_multitask_focal_loss(logits, labels.to(device), class_weights, cfg.gamma, cfg.alpha)
+        loss = masked_multitask_focal_loss(logits, labels.to(device), class_weights, cfg.gamma, cfg.alpha,
+                                           normalisation=cfg.loss_normalisation)
         clipped_step(model, optimizer, loss, cfg.grad_clip)
         losses.append(loss.item())
     return float(np.mean(losses))
@@ -111,7 +114,8 @@ def train_chexpert(model: nn.Module, train_loader: Iterable, val_loader: Iterabl
     """
     cfg = coerce_settings(ChexpertSettings, settings)
     seed_all(cfg.seed)
-    class_weights = inverse_frequency_weights(training_labels(train_loader)).to(model_device(model))
+    class_weights = inverse_frequency_weights(training_labels(train_loader),
+                                              normalisation=cfg.loss_normalisation).to(model_device(model))
     optimizer = torch.optim.Adam(trainable_parameters(model), lr=cfg.lr)
     stopper, best = EarlyStopping(cfg.early_stopping_patience), BestCheckpoint()
     progress = Progress("chexpert", cfg.max_epochs, cfg.verbose)

@@ -25,13 +25,21 @@ from torch import Tensor, nn
 IGNORE_INDEX = -100  # blank label (Appendix A.2)
 
 
-def inverse_frequency_weights(labels, n_classes: int = 3, ignore_index: int = IGNORE_INDEX) -> Tensor:
+LOSS_NORMALISATIONS = ("task", "entries")  # an open choice of Eqs. (23)-(24); "task" is ours
+
+
+def inverse_frequency_weights(labels, n_classes: int = 3, ignore_index: int = IGNORE_INDEX,
+                              normalisation: str = "task") -> Tensor:
     """Eq. (23) per task: ``w_{c,t} = N_t / (K · n_{c,t})`` from an ``(N, T)`` label matrix.
 
-    ``N_t`` counts the labelled samples of task t (entries equal to ``ignore_index`` are blanks).
+    ``N_t`` counts the labelled samples of task t (entries equal to ``ignore_index`` are blanks);
+    with ``normalisation="entries"`` it is Eq. (23)'s literal ``N``, every sample of the split
+    (which only matters for the loss that does not divide by the weights, see
+    :func:`masked_multitask_focal_loss`).
     A class that never occurs in a task gets weight 0: it is never a training target, and where
     it does occur elsewhere (e.g. in validation) it then adds nothing to the loss. Returns a float32 tensor ``(T, n_classes)``.
     """
+    _check_normalisation(normalisation)
     labels = torch.as_tensor(labels).long().cpu()
     if labels.ndim != 2:
         raise ValueError(f"labels must be (N, T), got shape {tuple(labels.shape)}")
@@ -42,7 +50,8 @@ def inverse_frequency_weights(labels, n_classes: int = 3, ignore_index: int = IG
             raise ValueError(f"task {t} has labels outside 0..{n_classes - 1} and {ignore_index}")
         counts = torch.bincount(column, minlength=n_classes).float()
         present = counts > 0
-        weights[t, present] = len(column) / (n_classes * counts[present])
+        n = len(column) if normalisation == "task" else labels.shape[0]
+        weights[t, present] = n / (n_classes * counts[present])
     return weights
 
 
@@ -75,21 +84,47 @@ class FocalLoss(nn.Module):
         return focal.sum() / w.sum().clamp_min(torch.finfo(log_p.dtype).tiny)
 
 
+def _check_normalisation(normalisation: str) -> None:
+    if normalisation not in LOSS_NORMALISATIONS:
+        raise ValueError(f"unknown loss normalisation {normalisation!r}; use one of {LOSS_NORMALISATIONS}")
+
+
 def masked_multitask_focal_loss(logits_per_task: list[Tensor], labels: Tensor, class_weights: Tensor | None = None,
                                 gamma: float = 2.0, alpha: float = 1.0,
-                                ignore_index: int = IGNORE_INDEX) -> Tensor:
+                                ignore_index: int = IGNORE_INDEX, normalisation: str = "task") -> Tensor:
     """Sum over tasks of the masked focal loss (Eq. (24)) of each task.
 
     ``logits_per_task[t]`` is ``(B, K)``, ``labels`` is ``(B, T)`` with blanks = ``ignore_index``,
     ``class_weights`` is ``(T, K)`` (Eq. (23)) or None. Tasks unlabelled in the batch add 0.
+
+    ``normalisation`` (the paper leaves it open): ``"task"`` (default) sums each task's weighted
+    mean :class:`FocalLoss`, so Eq. (23)'s ``N`` cancels and every task counts alike; ``"entries"``
+    is the mean of ``w · FL`` over all labelled (sample, task) entries of the batch, times ``T`` (so
+    its scale matches), with the literal ``N`` of Eq. (23): a task counts in proportion to its
+    labelled entries times ``N / N_t``, which up-weights the sparsely labelled ones.
     """
+    _check_normalisation(normalisation)
     if len(logits_per_task) != labels.shape[1]:
         raise ValueError(f"{len(logits_per_task)} task logits for {labels.shape[1]} label columns")
+    if normalisation == "entries":
+        return _entry_mean_focal_loss(logits_per_task, labels, class_weights, gamma, alpha, ignore_index)
     total = 0.0
     for t, logits in enumerate(logits_per_task):
         weights = None if class_weights is None else class_weights[t]
         total = total + FocalLoss(gamma, alpha, weights, ignore_index)(logits, labels[:, t])
     return total
+
+
+def _entry_mean_focal_loss(logits_per_task, labels, class_weights, gamma, alpha, ignore_index) -> Tensor:
+    total, count = 0.0, 0
+    for t, logits in enumerate(logits_per_task):
+        target = labels[:, t]
+        mask = target != ignore_index
+        log_p = F.log_softmax(logits[mask], dim=-1).gather(1, target[mask].long()[:, None]).squeeze(1)
+        w = torch.ones_like(log_p) if class_weights is None else class_weights[t].to(log_p)[target[mask].long()]
+        total = total + (alpha * (1 - log_p.exp()) ** gamma * w * -log_p).sum()
+        count += int(mask.sum())
+    return total * len(logits_per_task) / max(count, 1)
 
 
 def task_loss(kind: str, logits: Tensor, targets: Tensor) -> Tensor:
