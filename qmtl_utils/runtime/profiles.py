@@ -35,6 +35,9 @@ _COMMON: dict[str, Any] = {
     "noise": {"levels": [0.01, 0.05, 0.1, 0.2], "shots": 1024, "seed": 7, "n_samples": None, "shot_seeds": 5,
               "granularity": "native", "bootstrap": 1000},
     "hardware": {"backends": ["ibm_fez", "ibm_boston"], "shots": 1024, "seed": 7, "n_samples": None},
+    # Beyond the paper (04b): which (open choice, benchmark) pairs of
+    # qmtl_utils.studies.open_choices.CHOICES are trained, on the profile's replicates; "all" = every pair.
+    "open_choices": {"runs": "all"},
 }
 
 _COMMON["data"] = {
@@ -86,11 +89,12 @@ _PROFILES: dict[str, dict[str, Any]] = {
         # What differs from the paper: smaller backbones of the same classes (a BiLSTM of 32 units
         # per direction on the 384-wide MiniLM tokens, and a 128-wide projection: 32 and 64 units
         # gave the same classical GLUE mean on seed 0, 0.770 and 0.776, at 24 and 42 ms per update;
-        # torchvision's DenseNet with 3 blocks of 2 layers, growth 8, random weights, at 48 px, images decoded once and kept in memory); batch 32 for
-        # GLUE with validation every 113 updates (half an epoch of the nine tasks) and a patience of
-        # 3 checks; CheXpert validates every epoch with a patience of 2 checks, at lr 1e-3 (the
-        # paper's 1e-4 fine-tunes ImageNet weights; this backbone starts from random ones). GLUE
-        # and CheXpert train until their early-stopping rule stops them.
+        # torchvision's DenseNet with 3 blocks of 2 layers, growth 8, random weights, at 48 px,
+        # images decoded once and kept in memory); batch 32 for GLUE with validation every 113
+        # updates (half an epoch of the nine tasks) and a patience of 3 checks; CheXpert validates
+        # every epoch with a patience of 2 checks, at lr 1e-3 (the paper's 1e-4 fine-tunes ImageNet
+        # weights; this backbone starts from random ones). GLUE and CheXpert train until their
+        # early-stopping rule stops them.
         "training": {
             "glue": {"replicates": [0, 1, 2], "backbone": {"lstm_hidden": 32, "proj_hidden": 128},
                      "train": {"batch_size": 32, "validate_every": 113, "early_stopping_patience": 3}},
@@ -109,6 +113,14 @@ _PROFILES: dict[str, dict[str, Any]] = {
         # the calibration snapshots simulate at ~1.1 samples/s on 2 cores (benchmarks/bench_hardware.py):
         # 64 of fold 1's 1,600 test samples
         "hardware": {"n_samples": 64},
+        # within ~8 minutes on 2 cores: three QMTL choices on Extended MUStARD (the benchmark where
+        # the literal QMTL head does not fit, and the cheapest runs: ~35 s each), the encoding order
+        # on CheXpert too (10 of its 30 features are dead in the literal reading), and the HQNN
+        # ansatz without its trainable RY on MUStARD; three folds each. The logit scale is probed on
+        # MUStARD by 03a_mustard_fit; GLUE (~100 s per QMTL run and seed) runs in the paper profile.
+        "open_choices": {"runs": [["encoding_written", "mustard"], ["encoding_written", "chexpert"],
+                                  ["angle_pi_tanh", "mustard"], ["task_weight_1", "mustard"],
+                                  ["hqnn_no_ry", "mustard"]]},
     },
     "smoke": {
         "description": "smallest settings that exercise every code path (CI)",
@@ -132,6 +144,7 @@ _PROFILES: dict[str, dict[str, Any]] = {
         "shot_budget": {"shots_per_setting": [16, 256], "seeds": [0]},
         "noise": {"levels": [0.05, 0.2], "shots": 256, "n_samples": 8, "shot_seeds": 2, "bootstrap": 20},
         "hardware": {"backends": ["ibm_fez"], "shots": 256, "n_samples": 4},
+        "open_choices": {"runs": [["encoding_written", "mustard"], ["hqnn_no_ry", "mustard"]]},
     },
 }
 

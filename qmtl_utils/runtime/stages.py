@@ -52,12 +52,13 @@ GRAPH: tuple[StageSpec, ...] = (
               reads=("data_chexpert", "run_chexpert")),
     StageSpec("04a_task_scaling_and_shots", writes=("scaling_run", "scaling_results", "shot_budget"),
               reads=("data_chexpert", "run_chexpert")),
+    StageSpec("04b_open_choices", writes=(*_RUNS, *_RESULTS, "open_choices"), reads=(*_DATA, "glue_tokens", *_RUNS, *_RESULTS)),
     StageSpec("05_noise", writes=("noise_level", "noise_chexpert"), reads=("data_chexpert", "run_chexpert")),
     StageSpec("06_hardware", writes=("hardware_runs", "hardware_chexpert"), reads=("data_chexpert", "run_chexpert")),
     StageSpec("07_figures", writes=(FIGURES,),
               reads=("head_parameters", *_DATA, *_RUNS, *_RESULTS, *_REFERENCES, "ablations_chexpert", "scaling_run",
                      "scaling_results", "shot_budget", "noise_level", "noise_chexpert", "hardware_runs",
-                     "hardware_chexpert")),
+                     "hardware_chexpert", "open_choices")),
 )
 
 
