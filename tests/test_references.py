@@ -51,6 +51,23 @@ def test_glue_seeds_share_the_dev_split_so_the_largest_p_counts():
     assert row.p_value == pytest.approx(stats.binomtest(180, 200, 0.7, alternative="greater").pvalue)
 
 
+def test_dependence_test_sees_signal_below_the_majority_accuracy():
+    """A head that recalls the rare class at the cost of accuracy (what class weights do) is below
+    the majority baseline in accuracy, yet its predictions depend on the label."""
+    label = np.r_[np.ones(270, int), np.zeros(30, int)]  # 90 % positive
+    prediction = np.r_[np.ones(240, int), np.zeros(30, int), np.zeros(25, int), np.ones(5, int)]
+    decisions = _decisions(references.BASELINE, 0, "atelectasis", label, np.ones(300, int))
+    predictions = {("classical", 0): pd.DataFrame({"task": "atelectasis", "label": label, "prediction": prediction})}
+    row = references.signal_table("chexpert", decisions, predictions).iloc[0]
+    assert row.statistic == pytest.approx(265 / 300) and row.baseline == pytest.approx(0.9) and not row.significant
+    expected = stats.fisher_exact([[25, 5], [30, 240]], alternative="greater").pvalue
+    assert row.dependence_p == pytest.approx(expected) and expected < 1e-10
+    assert references.dependence_pvalue(label, np.ones(300, int)) == 1.0  # a constant says nothing
+    three = np.repeat([0, 1, 2], 50)
+    assert references.dependence_pvalue(three, three) == pytest.approx(
+        stats.chi2_contingency(pd.crosstab(three, three).to_numpy()).pvalue)
+
+
 def test_criterion_needs_the_head_only_where_the_ceiling_is_significant():
     signal = pd.DataFrame([
         {"task": "a", "model": "ceiling", "significant": True}, {"task": "a", "model": "classical", "significant": True},

@@ -20,7 +20,9 @@ the baseline's accuracy as the null rate; STS-B: Spearman's ρ > 0). CheXpert an
 are disjoint, so their counts are pooled over replicates; GLUE's seeds share one dev split, so each
 seed is tested alone and the largest p-value is reported. The **signal criterion** holds when the
 classical head is significant (p < :data:`ALPHA`) on every task where the ceiling is: a demo that
-fails it is too small to show anything, whatever the quantum heads do.
+fails it is too small to show anything, whatever the quantum heads do. Beside it, ``dependence_p``
+asks whether a head's predictions depend on the label at all (Fisher / chi-square,
+:func:`dependence_pvalue`): a class-weighted head can carry signal below the majority accuracy.
 """
 
 from __future__ import annotations
@@ -205,20 +207,41 @@ def _test(benchmark: str, kind: str, parts: list[tuple[pd.DataFrame, pd.DataFram
         pvalues = [stats.binomtest(k, n, min(max(kb / n, 1e-12), 1 - 1e-12), alternative="greater").pvalue
                    for k, kb, n in correct]
         k, kb, n = (sum(c[i] for c in correct) for i in range(3))
+        dependence = max(dependence_pvalue(h.label, h.prediction) for h, _ in parts)
         return {"test": "binomial, per seed (max p)", "n": correct[0][2], "statistic": k / n, "baseline": kb / n,
-                "p_value": float(max(pvalues))}
+                "p_value": float(max(pvalues)), "dependence_p": dependence}
     k, kb, n = (sum(c[i] for c in correct) for i in range(3))
     p0 = min(max(kb / n, 1e-12), 1 - 1e-12)
+    pooled = pd.concat([h for h, _ in parts], ignore_index=True)
     return {"test": "binomial, folds pooled", "n": n, "statistic": k / n, "baseline": kb / n,
-            "p_value": float(stats.binomtest(k, n, p0, alternative="greater").pvalue)}
+            "p_value": float(stats.binomtest(k, n, p0, alternative="greater").pvalue),
+            "dependence_p": dependence_pvalue(pooled.label, pooled.prediction)}
+
+
+def dependence_pvalue(label, prediction) -> float:
+    """Does the prediction depend on the label at all, whatever the class prior? Binary: one-sided
+    Fisher exact test on the 2x2 table (odds ratio > 1, i.e. the positive class predicted more often
+    when it is the label); more classes: the chi-square test of independence of the confusion
+    matrix. 1.0 when the head predicts one class only (a constant carries no information).
+
+    Beside :func:`_test`'s accuracy test: a head trained with class weights (CheXpert's Eq. (23))
+    trades accuracy for minority-class recall, and can carry signal while scoring below the
+    majority class in accuracy."""
+    table = pd.crosstab(pd.Series(np.asarray(label), name="label"), pd.Series(np.asarray(prediction), name="prediction"))
+    if table.shape[0] < 2 or table.shape[1] < 2:
+        return 1.0
+    if table.shape == (2, 2):
+        return float(stats.fisher_exact(table.to_numpy(), alternative="greater").pvalue)
+    return float(stats.chi2_contingency(table.to_numpy()).pvalue)
 
 
 def signal_table(benchmark: str, decisions: pd.DataFrame, predictions: dict[tuple[str, int], pd.DataFrame]) -> pd.DataFrame:
     """Per task and head (the ceiling first), the test of :func:`_test` against the majority baseline.
 
     ``decisions``: :func:`reference_tables`'s second table; ``predictions``: ``{(variant, replicate):
-    predictions.csv}`` of the training runs. Columns: task, model (a head variant or the ceiling), test, n, statistic (pooled
-    accuracy or mean ρ), baseline, p_value, significant.
+    predictions.csv}`` of the training runs. Columns: task, model (a head variant or the ceiling), test,
+    n, statistic (pooled accuracy or mean ρ), baseline, p_value, significant, and for the
+    classification tasks ``dependence_p`` (:func:`dependence_pvalue`; not part of the criterion).
     """
     rows = []
     replicates = sorted(decisions.replicate.unique())
