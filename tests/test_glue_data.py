@@ -374,13 +374,19 @@ def test_token_features_are_cached(minilm, tmp_path: Path, monkeypatch, capsys) 
     first = cached_token_features(cache, data, "bert-base-uncased", max_length=32, encoder=minilm)
     assert capsys.readouterr().out.count("[cache] miss glue_tokens") == 4
     feats = first["mrpc"]["train"]
-    assert feats.tokens_a.dtype == torch.float16
-    assert feats.tokens_a.shape[0] == len(data["mrpc"].train) and feats.tokens_a.shape[2] == 384
-    assert feats.tokens_b.shape[0] == feats.label.shape[0] and first["sst2"]["validation"].tokens_b is None
+    n = len(data["mrpc"].train)
+    assert feats.tokens_a[:].dtype == torch.float16 and feats.tokens_a.shape[0] == n and feats.tokens_a.shape[2] == 384
+    assert len(feats.tokens_b) == feats.label.shape[0] and first["sst2"]["validation"].tokens_b is None
     assert "MiniLM" in feats.meta["encoder"] and feats.meta["extract_wall_s"] >= 0
-    monkeypatch.setattr("qmtl_utils.models.backbones.glue.encode_tokens", lambda *a, **k: pytest.fail("recomputed"))
+    # stored at each text's true length: exactly the dense encoding, without its padding
+    dense, mask = encode_tokens(data["mrpc"].train["text_b"].tolist(), minilm[0], minilm[1], max_length=32)
+    assert feats.meta["stored_tokens"] == int(mask.sum()) + int(feats.mask_a[:].sum())
+    rows = torch.tensor([3, 0, 5])
+    assert torch.equal(feats.mask_b[rows], mask[rows][:, : int(mask[rows].sum(1).max())])
+    assert torch.allclose(feats.tokens_b[rows].float(), dense[rows][:, : feats.mask_b[rows].shape[1]].float(), atol=2e-3)
+    monkeypatch.setattr("qmtl_utils.models.backbones.glue.write_ragged_tokens", lambda *a, **k: pytest.fail("recomputed"))
     second = cached_token_features(cache, data, "bert-base-uncased", max_length=32, encoder=minilm)
     assert capsys.readouterr().out.count("[cache] hit  glue_tokens") == 4
-    assert torch.equal(second["mrpc"]["train"].tokens_b, feats.tokens_b)
-    out = GlueBackbone(384).eval()(feats.tokens_a, feats.mask_a, feats.tokens_b, feats.mask_b)
-    assert out.shape == (len(data["mrpc"].train), 30)
+    assert torch.equal(second["mrpc"]["train"].tokens_b[:], feats.tokens_b[:])
+    out = GlueBackbone(384).eval()(feats.tokens_a[:], feats.mask_a[:], feats.tokens_b[:], feats.mask_b[:])
+    assert out.shape == (n, 30)

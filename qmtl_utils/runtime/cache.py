@@ -52,12 +52,22 @@ class MissingCacheEntry(LookupError):
 # --------------------------------------------------------------------------- keys
 
 
+# sha256 of files this process has already hashed, by (path, size, mtime): an entry read many
+# times in one session (GLUE's token features at the paper's size are tens of GB) is hashed once
+_HASHED: dict[tuple[str, int, int], str] = {}
+
+
 def _sha256_file(path: Path) -> str:
+    stat = path.stat()
+    memo = (str(Path(path).resolve()), stat.st_size, stat.st_mtime_ns)
+    if memo in _HASHED:
+        return _HASHED[memo]
     digest = hashlib.sha256()
     with open(path, "rb") as fh:
         for block in iter(lambda: fh.read(1 << 20), b""):
             digest.update(block)
-    return digest.hexdigest()
+    _HASHED[memo] = digest.hexdigest()
+    return _HASHED[memo]
 
 
 def _canonical(value: Any, where: str = "value") -> Any:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
+import numpy as np
 import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
@@ -70,28 +71,147 @@ def load_text_encoder(name: str = PAPER_ENCODER, fallback: bool = False):
     return tokenizer, model, info
 
 
+def _token_ids(texts: Sequence[str], tokenizer, max_length: int, chunk: int = 8192) -> tuple[np.ndarray, np.ndarray]:
+    """WordPiece ids of every text, truncated to ``max_length``, as one flat int32 array and the
+    ``n + 1`` offsets of each text in it (tokenized ``chunk`` texts at a time: memory ∝ tokens)."""
+    ids, lengths = [], []
+    for start in range(0, len(texts), chunk):
+        enc = tokenizer(list(texts[start:start + chunk]), truncation=True, max_length=max_length)["input_ids"]
+        lengths.extend(len(x) for x in enc)
+        ids.append(np.fromiter((t for x in enc for t in x), dtype=np.int32))
+    offsets = np.zeros(len(lengths) + 1, dtype=np.int64)
+    np.cumsum(lengths, out=offsets[1:])
+    return (np.concatenate(ids) if ids else np.zeros(0, np.int32)), offsets
+
+
 @torch.no_grad()
+def _encoded_batches(texts: Sequence[str], tokenizer, model, max_length: int, batch_size: int):
+    """Yield ``(rows, hidden, lengths)`` batches of the frozen encoder over ``texts``: ``rows`` the
+    texts' indices (similar lengths together), ``hidden`` their float16 token embeddings
+    ``(B, T_batch, H)`` (numpy), ``lengths`` their token counts. Memory is one batch's."""
+    model.eval()
+    ids, offsets = _token_ids(texts, tokenizer, max_length)
+    lengths = np.diff(offsets)
+    device = next(model.parameters()).device
+    order = np.argsort(-lengths, kind="stable")
+    for start in range(0, len(order), batch_size):
+        rows = order[start:start + batch_size]
+        t = int(lengths[rows].max())
+        batch_ids = np.zeros((len(rows), t), dtype=np.int64)
+        for i, r in enumerate(rows):
+            batch_ids[i, :lengths[r]] = ids[offsets[r]:offsets[r + 1]]
+        mask = torch.from_numpy(np.arange(t)[None, :] < lengths[rows][:, None])
+        hidden = model(input_ids=torch.from_numpy(batch_ids).to(device), attention_mask=mask.to(device)).last_hidden_state
+        yield rows, hidden.half().cpu().numpy(), lengths[rows]
+
+
 def encode_tokens(texts: Sequence[str], tokenizer, model, max_length: int = 128,
                   batch_size: int = 64) -> tuple[torch.Tensor, torch.Tensor]:
     """Frozen token embeddings ``(n, T, hidden)`` float16 on the CPU and the attention mask ``(n, T)``
-    (bool) of ``texts``, truncated to ``max_length`` tokens (T=128 in Appendix A.1).
+    (bool) of ``texts``, truncated to ``max_length`` tokens (T=128 in Appendix A.1), as dense
+    tensors: for a handful of texts. The cache stores them ragged (:func:`write_ragged_tokens`).
 
     T is the longest tokenized text (at most ``max_length``): the backbone packs sequences and pools
     with the mask, so padding beyond it would change nothing and only cost storage.
     """
-    model.eval()
-    enc = tokenizer(list(texts), truncation=True, max_length=max_length, padding="longest",
-                    return_tensors="pt")
-    ids, mask = enc["input_ids"], enc["attention_mask"].bool()
-    lengths = mask.sum(1)
-    out = torch.zeros(*ids.shape, model.config.hidden_size, dtype=torch.float16)
-    device = next(model.parameters()).device
-    for batch in torch.argsort(lengths, descending=True).split(batch_size):  # similar lengths together
-        t = int(lengths[batch].max())
-        hidden = model(input_ids=ids[batch, :t].to(device),
-                       attention_mask=mask[batch, :t].to(device)).last_hidden_state
-        out[batch, :t] = hidden.half().cpu() * mask[batch, :t, None]
+    batches = list(_encoded_batches(texts, tokenizer, model, max_length, batch_size))
+    width = max((h.shape[1] for _, h, _ in batches), default=1)
+    hidden_size = model.config.hidden_size
+    out = torch.zeros(len(texts), width, hidden_size, dtype=torch.float16)
+    mask = torch.zeros(len(texts), width, dtype=torch.bool)
+    for rows, hidden, lengths in batches:
+        for row, h, n in zip(rows, hidden, lengths):
+            out[row, :n] = torch.from_numpy(h[:n])
+            mask[row, :n] = True
     return out, mask
+
+
+def write_ragged_tokens(folder: Path, prefix: str, texts: Sequence[str], tokenizer, model, max_length: int = 128,
+                        batch_size: int = 64) -> dict:
+    """Encode ``texts`` straight into ``folder/<prefix>.f16`` (float16 ``(Σ length, H)``, each text at
+    its true length, written through a memory map) and ``folder/<prefix>.offsets.npy``: peak memory
+    is one batch plus the token ids, whatever the number of texts. Returns shape facts for the meta."""
+    ids_offsets = _token_ids(texts, tokenizer, max_length)[1]
+    hidden_size, total = model.config.hidden_size, int(ids_offsets[-1])
+    values = np.lib.format.open_memmap(folder / f"{prefix}.f16.npy", mode="w+", dtype=np.float16,
+                                       shape=(max(total, 1), hidden_size))
+    for rows, hidden, lengths in _encoded_batches(texts, tokenizer, model, max_length, batch_size):
+        for row, h, n in zip(rows, hidden, lengths):
+            values[ids_offsets[row]:ids_offsets[row] + n] = h[:n]
+    values.flush()
+    del values
+    np.save(folder / f"{prefix}.offsets.npy", ids_offsets)
+    return {"tokens": total, "hidden_size": hidden_size, "bytes": 2 * total * hidden_size}
+
+
+class RaggedTokens:
+    """Token embeddings of ``n`` texts at their true lengths: ``values`` ``(Σ length, H)`` float16
+    (memory-mapped from the cache, so nothing is read until it is used) and ``offsets`` ``(n + 1,)``.
+
+    ``tokens[rows]`` is the dense ``(B, T_rows, H)`` float16 tensor of those rows, zero-padded to
+    the longest of them, and ``tokens.mask[rows]`` the matching ``(B, T_rows)`` mask: what
+    :class:`GlueBackbone` takes. Only the requested rows are read from disk.
+    """
+
+    def __init__(self, values: np.ndarray, offsets: np.ndarray):
+        self.values, self.offsets = values, np.asarray(offsets, dtype=np.int64)
+        self.lengths = np.diff(self.offsets)
+        self.mask = _RaggedMask(self)
+
+    @classmethod
+    def load(cls, folder: Path, prefix: str) -> RaggedTokens:
+        return cls(np.load(folder / f"{prefix}.f16.npy", mmap_mode="r"), np.load(folder / f"{prefix}.offsets.npy"))
+
+    @classmethod
+    def from_dense(cls, tokens: torch.Tensor, mask: torch.Tensor) -> RaggedTokens:
+        """The ragged form of padded ``tokens`` ``(n, T, H)`` with ``mask`` ``(n, T)`` (real tokens first)."""
+        mask = torch.as_tensor(mask).bool()
+        lengths = mask.sum(1).numpy()
+        offsets = np.zeros(len(lengths) + 1, dtype=np.int64)
+        np.cumsum(lengths, out=offsets[1:])
+        return cls(torch.as_tensor(tokens)[mask].to(torch.float16).numpy(), offsets)
+
+    def __len__(self) -> int:
+        return len(self.lengths)
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        return (len(self), int(self.lengths.max(initial=1)), int(self.values.shape[1]))
+
+    def rows(self, rows) -> np.ndarray:
+        if isinstance(rows, slice):
+            return np.arange(len(self))[rows]
+        if torch.is_tensor(rows):
+            rows = rows.cpu().numpy()
+        return np.asarray(rows, dtype=np.int64).reshape(-1)
+
+    def __getitem__(self, rows) -> torch.Tensor:
+        index = self.rows(rows)
+        lengths = self.lengths[index]
+        out = np.zeros((len(index), int(lengths.max(initial=1)), self.values.shape[1]), dtype=np.float16)
+        for i, (start, n) in enumerate(zip(self.offsets[index], lengths)):
+            out[i, :n] = self.values[start:start + n]
+        return torch.from_numpy(out)
+
+    def mean_pool(self, chunk: int = 4096) -> np.ndarray:
+        """``(n, H)`` float32 mean of each text's token embeddings, ``chunk`` texts at a time."""
+        out = np.empty((len(self), self.values.shape[1]), dtype=np.float32)
+        for start in range(0, len(self), chunk):
+            index = np.arange(start, min(start + chunk, len(self)))
+            tokens, mask = self[index].float(), self.mask[index].float()
+            out[index] = ((tokens * mask[..., None]).sum(1) / mask.sum(1, keepdim=True).clamp_min(1)).numpy()
+        return out
+
+
+class _RaggedMask:
+    """``mask[rows]``: the ``(B, T_rows)`` bool mask of :class:`RaggedTokens` rows."""
+
+    def __init__(self, tokens: RaggedTokens):
+        self._tokens = tokens
+
+    def __getitem__(self, rows) -> torch.Tensor:
+        lengths = self._tokens.lengths[self._tokens.rows(rows)]
+        return torch.from_numpy(np.arange(int(lengths.max(initial=1)))[None, :] < lengths[:, None])
 
 
 class GlueBackbone(nn.Module):
@@ -151,12 +271,16 @@ def _pad_to(x: torch.Tensor, width: int) -> torch.Tensor:
 
 @dataclass
 class TokenFeatures:
-    """Cached frozen-encoder outputs of one (task, split): text_b fields are None for single sentences."""
+    """Cached frozen-encoder outputs of one (task, split): text_b fields are None for single sentences.
 
-    tokens_a: torch.Tensor
-    mask_a: torch.Tensor
-    tokens_b: torch.Tensor | None
-    mask_b: torch.Tensor | None
+    ``tokens_*`` are :class:`RaggedTokens` read from the cache (or dense ``(n, T, H)`` tensors) and
+    ``mask_*`` their masks; both are indexed by rows (``tokens_a[rows]``, ``mask_a[rows]``).
+    """
+
+    tokens_a: Any
+    mask_a: Any
+    tokens_b: Any | None
+    mask_b: Any | None
     label: torch.Tensor
     meta: dict[str, Any]
 
@@ -187,27 +311,27 @@ def cached_token_features(cache: Cache, examples_by_task: Mapping[str, GlueTask]
                       "texts_sha256": _texts_hash(frame)}
             compute = _token_writer(frame, task.is_pair, encoder, max_length, batch_size)
             entry = cache.get_or_compute("glue_tokens", params, compute, code_version=code_version)
-            data = torch.load(entry.file("tokens.pt"))
+            a = RaggedTokens.load(entry.path, "tokens_a")
+            b = RaggedTokens.load(entry.path, "tokens_b") if task.is_pair else None
             labels = frame["label"].to_numpy()
             out[name][split] = TokenFeatures(
-                data["tokens_a"], data["mask_a"], data.get("tokens_b"), data.get("mask_b"),
+                a, a.mask, b, None if b is None else b.mask,
                 torch.from_numpy(labels.astype("float32" if labels.dtype.kind == "f" else "int64")),
                 entry.manifest["meta"])
     return out
 
 
 def _token_writer(frame, pair: bool, encoder: tuple, max_length: int, batch_size: int):
-    """The cache's compute function for one split: ``tokens.pt`` plus the encoder and wall time in meta."""
+    """The cache's compute function for one split: ragged ``tokens_a`` (and ``tokens_b``) files
+    (:func:`write_ragged_tokens`) plus the encoder, sizes and wall time in meta."""
     tokenizer, model, info = encoder
 
     def compute(tmp: Path) -> dict:
         start = time.perf_counter()
-        columns = ("a", "b") if pair else ("a",)
-        payload = {}
-        for c in columns:
-            payload[f"tokens_{c}"], payload[f"mask_{c}"] = encode_tokens(frame[f"text_{c}"], tokenizer, model,
-                                                                         max_length, batch_size)
-        torch.save(payload, tmp / "tokens.pt")
-        return {**info, "n": len(frame), "extract_wall_s": round(time.perf_counter() - start, 3)}
+        sizes = {c: write_ragged_tokens(tmp, f"tokens_{c}", frame[f"text_{c}"].tolist(), tokenizer, model,
+                                        max_length, batch_size) for c in (("a", "b") if pair else ("a",))}
+        return {**info, "n": len(frame), "extract_wall_s": round(time.perf_counter() - start, 3),
+                "stored_tokens": sum(v["tokens"] for v in sizes.values()),
+                "stored_bytes": sum(v["bytes"] for v in sizes.values())}
 
     return compute
