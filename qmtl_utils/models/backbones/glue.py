@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import json
+import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -128,55 +129,61 @@ def encode_tokens(texts: Sequence[str], tokenizer, model, max_length: int = 128,
 
 def write_ragged_tokens(folder: Path, prefix: str, texts: Sequence[str], tokenizer, model, max_length: int = 128,
                         batch_size: int = 64) -> dict:
-    """Encode ``texts`` straight into ``folder/<prefix>.f16`` (float16 ``(Σ length, H)``, each text at
-    its true length, written through a memory map) and ``folder/<prefix>.offsets.npy``: peak memory
-    is one batch plus the token ids, whatever the number of texts. Returns shape facts for the meta."""
-    ids_offsets = _token_ids(texts, tokenizer, max_length)[1]
-    hidden_size, total = model.config.hidden_size, int(ids_offsets[-1])
-    values = np.lib.format.open_memmap(folder / f"{prefix}.f16.npy", mode="w+", dtype=np.float16,
-                                       shape=(max(total, 1), hidden_size))
-    for rows, hidden, lengths in _encoded_batches(texts, tokenizer, model, max_length, batch_size):
-        for row, h, n in zip(rows, hidden, lengths):
-            values[ids_offsets[row]:ids_offsets[row] + n] = h[:n]
-    values.flush()
-    del values
-    np.save(folder / f"{prefix}.offsets.npy", ids_offsets)
-    return {"tokens": total, "hidden_size": hidden_size, "bytes": 2 * total * hidden_size}
+    """Encode ``texts`` into ``folder/<prefix>.f16`` (raw float16, each text's tokens at its true
+    length, appended batch by batch with plain writes) and ``folder/<prefix>.index.npy`` (per text:
+    first token, token count). Peak memory is one batch plus the token ids, whatever the number
+    of texts, and nothing is memory-mapped, so none of it counts as resident. Returns shape facts."""
+    hidden_size, written = model.config.hidden_size, 0
+    index = np.zeros((len(texts), 2), dtype=np.int64)
+    with open(folder / f"{prefix}.f16", "wb") as fh:
+        for rows, hidden, lengths in _encoded_batches(texts, tokenizer, model, max_length, batch_size):
+            keep = np.arange(hidden.shape[1])[None, :] < lengths[:, None]
+            fh.write(np.ascontiguousarray(hidden[keep]).tobytes())  # row after row, real tokens only
+            index[rows, 0] = written + np.concatenate([[0], np.cumsum(lengths)[:-1]])
+            index[rows, 1] = lengths
+            written += int(lengths.sum())
+    np.save(folder / f"{prefix}.index.npy", index)
+    (folder / f"{prefix}.json").write_text(json.dumps({"hidden_size": hidden_size, "tokens": written}))
+    return {"tokens": written, "hidden_size": hidden_size, "bytes": 2 * written * hidden_size}
 
 
 class RaggedTokens:
-    """Token embeddings of ``n`` texts at their true lengths: ``values`` ``(Σ length, H)`` float16
-    (memory-mapped from the cache, so nothing is read until it is used) and ``offsets`` ``(n + 1,)``.
+    """Token embeddings of ``n`` texts at their true lengths: float16 values ``(Σ length, H)`` —
+    in memory, or in a file of the cache read row by row with ``os.pread`` (nothing is held or
+    mapped) — and per text its first token and token count.
 
     ``tokens[rows]`` is the dense ``(B, T_rows, H)`` float16 tensor of those rows, zero-padded to
     the longest of them, and ``tokens.mask[rows]`` the matching ``(B, T_rows)`` mask: what
-    :class:`GlueBackbone` takes. Only the requested rows are read from disk.
+    :class:`GlueBackbone` takes. Only the requested rows are read.
     """
 
-    def __init__(self, values: np.ndarray, offsets: np.ndarray):
-        self.values, self.offsets = values, np.asarray(offsets, dtype=np.int64)
-        self.lengths = np.diff(self.offsets)
+    def __init__(self, values: np.ndarray | Path, starts: np.ndarray, lengths: np.ndarray, hidden_size: int):
+        self.values, self.hidden_size = values, int(hidden_size)
+        self.starts, self.lengths = np.asarray(starts, dtype=np.int64), np.asarray(lengths, dtype=np.int64)
         self.mask = _RaggedMask(self)
+        self._fd = None
 
     @classmethod
     def load(cls, folder: Path, prefix: str) -> RaggedTokens:
-        return cls(np.load(folder / f"{prefix}.f16.npy", mmap_mode="r"), np.load(folder / f"{prefix}.offsets.npy"))
+        index = np.load(folder / f"{prefix}.index.npy")
+        info = json.loads((folder / f"{prefix}.json").read_text())
+        return cls(folder / f"{prefix}.f16", index[:, 0], index[:, 1], info["hidden_size"])
 
     @classmethod
     def from_dense(cls, tokens: torch.Tensor, mask: torch.Tensor) -> RaggedTokens:
         """The ragged form of padded ``tokens`` ``(n, T, H)`` with ``mask`` ``(n, T)`` (real tokens first)."""
         mask = torch.as_tensor(mask).bool()
         lengths = mask.sum(1).numpy()
-        offsets = np.zeros(len(lengths) + 1, dtype=np.int64)
-        np.cumsum(lengths, out=offsets[1:])
-        return cls(torch.as_tensor(tokens)[mask].to(torch.float16).numpy(), offsets)
+        starts = np.concatenate([[0], np.cumsum(lengths)[:-1]])
+        values = torch.as_tensor(tokens)[mask].to(torch.float16).numpy()
+        return cls(values, starts, lengths, values.shape[1])
 
     def __len__(self) -> int:
         return len(self.lengths)
 
     @property
     def shape(self) -> tuple[int, int, int]:
-        return (len(self), int(self.lengths.max(initial=1)), int(self.values.shape[1]))
+        return (len(self), int(self.lengths.max(initial=1)), self.hidden_size)
 
     def rows(self, rows) -> np.ndarray:
         if isinstance(rows, slice):
@@ -185,17 +192,32 @@ class RaggedTokens:
             rows = rows.cpu().numpy()
         return np.asarray(rows, dtype=np.int64).reshape(-1)
 
+    def _read(self, start: int, n: int) -> np.ndarray:
+        if isinstance(self.values, np.ndarray):
+            return self.values[start:start + n]
+        if self._fd is None:
+            self._fd = os.open(self.values, os.O_RDONLY)
+        width = 2 * self.hidden_size
+        return np.frombuffer(os.pread(self._fd, n * width, start * width), dtype=np.float16).reshape(n, -1)
+
     def __getitem__(self, rows) -> torch.Tensor:
         index = self.rows(rows)
         lengths = self.lengths[index]
-        out = np.zeros((len(index), int(lengths.max(initial=1)), self.values.shape[1]), dtype=np.float16)
-        for i, (start, n) in enumerate(zip(self.offsets[index], lengths)):
-            out[i, :n] = self.values[start:start + n]
+        out = np.zeros((len(index), int(lengths.max(initial=1)), self.hidden_size), dtype=np.float16)
+        for i, (start, n) in enumerate(zip(self.starts[index], lengths)):
+            out[i, :n] = self._read(int(start), int(n))
         return torch.from_numpy(out)
+
+    def __getstate__(self) -> dict:  # file descriptors do not travel (pickling, workers)
+        return {**self.__dict__, "_fd": None}
+
+    def __del__(self) -> None:
+        if getattr(self, "_fd", None) is not None:
+            os.close(self._fd)
 
     def mean_pool(self, chunk: int = 4096) -> np.ndarray:
         """``(n, H)`` float32 mean of each text's token embeddings, ``chunk`` texts at a time."""
-        out = np.empty((len(self), self.values.shape[1]), dtype=np.float32)
+        out = np.empty((len(self), self.hidden_size), dtype=np.float32)
         for start in range(0, len(self), chunk):
             index = np.arange(start, min(start + chunk, len(self)))
             tokens, mask = self[index].float(), self.mask[index].float()
