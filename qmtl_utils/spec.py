@@ -104,8 +104,4 @@ def benchmark_spec(benchmark: str, spec_overrides: dict | None = None) -> Benchm
     unknown = set(spec_overrides or {}) - {f.name for f in dataclasses.fields(spec)}
     if unknown:
         raise ValueError(f"unknown configuration field(s) {sorted(unknown)} for {benchmark}")
-    overrides = dict(spec_overrides or {})
-    if isinstance(overrides.get("task_wires"), str):  # "<task> last": the paper's placement of that task
-        task = overrides["task_wires"].removesuffix(" last")
-        overrides["task_wires"] = wires_with_task_last(spec, task)
-    return dataclasses.replace(spec, **overrides)
+    return dataclasses.replace(spec, **(spec_overrides or {}))

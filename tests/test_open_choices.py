@@ -40,8 +40,8 @@ def test_summary_by_hand():
     # against the literal classical head (0.7 per replicate) and the better HQNN (hqnnQ, 0.6)
     assert row["best_hqnn"] == "hqnnQ"
     assert row["vs_classical"] == pytest.approx(0.05) and row["vs_best_hqnn"] == pytest.approx(0.15)
-    assert oc.verdict(row) == "holds"
-    (sentence,) = oc.describe(oc.summary_table(changes, {"mustard": literal}).assign(verdict="holds"))
+    assert oc.verdict(row) == row["verdict"] == "holds"
+    (sentence,) = oc.describe(oc.summary_table(changes, {"mustard": literal}))
     assert sentence.startswith("encoding order → written") and "+0.150 [" in sentence and "holds." in sentence
 
 

@@ -373,10 +373,9 @@ def qmtl_encoder_state(z, encoder_weights, config: QMTLConfig) -> torch.Tensor:
     so every feature reaches the readout (the last data layer's phase is applied at the end).
     """
     z = encoding_angles(z, config)
-    if config.encoding_order == "written":
-        return _encoder_state_written(z, encoder_weights, config)
     batch, Q = z.shape[0], config.n_qubits
     features = z.reshape(batch, config.n_layers, Q)
+    written = config.encoding_order == "written"
     half = max(Q // 2, 1)
     hadamard_1 = hadamard(1, z.dtype, z.device)
     swapped_ladder = [(target, control) for control, target in ladder_pairs(Q)]
@@ -388,7 +387,7 @@ def qmtl_encoder_state(z, encoder_weights, config: QMTLConfig) -> torch.Tensor:
     for layer in range(config.n_layers):  # Eq. (3): U_param,ℓ U_enc,ℓ
         theta = encoder_weights[layer]
         rotations = hadamard_1 @ ry(theta) @ rz(theta) @ hadamard_1  # (Q, 2, 2)
-        if layer == 0:  # RZ(z)|0…0> is a global phase: the state is a product of first columns
+        if layer == 0:  # no data phase yet ("operator": RZ(z)|0…0> is a global phase): a product state
             state = product_state(rotations[:, :, 0].unsqueeze(0))
             if ladder is not None:  # one sample's worth of work, shared by the batch
                 state = permute_basis(state, ladder)
@@ -396,48 +395,15 @@ def qmtl_encoder_state(z, encoder_weights, config: QMTLConfig) -> torch.Tensor:
             continue
         left = kron_shared(list(rotations[:half]))
         right = kron_shared(list(rotations[half:])) if Q > 1 else torch.ones_like(left[:1, :1])
-        state = phase_rotate_permute(state, z_phases(features[:, layer]), left, right, ladder_t)
-    return state
+        # the data phase before this layer's rotations: its own ("operator") or the previous layer's
+        data = features[:, layer - 1] if written else features[:, layer]
+        state = phase_rotate_permute(state, z_phases(data), left, right, ladder_t)
+    return state * z_phases(features[:, -1]) if written else state  # "written" ends on a data layer
 
 
 def encoding_angles(z: torch.Tensor, config: QMTLConfig) -> torch.Tensor:
     """The angles Eq. (3) encodes: ``Z`` itself (``angle_map="identity"``, the paper) or ``π·tanh(Z)``."""
     return math.pi * torch.tanh(z) if config.angle_map == "pi_tanh" else z
-
-
-def _encoder_layers(z, encoder_weights, config: QMTLConfig):
-    """What every layer of Eq. (3) needs in the Hadamard frame: the features ``(batch, L, Q)``,
-    the per-layer rotations ``(Q, 2, 2)``, the register split and the ladder's gather index."""
-    Q = config.n_qubits
-    half = max(Q // 2, 1)
-    hadamard_1 = hadamard(1, z.dtype, z.device)
-    swapped_ladder = [(target, control) for control, target in ladder_pairs(Q)]
-    ladder = cnot_permutation(Q, swapped_ladder, z.device) if config.entangle and Q > 1 else None
-    rows, cols = 2**half, 2 ** (Q - half)
-    no_ladder = torch.arange(2**Q, device=z.device)
-    ladder_t = transposed_permutation(no_ladder if ladder is None else ladder, rows, cols)
-    rotations = [hadamard_1 @ ry(theta) @ rz(theta) @ hadamard_1 for theta in encoder_weights]
-    return z.reshape(z.shape[0], config.n_layers, Q), rotations, half, ladder, ladder_t
-
-
-def _encoder_state_written(z, encoder_weights, config: QMTLConfig) -> torch.Tensor:
-    """Eq. (3) read left to right: per layer ``U_enc,ℓ · U_param,ℓ`` (rotations, ladder, data).
-
-    In the Hadamard frame the first layer's rotations and ladder act on ``|0…0>`` and are shared
-    by the batch; each later layer applies the previous layer's data phase, its rotations and the
-    ladder in one :func:`phase_rotate_permute`; the last data phase closes the encoder.
-    """
-    batch, Q = z.shape[0], config.n_qubits
-    features, rotations, half, ladder, ladder_t = _encoder_layers(z, encoder_weights, config)
-    state = product_state(rotations[0][:, :, 0].unsqueeze(0))
-    if ladder is not None:
-        state = permute_basis(state, ladder)
-    state = state.expand(batch, -1)
-    for layer in range(1, config.n_layers):
-        left = kron_shared(list(rotations[layer][:half]))
-        right = kron_shared(list(rotations[layer][half:])) if Q > 1 else torch.ones_like(left[:1, :1])
-        state = phase_rotate_permute(state, z_phases(features[:, layer - 1]), left, right, ladder_t)
-    return state * z_phases(features[:, -1])
 
 
 def qmtl_expvals(z, encoder_weights, task_weights, config: QMTLConfig) -> torch.Tensor:

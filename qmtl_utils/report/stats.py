@@ -29,9 +29,24 @@ def mean_ci_table(results: pd.DataFrame, by: Sequence[str], value: str = "value"
     group's runs (``ci_low``, ``ci_high``; NaN for a single run). With 3 runs the 95 % half-width is
     4.30 · std / √3 ≈ 2.5 std: what 3 replicates can and cannot tell apart."""
     table = mean_std_table(results, by, value)
-    half = stats.t.ppf(0.5 + level / 2, np.maximum(table["n"] - 1, 1)) * table["std"] / np.sqrt(table["n"])
+    half = t_half_width(table["std"], table["n"], level)
     table["ci_low"], table["ci_high"] = table["mean"] - half, table["mean"] + half
     return table
+
+
+def t_half_width(std, n, level: float = 0.95):
+    """Half-width of the ``level`` Student-t interval of a mean of ``n`` runs with sample std ``std``."""
+    n = np.asarray(n)
+    return stats.t.ppf(0.5 + level / 2, np.maximum(n - 1, 1)) * std / np.sqrt(n)
+
+
+def t_interval(values, level: float = 0.95) -> tuple[float, float]:
+    """The ``level`` Student-t interval of the mean of ``values`` (NaN for fewer than 2)."""
+    values = np.asarray(values, dtype=float)
+    if len(values) < 2:
+        return float("nan"), float("nan")
+    half = float(t_half_width(values.std(ddof=1), len(values), level))
+    return float(values.mean() - half), float(values.mean() + half)
 
 
 def paired_comparison(a, b) -> dict:

@@ -148,16 +148,16 @@ def write_ragged_tokens(folder: Path, prefix: str, texts: Sequence[str], tokeniz
 
 
 class RaggedTokens:
-    """Token embeddings of ``n`` texts at their true lengths: float16 values ``(Σ length, H)`` —
-    in memory, or in a file of the cache read row by row with ``os.pread`` (nothing is held or
-    mapped) — and per text its first token and token count.
+    """Token embeddings of ``n`` texts at their true lengths: the float16 values ``(Σ length, H)``
+    in a file of the cache (``values``), read row by row with ``os.pread`` (nothing is held or
+    mapped), and per text its first token and token count.
 
     ``tokens[rows]`` is the dense ``(B, T_rows, H)`` float16 tensor of those rows, zero-padded to
     the longest of them, and ``tokens.mask[rows]`` the matching ``(B, T_rows)`` mask: what
     :class:`GlueBackbone` takes. Only the requested rows are read.
     """
 
-    def __init__(self, values: np.ndarray | Path, starts: np.ndarray, lengths: np.ndarray, hidden_size: int):
+    def __init__(self, values: Path, starts: np.ndarray, lengths: np.ndarray, hidden_size: int):
         self.values, self.hidden_size = values, int(hidden_size)
         self.starts, self.lengths = np.asarray(starts, dtype=np.int64), np.asarray(lengths, dtype=np.int64)
         self.mask = _RaggedMask(self)
@@ -168,15 +168,6 @@ class RaggedTokens:
         index = np.load(folder / f"{prefix}.index.npy")
         info = json.loads((folder / f"{prefix}.json").read_text())
         return cls(folder / f"{prefix}.f16", index[:, 0], index[:, 1], info["hidden_size"])
-
-    @classmethod
-    def from_dense(cls, tokens: torch.Tensor, mask: torch.Tensor) -> RaggedTokens:
-        """The ragged form of padded ``tokens`` ``(n, T, H)`` with ``mask`` ``(n, T)`` (real tokens first)."""
-        mask = torch.as_tensor(mask).bool()
-        lengths = mask.sum(1).numpy()
-        starts = np.concatenate([[0], np.cumsum(lengths)[:-1]])
-        values = torch.as_tensor(tokens)[mask].to(torch.float16).numpy()
-        return cls(values, starts, lengths, values.shape[1])
 
     def __len__(self) -> int:
         return len(self.lengths)
@@ -193,8 +184,6 @@ class RaggedTokens:
         return np.asarray(rows, dtype=np.int64).reshape(-1)
 
     def _read(self, start: int, n: int) -> np.ndarray:
-        if isinstance(self.values, np.ndarray):
-            return self.values[start:start + n]
         if self._fd is None:
             self._fd = os.open(self.values, os.O_RDONLY)
         width = 2 * self.hidden_size
