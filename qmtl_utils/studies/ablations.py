@@ -19,6 +19,7 @@ import pandas as pd
 
 from qmtl_utils.models.factory import make_head
 from qmtl_utils.models.params import count_trainable
+from qmtl_utils.runtime import executor
 from qmtl_utils.runtime.cache import Cache, Entry, write_csv
 from qmtl_utils.runtime.fingerprint import code_fingerprint
 from qmtl_utils.spec import benchmark_spec
@@ -47,6 +48,9 @@ def _params(profile: dict) -> dict:
 def run_ablations(cache: Cache, profile: dict) -> Entry:
     """Train (or read back) the QMTL head of every configuration on every fold; write ``ablations.csv``."""
     frames, upstream, done = [], [], {}
+    configurations = list({tuple(sorted(o.items())): o for _, _, o in CONFIGURATIONS}.values())
+    executor.prefetch(cache, [unit for o in configurations  # every fold of every configuration at once
+                              for unit in benchmark_runs.benchmark_units(cache, profile, BENCHMARK, ("qmtl",), o or None)])
     for study, label, overrides in CONFIGURATIONS:
         key = tuple(sorted(overrides.items()))
         if key not in done:

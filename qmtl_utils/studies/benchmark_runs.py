@@ -27,6 +27,7 @@ import torch
 from qmtl_utils.data import datasets
 from qmtl_utils.models.factory import make_head
 from qmtl_utils.models.params import count_trainable, variant_label
+from qmtl_utils.runtime import executor, progress
 from qmtl_utils.runtime.cache import Cache, Entry, write_csv, write_json
 from qmtl_utils.runtime.fingerprint import code_fingerprint
 from qmtl_utils.spec import BENCHMARKS, HEAD_VARIANTS, BenchmarkSpec, benchmark_spec
@@ -185,6 +186,7 @@ def run_benchmark(cache: Cache, profile: dict, benchmark: str, variants=HEAD_VAR
     settings = profile["training"][benchmark]
     spec = benchmark_spec(benchmark, spec_overrides)
     data_entry, inputs = _inputs(cache, profile, benchmark)
+    executor.prefetch(cache, benchmark_units(cache, profile, benchmark, variants, spec_overrides, data_entry.key))
     jobs = [(v, r) for v in variants for r in settings["replicates"]]
     run_keys, frames, runs, started = [], [], [], time.perf_counter()
     for done, (variant, replicate) in enumerate(jobs):
@@ -199,6 +201,8 @@ def run_benchmark(cache: Cache, profile: dict, benchmark: str, variants=HEAD_VAR
         eta = elapsed / (done + 1) * (len(jobs) - done - 1)
         print(f"[{benchmark}] run {done + 1}/{len(jobs)} ({variant}, replicate {replicate}) ready; "
               f"{elapsed:.0f} s so far, about {eta:.0f} s to go", flush=True)
+        progress.report(done + 1, len(jobs), f"{benchmark} {variant} replicate {replicate}",
+                        scope=f"{benchmark} {spec_overrides or ''}")
 
     def write(folder: Path) -> None:
         write_csv(pd.concat(frames, ignore_index=True), folder / "metrics.csv")
@@ -207,6 +211,35 @@ def run_benchmark(cache: Cache, profile: dict, benchmark: str, variants=HEAD_VAR
     return cache.get_or_compute(f"results_{benchmark}", _results_params(variants, settings, spec_overrides), write,
                                 upstream=run_keys, code_version=code_fingerprint(__name__),
                                 meta=profile_meta(profile))
+
+
+def benchmark_units(cache: Cache, profile: dict, benchmark: str, variants=HEAD_VARIANTS,
+                    spec_overrides: dict | None = None, data_key: str | None = None) -> list[executor.Unit]:
+    """The runs of :func:`run_benchmark` as executor units (same stage, params, upstream and code
+    version, so the same cache keys): what ``--executor ray`` dispatches."""
+    settings = profile["training"][benchmark]
+    data_key = data_key or _data_key(cache, profile, benchmark)
+    where = f" {dict(sorted(spec_overrides.items()))}" if spec_overrides else ""
+    return [executor.Unit(f"run_{benchmark}", _run_params(v, r, settings, spec_overrides), _unit_run,
+                          {"cache_root": str(cache.root), "profile": profile, "benchmark": benchmark, "variant": v,
+                           "replicate": r, "spec_overrides": spec_overrides},
+                          upstream=(data_key,), code_version=code_fingerprint(__name__),
+                          label=f"{benchmark} {v} replicate {r}{where}", gpu=True)
+            for v in variants for r in settings["replicates"]]
+
+
+_WORKER_INPUTS: dict[tuple, dict] = {}  # a Ray worker's decoded inputs, by (cache, benchmark, data settings)
+
+
+def _unit_run(folder: Path, *, cache_root: str, profile: dict, benchmark: str, variant: str, replicate: int,
+              spec_overrides: dict | None) -> None:
+    """One run of :func:`run_benchmark`, on an executor's worker: inputs rebuilt from the cache once per
+    worker process, then exactly the serial loop's :func:`_write_run`."""
+    memo = (cache_root, benchmark, repr(sorted(profile["data"][benchmark].items())))
+    if memo not in _WORKER_INPUTS:
+        _WORKER_INPUTS[memo] = _inputs(Cache(Path(cache_root)), profile, benchmark)[1]
+    _write_run(folder, benchmark_spec(benchmark, spec_overrides), profile["training"][benchmark], variant, replicate,
+               _WORKER_INPUTS[memo], profile["name"])
 
 
 def _results_params(variants, settings: dict, spec_overrides: dict | None) -> dict:

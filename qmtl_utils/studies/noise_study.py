@@ -20,6 +20,7 @@ import torch
 
 from qmtl_utils.quantum import noisy, shots
 from qmtl_utils.report.stats import percentile_interval
+from qmtl_utils.runtime import executor, progress
 from qmtl_utils.runtime.cache import Cache, Entry, write_csv, write_json
 from qmtl_utils.runtime.fingerprint import code_fingerprint
 from qmtl_utils.studies.benchmark_runs import (
@@ -104,6 +105,22 @@ def bootstrap_summary(head, estimates: dict[str, np.ndarray], labels: np.ndarray
     return pd.DataFrame(summary), pd.DataFrame(deltas)
 
 
+def _write_level(folder, head, z: np.ndarray, p: float, settings: dict) -> None:
+    """One ``noise_level`` entry: ``exact.npy``, ``shots.npy`` and ``info.json`` of level ``p``."""
+    exact, estimates, info = evaluate_level(head, z, p, settings)
+    np.save(folder / "exact.npy", exact)
+    np.save(folder / "shots.npy", estimates)
+    write_json(info, folder / "info.json")
+    print(f"[noise] p = {p}: {len(z)} samples x {settings['shot_seeds']} shot seeds in {info['wall_s']:.1f} s",
+          flush=True)
+
+
+def _unit_level(folder, *, cache_root: str, profile: dict, p: float) -> None:
+    """One noise level on an executor's worker: fold 1's head and test features read from the cache."""
+    head, z, _, _ = checkpoint_inputs(Cache(cache_root), profile, CHECKPOINT_BENCHMARK, profile["noise"]["n_samples"])
+    _write_level(folder, head, z, p, profile["noise"])
+
+
 def noise_study(cache: Cache, profile: dict, compute: bool = True) -> Entry:
     """Fold 1's CheXpert QMTL head under depolarizing noise (stage ``noise_chexpert``, Fig. 10).
 
@@ -118,17 +135,17 @@ def noise_study(cache: Cache, profile: dict, compute: bool = True) -> Entry:
     head, z, labels, run_key = checkpoint_inputs(cache, profile, CHECKPOINT_BENCHMARK, settings["n_samples"])
     code, meta = code_fingerprint(__name__), profile_meta(profile)
     levels, upstream = [0.0, *settings["levels"]], [run_key]
+    if compute:
+        executor.prefetch(cache, [executor.Unit("noise_level", {"p": p, **settings}, _unit_level,
+                                                {"cache_root": str(cache.root), "profile": profile, "p": p},
+                                                upstream=(run_key,), code_version=code, meta=meta, label=f"noise p={p:g}")
+                                  for p in levels])
     for p in levels:
-        def write_level(folder, p=p):
-            exact, estimates, info = evaluate_level(head, z, p, settings)
-            np.save(folder / "exact.npy", exact)
-            np.save(folder / "shots.npy", estimates)
-            write_json(info, folder / "info.json")
-            print(f"[noise] p = {p}: {len(z)} samples x {settings['shot_seeds']} shot seeds in {info['wall_s']:.1f} s",
-                  flush=True)
-
-        upstream.append(cache.fetch("noise_level", {"p": p, **settings}, write_level, compute=compute,
+        upstream.append(cache.fetch("noise_level", {"p": p, **settings},
+                                    lambda folder, p=p: _write_level(folder, head, z, p, settings), compute=compute,
                                     upstream=[run_key], code_version=code, meta=meta).key)
+        if compute:
+            progress.report(len(upstream) - 1, len(levels), f"noise p={p:g}", scope="noise")
 
     def write(folder):
         with torch.no_grad():

@@ -43,6 +43,7 @@ import numpy as np
 import pandas as pd
 
 from qmtl_utils.report.stats import paired_comparison, t_interval
+from qmtl_utils.runtime import executor
 from qmtl_utils.runtime.cache import Cache, Entry, write_csv
 from qmtl_utils.runtime.fingerprint import code_fingerprint
 from qmtl_utils.spec import BENCHMARKS, wires_with_task_last
@@ -207,6 +208,10 @@ def run_open_choices(cache: Cache, profile: dict, compute: bool = True) -> Entry
         return benchmark_runs.results_entry(cache, p, benchmark, spec_overrides=spec_overrides, **kwargs)
 
     literal, switched = {}, []
+    if compute:  # every switched run at once (the literal ones are 03_training's)
+        executor.prefetch(cache, [unit for choice, benchmark in planned(profile) for unit in benchmark_runs.benchmark_units(
+            cache, switched_profile(profile, choice, benchmark), benchmark, (choice.variant,),
+            choice.spec_overrides(benchmark) or None)])
     for choice, benchmark in planned(profile):
         if benchmark not in literal:
             literal[benchmark] = results(profile, benchmark)  # 03_training's runs, read back

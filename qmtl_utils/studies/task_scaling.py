@@ -37,6 +37,7 @@ from qmtl_utils.models.factory import make_head_for_config
 from qmtl_utils.models.params import capacity_matched_qmtl, classical_head_params, count_trainable, hqnn_head_params
 from qmtl_utils.quantum.config import QMTLConfig
 from qmtl_utils.quantum.observables import default_observables
+from qmtl_utils.runtime import executor, progress
 from qmtl_utils.runtime.cache import Cache, Entry, write_csv, write_json
 from qmtl_utils.runtime.fingerprint import code_fingerprint
 from qmtl_utils.training.common import MultiTaskModel, Progress, parallel_epoch, seed_all
@@ -246,6 +247,13 @@ def _write_run(folder, n_tasks: int, variant: str, seed: int, settings: ScalingS
     return {"accuracy": record["accuracy"], "epoch_s": record["epoch_s"]}
 
 
+def _unit_run(folder, n_tasks: int, variant: str, seed: int, settings: ScalingSettings, backend: str) -> dict:
+    """One run on an executor's worker, with the sweep's torch thread count."""
+    if settings.num_threads:
+        torch.set_num_threads(settings.num_threads)
+    return _write_run(folder, n_tasks, variant, seed, settings, backend, False)
+
+
 def run_scaling(cache: Cache, settings: ScalingSettings | dict | None = None, verbose: bool = False,
                 compute: bool = True) -> Entry:
     """Train every (T, variant, seed) of ``settings`` not yet in ``cache``, then write the tables.
@@ -262,6 +270,12 @@ def run_scaling(cache: Cache, settings: ScalingSettings | dict | None = None, ve
     code = code_fingerprint(__name__)
     jobs = [(T, v, seed) for T in s.tasks for v in s.variants for seed in s.seeds]
     backends = {T: qmtl_backend(s.task_qubits * T, s.fast_max_qubits) for T in s.tasks}
+    if compute:
+        executor.prefetch(cache, [executor.Unit(
+            RUN_STAGE, {"T": T, "variant": v, "seed": seed, "backend": backends[T] if v == "qmtl" else "fast",
+                        "settings": s.run_settings()}, _unit_run,
+            {"n_tasks": T, "variant": v, "seed": seed, "settings": s, "backend": backends[T] if v == "qmtl" else "fast"},
+            code_version=code, label=f"scaling T={T} {v} seed {seed}", gpu=False) for T, v, seed in jobs])
     threads = torch.get_num_threads()
     if s.num_threads:  # one thread is far faster than two on a CPU shared with other processes
         torch.set_num_threads(s.num_threads)
@@ -283,6 +297,7 @@ def run_scaling(cache: Cache, settings: ScalingSettings | dict | None = None, ve
             print(f"[scaling] run {i + 1}/{len(jobs)} T={T} {variant} seed {seed} ({record['backend']}): "
                   f"acc {record['accuracy']:.3f} (majority {record['majority_accuracy']:.3f}), "
                   f"{record['epoch_s']:.2f} s/epoch; {time.perf_counter() - started:.0f} s so far", flush=True)
+            progress.report(i + 1, len(jobs), f"T={T} {variant} seed {seed}", scope="scaling")
     finally:
         torch.set_num_threads(threads)
 
