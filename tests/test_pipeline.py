@@ -192,9 +192,14 @@ def _stages(tmp_path: Path) -> list[pipeline.Stage]:
 def test_stage_selection(tmp_path):
     stages = _stages(tmp_path)
     stems = [s.stem for s in stages]
-    assert [s.stem for s in pipeline.match_stages(stages, "04")] == ["04a_scaling", "04b_noise"]
     assert [s.stem for s in pipeline.match_stages(stages, "04a")] == ["04a_scaling"]
     assert [s.stem for s in pipeline.match_stages(stages, "07_figures")] == ["07_figures"]
+    assert [s.stem for s in pipeline.match_stages(stages, "04b_n")] == ["04b_noise"]  # a unique prefix
+    for ambiguous in ("04", "0"):  # a prefix of several stages is refused, naming them
+        with pytest.raises(ValueError, match="matches .* stages .*04a_scaling, 04b_noise"):
+            pipeline.match_stages(stages, ambiguous)
+    with pytest.raises(ValueError, match="no stage matches '9'"):
+        pipeline.match_stages(stages, "9")
 
     selected, forced = pipeline.select(stages, [], [], "04a")
     assert [s.stem for s in selected] == stems and forced == set(stems[2:])

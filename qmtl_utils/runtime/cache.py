@@ -15,6 +15,7 @@ Typical use in a notebook::
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
@@ -47,6 +48,36 @@ class CacheCorruptionWarning(UserWarning):
 
 class MissingCacheEntry(LookupError):
     """A result that an earlier notebook should have produced is not in the cache."""
+
+
+class CacheDiskFull(OSError):
+    """The disk holding the cache filled up while an entry was written (nothing was installed)."""
+
+
+ENTRY_LOG = "QMTL_ENTRY_LOG"  # file run_all names: every entry a notebook computed or found is appended
+FULL_HASH_BYTES = 256 << 20  # Cache.check hashes payload files up to this size and checks larger ones by size
+
+
+def _log_entry(stage: str, key: str) -> None:
+    target = os.environ.get(ENTRY_LOG)
+    if target:
+        with open(target, "a", encoding="utf-8") as fh:
+            fh.write(f"{stage} {key}\n")
+
+
+def _disk_full(exc: BaseException, where: Path) -> bool:
+    """Whether ``exc`` (or what caused it) is a full disk: ENOSPC/EDQUOT, or a writer's opaque error
+    (torch.save reports "unexpected pos") while less than 1 MB is free at ``where``."""
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            return True
+        exc = exc.__cause__ or exc.__context__
+    try:
+        return shutil.disk_usage(where).free < (1 << 20)
+    except OSError:
+        return False
 
 
 # --------------------------------------------------------------------------- keys
@@ -271,7 +302,13 @@ class Cache:
         final = self._entry_dir(stage, key)
         final.parent.mkdir(parents=True, exist_ok=True)
         tmp = final.parent / f".tmp-{key[:KEY_DIR_CHARS]}-{os.getpid()}-{secrets.token_hex(4)}"
-        tmp.mkdir()
+        try:
+            tmp.mkdir()
+        except OSError as exc:
+            if _disk_full(exc, final.parent):
+                raise CacheDiskFull(errno.ENOSPC, f"no space left on the disk holding the cache ({self.root}) to "
+                                    f"write a {stage!r} entry; free some space and rerun", str(final.parent)) from exc
+            raise
         try:
             start = time.perf_counter()
             extra = write_fn(tmp)
@@ -292,8 +329,15 @@ class Cache:
                 "meta": _canonical({"wall_s": wall_s, **(meta or {}), **(extra or {})}, "meta"),
             }
             _write_json_atomic(manifest, tmp / MANIFEST)
-        except BaseException:
+        except BaseException as exc:
             shutil.rmtree(tmp, ignore_errors=True)
+            if isinstance(exc, Exception) and not isinstance(exc, CacheDiskFull) and _disk_full(exc, final.parent):
+                free = shutil.disk_usage(final.parent).free
+                raise CacheDiskFull(
+                    errno.ENOSPC, f"the disk holding the cache ({self.root}) is full ({free:,} bytes free) while "
+                    f"writing a {stage!r} entry ({type(exc).__name__}: {exc}); nothing was installed and the "
+                    "partial files were removed. Free some space (or point QMTL_CACHE_DIR elsewhere) and rerun: "
+                    "finished entries are kept", str(final.parent)) from exc
             raise
         return self._install(tmp, final, stage, key, manifest)
 
@@ -348,13 +392,44 @@ class Cache:
         entry = self.get(stage, key)
         if entry is not None:
             print(f"[cache] hit  {stage} {key[:12]}", flush=True)
+            _log_entry(stage, key)
             return entry
         start = time.perf_counter()
         entry = self.put(stage, key, compute, params=params, upstream=upstream,
                          code_version=code_version, meta=meta)
         print(f"[cache] miss {stage} {key[:12]} -> computed in {time.perf_counter() - start:.1f}s",
               flush=True)
+        _log_entry(stage, key)
         return entry
+
+    def check(self, stage: str, key: str) -> str | None:
+        """None if the entry for ``key`` is present and matches its manifest (payload files up to
+        :data:`FULL_HASH_BYTES` by sha256, larger ones by size), else what is wrong; a bad entry is
+        moved aside to ``.corrupt-*`` like :meth:`get` does. What ``run_all`` runs before it skips a stage."""
+        folder = self._entry_dir(stage, key)
+        if not folder.exists():
+            return "it is missing"
+        try:
+            manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
+            files = manifest["files"]
+            problem = None if manifest.get("key") == key else f"{MANIFEST} does not belong to key {key[:12]}"
+            for name, info in sorted(files.items()):
+                path = folder / name
+                if problem:
+                    break
+                if not path.is_file():
+                    problem = f"payload file {name!r} is missing"
+                elif path.stat().st_size != info.get("bytes"):
+                    problem = f"payload file {name!r} has {path.stat().st_size} bytes, its manifest says {info.get('bytes')}"
+                elif info.get("bytes", 0) <= FULL_HASH_BYTES and _sha256_file(path) != info.get("sha256"):
+                    problem = f"payload file {name!r} does not match its recorded sha256"
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+            problem = f"{MANIFEST} cannot be read: {exc}"
+        if problem:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", CacheCorruptionWarning)
+                self._quarantine(folder, key, problem)
+        return problem
 
     def lookup(
         self,
@@ -373,8 +448,9 @@ class Cache:
             producer = producer or " or ".join(stages.producers(stage))
             raise MissingCacheEntry(
                 f"no cached {stage!r} result for these settings (key {key[:12]}) under {self.root}. "
-                f"It is produced by {producer}; run `bash run_all.sh --profile {self.root.name}` "
-                "(or that notebook) first."
+                f"It is produced by {producer}: `bash run_all.sh --profile {self.root.name}` re-runs that stage "
+                "(it checks the entries each stage recorded and re-executes the stage whose entries are gone), "
+                "or run that notebook first."
             )
         return entry
 
@@ -398,5 +474,9 @@ class Cache:
 
 def _write_json_atomic(obj: Any, path: Path) -> None:
     tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
-    tmp.write_text(json.dumps(obj, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
+    try:
+        tmp.write_text(json.dumps(obj, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+        os.replace(tmp, path)
+    except BaseException:  # a full disk, Ctrl-C: leave no half-written temporary file behind
+        tmp.unlink(missing_ok=True)
+        raise

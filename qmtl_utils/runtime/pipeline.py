@@ -29,7 +29,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from qmtl_utils.runtime import paths, profiles
+from qmtl_utils.runtime import executor, paths, profiles
 from qmtl_utils.runtime import stages as graph
 from qmtl_utils.runtime.cache import _write_json_atomic, make_key
 from qmtl_utils.runtime.fingerprint import code_fingerprint, source_imports
@@ -160,8 +160,60 @@ def _code_version(stage: Stage) -> str:
     return code_fingerprint(*modules) if modules else code_fingerprint("qmtl_utils")
 
 
-def load_stages(notebooks: Path, profile: str) -> list[Stage]:
-    """All ``NN[a-z]?_slug.ipynb`` notebooks in ``notebooks``, sorted by name, with their stamps."""
+def _convert(value: str, declared: dict, name: str, where: str) -> Any:
+    """``value`` (text from the command line) as the type of ``name``'s default in its parameters cell."""
+    kind = (declared.get("inferred_type_name") or "").replace(" ", "")
+    options = kind.split("|") if kind else []
+    if "None" in options and value in ("None", "none", ""):
+        return None
+    base = next((o for o in options if o != "None"), "") or {"True": "bool", "False": "bool"}.get(
+        declared.get("default", ""), "")
+    try:
+        if base == "bool":
+            lowered = value.lower()
+            if lowered not in ("true", "false", "1", "0", "yes", "no"):
+                raise ValueError(value)
+            return lowered in ("true", "1", "yes")
+        if base == "int":
+            return int(value)
+        if base == "float":
+            return float(value)
+    except ValueError:
+        raise PipelineError(f"-p {name} {value}: {where} declares {name} as {kind} "
+                            f"(default {declared.get('default')}); give a {base} value") from None
+    return value
+
+
+def apply_parameters(stages: list[Stage], pairs: list[tuple[str, str]]) -> None:
+    """Add ``-p NAME VALUE`` pairs to the executions of every stage whose ``parameters`` cell declares
+    NAME, converted to the type of its default; a name no stage declares, one run_all sets itself, or a
+    value of the wrong type is a :class:`PipelineError` listing what is valid."""
+    if not pairs:
+        return
+    import papermill
+
+    declared = {s.stem: papermill.inspect_notebook(str(s.path)) for s in stages}
+    reserved = {"profile"} | {k for s in stages for r in s.runs for k in r.params}
+    valid = sorted({n for d in declared.values() for n in d} - reserved)
+    for name, value in pairs:
+        if name in reserved:
+            how = "use --profile" if name == "profile" else "one execution per value, from the stage graph"
+            raise PipelineError(f"-p {name}: run_all sets {name!r} itself ({how})")
+        users = [s for s in stages if name in declared[s.stem]]
+        if not users:
+            raise PipelineError(f"-p {name}: no notebook declares a parameter {name!r}; valid names: "
+                                + ", ".join(f"{n} ({', '.join(s.stem for s in stages if n in declared[s.stem])})"
+                                            for n in valid))
+        for stage in users:
+            converted = _convert(value, declared[stage.stem][name], name, _show(stage.path))
+            for run in stage.runs:
+                run.params[name] = converted
+                run.label = (run.label[:-1] + f", {name}={converted}]") if run.label else f" [{name}={converted}]"
+
+
+def load_stages(notebooks: Path, profile: str, parameters: list[tuple[str, str]] | None = None) -> list[Stage]:
+    """All ``NN[a-z]?_slug.ipynb`` notebooks in ``notebooks``, sorted by name, with their stamps;
+    ``parameters``: ``-p NAME VALUE`` pairs (:func:`apply_parameters`), part of the stamps."""
     if not notebooks.is_dir():
         raise PipelineError(f"no notebooks directory at {notebooks}")
     files = sorted(p for p in notebooks.glob("*.ipynb") if STAGE_RE.match(p.stem))
@@ -169,6 +221,7 @@ def load_stages(notebooks: Path, profile: str) -> list[Stage]:
         raise PipelineError(f"no stage notebooks (NN_slug.ipynb) in {notebooks}")
     declared = _declared(notebooks, files)
     stages = [read_stage(p, profile, declared[p.stem] if declared else None) for p in files]
+    apply_parameters(stages, parameters or [])
     settings = profiles.get_profile(profile)
     stamps: dict[str, str] = {}
     for stage in stages:
@@ -229,11 +282,15 @@ def stage_status(profile: str, stage: Stage) -> str:
 
 
 def match_stages(stages: list[Stage], name: str) -> list[Stage]:
-    """Stages named by ``name``: full stem or ``NN[a-z]?`` prefix, else any stem prefix."""
+    """The stage named by ``name``: its full stem or ``NN[a-z]?`` number exactly, else the one stage
+    whose stem starts with ``name`` (ValueError when none or several do)."""
     found = [s for s in stages if name in (s.stem, s.sid)]
     found = found or [s for s in stages if s.stem.startswith(name)]
     if not found:
         raise ValueError(f"no stage matches {name!r}; stages: {', '.join(s.stem for s in stages)}")
+    if len(found) > 1:
+        raise ValueError(f"{name!r} matches {len(found)} stages ({', '.join(s.stem for s in found)}); "
+                         "give a stage number such as 03 or 04a, or a full name")
     return found
 
 
@@ -301,6 +358,17 @@ def _report_failure(stage: Stage, run: Run, exc: Exception) -> None:
     print("  fix it and re-run: finished stages are kept and skipped", file=sys.stderr)
 
 
+# The kernels talk to run_all over local IPC sockets (files only this user can open), not TCP
+# ports on localhost, which ipykernel warns are unencrypted.
+KERNEL_CONFIG = {"KernelManager": {"transport": "ipc"}}
+
+
+def _kernel_config():
+    from traitlets.config import Config
+
+    return Config(KERNEL_CONFIG)
+
+
 def execute_stage(stage: Stage, profile: str, position: str) -> bool:
     """Execute every run of ``stage``; True on success (a failure is reported on stderr)."""
     import papermill
@@ -314,7 +382,7 @@ def execute_stage(stage: Stage, profile: str, position: str) -> bool:
         try:
             papermill.execute_notebook(
                 str(stage.path), str(run.output), parameters=run.params, kernel_name="python3",
-                cwd=str(stage.path.parent), progress_bar=False, log_output=False)
+                cwd=str(stage.path.parent), progress_bar=False, log_output=False, config=_kernel_config())
         except Exception as exc:  # noqa: BLE001 -- every failure is reported the same way
             print("FAILED", flush=True)
             write_record(profile, stage, "failed", round(time.perf_counter() - started, 3))
@@ -337,13 +405,49 @@ def kernel_environment(profile: str) -> None:
         os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (root, pythonpath) if p)
 
 
-def run_stages(selected: list[Stage], forced: set[str], profile: str) -> int:
+def start_executor(name: str, address: str | None) -> str | None:
+    """Tell the notebook kernels which executor to use (``QMTL_EXECUTOR``); for Ray, connect to the
+    cluster at ``address`` or start a local one here, and hand its address to the kernels
+    (``QMTL_RAY_ADDRESS``). Returns the address (None for serial)."""
+    os.environ[executor.ENV_EXECUTOR] = name
+    if name != "ray":
+        os.environ.pop(executor.ENV_ADDRESS, None)
+        return None
+    try:
+        ray = executor.connect(address)
+    except Exception as exc:  # noqa: BLE001 -- no Ray, or no cluster at that address
+        where = f"the Ray cluster at {address}" if address else "a local Ray"
+        raise PipelineError(f"--executor ray: cannot start or reach {where}: {type(exc).__name__}: {exc}") from exc
+    gcs = ray.get_runtime_context().gcs_address
+    os.environ[executor.ENV_ADDRESS] = gcs
+    resources = ray.cluster_resources()
+    print(f"run_all: executor ray at {gcs} ({resources.get('CPU', 0):g} CPUs, {resources.get('GPU', 0):g} GPUs, "
+          f"{len(ray.nodes())} node{'s' * (len(ray.nodes()) != 1)})", flush=True)
+    return gcs
+
+
+def stop_executor() -> None:
+    """Disconnect from Ray (a local Ray started by :func:`start_executor` stops with it)."""
+    if "ray" in sys.modules and sys.modules["ray"].is_initialized():
+        sys.modules["ray"].shutdown()
+
+
+def run_stages(selected: list[Stage], forced: set[str], profile: str, executor_name: str = "serial",
+               address: str | None = None) -> int:
     """Execute the stale or forced stages in order; stop at the first failure. Exit status."""
     started = time.perf_counter()
     todo = [s for s in selected if s.stem in forced or stage_status(profile, s) != UP_TO_DATE]
     if todo:
         check_parameters(todo)
         kernel_environment(profile)
+        start_executor(executor_name, address)
+    try:
+        return _run_todo(selected, todo, profile, started)
+    finally:
+        stop_executor()
+
+
+def _run_todo(selected: list[Stage], todo: list[Stage], profile: str, started: float) -> int:
     for number, stage in enumerate(selected, 1):
         if stage.stem not in {s.stem for s in todo}:
             print(f"  up to date  {stage.stem}", flush=True)
@@ -352,6 +456,23 @@ def run_stages(selected: list[Stage], forced: set[str], profile: str) -> int:
     print(f"run_all: {len(selected)} stage{'s' * (len(selected) != 1)}, {len(selected) - len(todo)} up to date, "
           f"{len(todo)} executed in {time.perf_counter() - started:.1f} s; "
           f"figures in {_show(paths.figures_dir())}/")
+    return 0
+
+
+def print_plan(stages: list[Stage], profile: str, summary: bool = False) -> int:
+    """``--plan``: calibrate on this machine, then print every unit the profile implies, with its
+    inputs, cache state, disk, memory and time (:mod:`qmtl_utils.runtime.plan`). Runs no notebook."""
+    from qmtl_utils.runtime import plan
+
+    recorded = {}
+    for stage in stages:
+        record = read_record(profile, stage)
+        if record and record.get("status") == "ok" and isinstance(record.get("wall_s"), (int, float)):
+            recorded[stage.stem] = float(record["wall_s"])
+    print(f"run_all: calibrating on this machine for the {profile} profile (nothing is executed) ...", flush=True)
+    settings = profiles.get_profile(profile)
+    the_plan = plan.make_plan(profile, calibration=plan.calibrate(settings), recorded=recorded)
+    print(plan.format_plan(the_plan, detail=not summary))
     return 0
 
 
@@ -390,6 +511,16 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--list", action="store_true",
                         help="list the stages and their status (up to date / stale / failed / "
                              "never run), then exit")
+    parser.add_argument("--executor", choices=executor.EXECUTORS, default="serial",
+                        help="where the independent runs of a stage are computed: serial = in the notebook's "
+                             "process (default); ray = as Ray tasks, on the cluster at --address or a local Ray")
+    parser.add_argument("--address", metavar="ADDRESS", default=None,
+                        help="with --executor ray: the Ray cluster to use (e.g. 10.0.0.1:6379 or 'auto'); "
+                             "the cache directory must be on a filesystem every node shares")
+    parser.add_argument("--plan", action="store_true",
+                        help="run nothing: calibrate on this machine and print every run the profile implies, "
+                             "whether its inputs are present and it is cached, and its disk, memory and time")
+    parser.add_argument("--plan-summary", action="store_true", help="with --plan: one line per stage")
     parser.add_argument("--notebooks-dir", type=Path, default=None, metavar="DIR",
                         help="where the stage notebooks are (default: notebooks/)")
     return parser
@@ -409,7 +540,11 @@ def main(argv: list[str] | None = None) -> int:
         if args.list:
             print_list(selected, args.profile)
             return 0
-        return run_stages(selected, forced, args.profile)
+        if args.plan:
+            return print_plan(stages, args.profile, args.plan_summary)
+        if args.address and args.executor != "ray":
+            parser.error("--address needs --executor ray")
+        return run_stages(selected, forced, args.profile, args.executor, args.address)
     except PipelineError as exc:
         print(f"run_all: {exc}", file=sys.stderr)
         return 1
