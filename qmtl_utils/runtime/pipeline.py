@@ -511,6 +511,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--list", action="store_true",
                         help="list the stages and their status (up to date / stale / failed / "
                              "never run), then exit")
+    parser.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
+                        dest="parameters",
+                        help="set parameter NAME of every notebook whose parameters cell declares it (e.g. "
+                             "-p mode ibm -p submit True for 06_hardware); checked against those cells")
     parser.add_argument("--executor", choices=executor.EXECUTORS, default="serial",
                         help="where the independent runs of a stage are computed: serial = in the notebook's "
                              "process (default); ray = as Ray tasks, on the cluster at --address or a local Ray")
@@ -532,7 +536,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     notebooks = (args.notebooks_dir or paths.notebooks_dir()).resolve()
     try:
-        stages = load_stages(notebooks, args.profile)
+        stages = load_stages(notebooks, args.profile, [tuple(p) for p in args.parameters])
         try:
             selected, forced = select(stages, args.only, args.force, args.start)
         except ValueError as exc:
