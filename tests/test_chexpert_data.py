@@ -90,7 +90,7 @@ def test_task_columns_follow_the_benchmark_spec():
 
 def test_load_maps_labels_and_keeps_csv_rows(real_root):
     frame = cx.load_chexpert("train", root=real_root, check_images=True)
-    assert list(frame.index) == list(range(len(TRAIN_ROWS)))
+    assert list(frame.index) == list(range(2, len(TRAIN_ROWS) + 2))  # file lines; the header is line 1
     assert cx.encode_labels(frame).tolist() == [labels for _, labels in TRAIN_ROWS]
     assert len(cx.load_chexpert("valid", root=real_root)) == 2
 
@@ -149,13 +149,13 @@ def test_missing_column_names_file_and_column(real_root):
 def test_unknown_label_names_file_row_and_value(real_root, value):
     csv = real_root / "train.csv"
     lines = csv.read_text().splitlines()
-    fields = lines[3].split(",")  # data row 3
+    fields = lines[3].split(",")  # line 4 of the file
     fields[HEADER.split(",").index("Pleural Effusion")] = value
     lines[3] = ",".join(fields)
     csv.write_text("\n".join(lines) + "\n")
     with pytest.raises(DataFormatError) as err:
         cx.load_chexpert(root=real_root)
-    assert err.value.path == csv and err.value.row == 3
+    assert err.value.path == csv and err.value.line == 4 and str(err.value).startswith(f"line 4 of {csv}: ")
     assert "'Pleural Effusion'" in str(err.value) and value in str(err.value)
 
 
@@ -165,13 +165,13 @@ def test_missing_image_names_row_and_path(real_root):
     missing.unlink()
     with pytest.raises(DataFormatError) as err:
         cx.load_chexpert(root=real_root, check_images=True)
-    assert err.value.row == 5 and str(missing) in str(err.value)
+    assert err.value.line == 6 and str(missing) in str(err.value)
     subset = cx.select_subset(frame, n_male=3, n_female=0)
     data = cx.ChexpertDataset(subset, real_root, image_size=8)
     data[1]  # patient00005 is there
     with pytest.raises(DataFormatError) as err:
         data[0]
-    assert err.value.row == 5 and err.value.path == real_root / "train.csv" and str(missing) in str(err.value)
+    assert err.value.line == 6 and err.value.path == real_root / "train.csv" and str(missing) in str(err.value)
 
 
 # --------------------------------------------------------------------------- subset and folds

@@ -219,9 +219,9 @@ def test_unknown_label_names_file_row_and_value(glue_root: Path) -> None:
     rows = [MNLI_DEV_HEADER, _mnli_row(0, "A b.", "C d.", "neutral", 5),
             _mnli_row(1, "E f.", "G h.", "maybe", 5)]
     _write(glue_root, {"MNLI/dev_mismatched.tsv": rows})
-    with pytest.raises(DataFormatError, match=r"dev_mismatched.tsv, row 2: unknown label 'maybe'") as err:
+    with pytest.raises(DataFormatError, match=r"^line 3 of \S+dev_mismatched.tsv: unknown label 'maybe'") as err:
         load_glue_dir(glue_root, ["mnli"])
-    assert err.value.row == 2
+    assert err.value.line == 3 and "correct or delete that line" in str(err.value)  # line 1 is the header
 
 
 def test_hub_offline_fails_fast_and_load_glue_uses_the_directory(glue_root: Path, monkeypatch) -> None:

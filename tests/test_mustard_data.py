@@ -144,8 +144,8 @@ def test_annotation_csv_target_rule(real_dir):
     assert list(notes) == list(UTTERANCES)
     for key, labels in EXPECTED.items():
         assert tuple(notes[key][t] for t in mu.TASKS) == labels, key
-    assert notes["1_70"]["row"] == line_of(ANNOTATION_CSV, "1_70,PENNY")
-    assert notes["1_80"]["row"] == line_of(ANNOTATION_CSV, ",SHELDON,\"Since")
+    assert notes["1_70"]["line"] == line_of(ANNOTATION_CSV, "1_70,PENNY")
+    assert notes["1_80"]["line"] == line_of(ANNOTATION_CSV, ",SHELDON,\"Since")
 
 
 def test_load_labels_without_features(real_dir):
@@ -238,7 +238,7 @@ def test_several_csv_files_ask_for_annotations(real_dir):
 # --------------------------------------------------------------------------- malformed data
 
 MALFORMED = [  # (edit of the CSV, words the message must hold, line of the error or None)
-    (lambda t: t.replace("EMOTION_EXPLICIT\n", "EMOTION_EXPLICT\n"), ["EMOTION_EXPLICIT"], None),
+    (lambda t: t.replace("EMOTION_EXPLICIT\n", "EMOTION_EXPLICT\n"), ["EMOTION_EXPLICIT"], "KEY,"),
     (lambda t: t.replace("BBT,TRUE,-1,1,5,7", "BBT,TRUE,5,1,5,7"), ["SENTIMENT_IMPLICIT", "'5'"], "1_60,SHELDON,It"),
     (lambda t: t.replace("FRIENDS,0,1,1,6,6", "FRIENDS,0,1,1,6,12"), ["EMOTION_EXPLICIT", "'12'"], "2_17"),
     (lambda t: t.replace('"4,1",4', '"x",4'), ["EMOTION_IMPLICIT", "'x'"], "1_70"),
@@ -259,7 +259,7 @@ def test_malformed_annotations_name_file_row_and_value(real_dir, edit, words, li
     assert "se_mustard.csv" in message
     for word in words:
         assert word in message
-    assert err.value.row == (None if line_start is None else line_of(text, line_start))
+    assert err.value.line == (None if line_start is None else line_of(text, line_start))
 
 
 def test_utterance_without_annotation_names_the_key(real_dir):
