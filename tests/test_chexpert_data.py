@@ -7,6 +7,7 @@ import urllib.error
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 from PIL import Image
@@ -90,7 +91,7 @@ def test_task_columns_follow_the_benchmark_spec():
 
 def test_load_maps_labels_and_keeps_csv_rows(real_root):
     frame = cx.load_chexpert("train", root=real_root, check_images=True)
-    assert list(frame.index) == list(range(len(TRAIN_ROWS)))
+    assert list(frame.index) == list(range(2, len(TRAIN_ROWS) + 2))  # file lines; the header is line 1
     assert cx.encode_labels(frame).tolist() == [labels for _, labels in TRAIN_ROWS]
     assert len(cx.load_chexpert("valid", root=real_root)) == 2
 
@@ -149,13 +150,13 @@ def test_missing_column_names_file_and_column(real_root):
 def test_unknown_label_names_file_row_and_value(real_root, value):
     csv = real_root / "train.csv"
     lines = csv.read_text().splitlines()
-    fields = lines[3].split(",")  # data row 3
+    fields = lines[3].split(",")  # line 4 of the file
     fields[HEADER.split(",").index("Pleural Effusion")] = value
     lines[3] = ",".join(fields)
     csv.write_text("\n".join(lines) + "\n")
     with pytest.raises(DataFormatError) as err:
         cx.load_chexpert(root=real_root)
-    assert err.value.path == csv and err.value.row == 3
+    assert err.value.path == csv and err.value.line == 4 and str(err.value).startswith(f"line 4 of {csv}: ")
     assert "'Pleural Effusion'" in str(err.value) and value in str(err.value)
 
 
@@ -165,13 +166,83 @@ def test_missing_image_names_row_and_path(real_root):
     missing.unlink()
     with pytest.raises(DataFormatError) as err:
         cx.load_chexpert(root=real_root, check_images=True)
-    assert err.value.row == 5 and str(missing) in str(err.value)
+    assert err.value.line == 6 and str(missing) in str(err.value)
     subset = cx.select_subset(frame, n_male=3, n_female=0)
     data = cx.ChexpertDataset(subset, real_root, image_size=8)
     data[1]  # patient00005 is there
     with pytest.raises(DataFormatError) as err:
         data[0]
-    assert err.value.row == 5 and err.value.path == real_root / "train.csv" and str(missing) in str(err.value)
+    assert err.value.line == 6 and err.value.path == real_root / "train.csv" and str(missing) in str(err.value)
+
+
+def _windows_export(csv: Path, extra: bytes = b"") -> None:
+    """Re-save ``csv`` as a Windows spreadsheet program does: CRLF line ends, then ``extra``."""
+    csv.write_bytes(csv.read_bytes().replace(b"\n", b"\r\n") + extra)
+
+
+def test_cp1252_csv_names_file_line_and_how_to_re_save(real_root):
+    csv = real_root / "train.csv"
+    _windows_export(csv)
+    raw = csv.read_bytes().split(b"\r\n")
+    raw[2] = raw[2].replace(b"/study2/", b"/\xe9tude2/")  # "étude" in cp1252 on line 3
+    csv.write_bytes(b"\r\n".join(raw))
+    with pytest.raises(DataFormatError) as err:
+        cx.load_chexpert(root=real_root)
+    message = str(err.value)
+    assert message.startswith(f"line 3 of {csv}: byte 0xE9 (column 40) is not UTF-8") and err.value.line == 3
+    assert "cp1252" in message and f"iconv -f cp1252 -t utf-8 {csv}" in message and "UTF-8" in message
+
+
+def test_trailing_empty_rows_are_dropped_and_a_row_without_path_is_named(real_root):
+    clean = cx.load_chexpert(root=real_root, check_images=True)
+    csv = real_root / "train.csv"
+    _windows_export(csv, b"," * 18 + b"\r\n" + b"," * 18 + b"\r\n")
+    loaded = cx.load_chexpert(root=real_root, check_images=True)  # was a TypeError on the NaN Path
+    pd.testing.assert_frame_equal(loaded, clean)
+    assert loaded.attrs == clean.attrs
+    lines = csv.read_bytes().split(b"\r\n")
+    quoted = lines[:]  # a quoted cell (the csv module's path): the same rows and lines
+    quoted[2] = b'"' + quoted[2].replace(b",", b'",', 1)
+    csv.write_bytes(b"\r\n".join(quoted))
+    pd.testing.assert_frame_equal(cx.load_chexpert(root=real_root, check_images=True), clean)
+    lines[5] = b"," + lines[5].split(b",", 1)[1]  # line 6: labels but no Path
+    csv.write_bytes(b"\r\n".join(lines))
+    with pytest.raises(DataFormatError) as err:
+        cx.load_chexpert(root=real_root)
+    assert str(err.value) == (f"line 6 of {csv}: the row has no Path (the image file) but other fields; "
+                              "fill in its Path or delete the line")
+
+
+@pytest.mark.parametrize("content, problem", [(b"", "is empty (0 bytes)"),
+                                              (b"<html>Not Found</html>", "cannot be read as an image")])
+def test_empty_or_undecodable_image_names_line_and_path(real_root, content, problem):
+    bad = real_root / "train/patient00003/study1/view1_frontal.jpg"
+    bad.write_bytes(content)
+    with pytest.raises(DataFormatError) as err:
+        cx.load_chexpert(root=real_root, check_images=True)
+    message = str(err.value)
+    assert message.startswith(f"line 6 of {real_root / 'train.csv'}: image {bad} (Path ") and problem in message
+    assert "copy it again from the CheXpert-v1.0-small archive" in message
+    frame = cx.load_chexpert(root=real_root)  # unchecked: the image read names the line too
+    for in_memory in (False, True):
+        data = cx.ChexpertDataset(frame, real_root, image_size=8, in_memory=in_memory)
+        data[3]
+        with pytest.raises(DataFormatError, match="cannot be read as an image") as err:
+            data[4]
+        assert err.value.line == 6 and str(bad) in str(err.value)
+
+
+def test_image_cut_short_is_named_when_read(real_root):
+    """A JPEG cut short in its pixel data passes the header check; the dataset's read names it."""
+    bad = real_root / "train/patient00003/study1/view1_frontal.jpg"
+    noise = np.random.default_rng(0).integers(0, 256, (64, 64), dtype=np.uint8)
+    Image.fromarray(noise).save(bad, quality=95)
+    bad.write_bytes(bad.read_bytes()[: bad.stat().st_size // 2])
+    cx.load_chexpert(root=real_root, check_images=True)
+    data = cx.ChexpertDataset(cx.load_chexpert(root=real_root), real_root, image_size=8)
+    with pytest.raises(DataFormatError, match=r"cannot be read as an image \(OSError: image file is truncated") as err:
+        data[4]
+    assert str(err.value).startswith(f"line 6 of {real_root / 'train.csv'}: image {bad}")
 
 
 # --------------------------------------------------------------------------- subset and folds

@@ -2,8 +2,8 @@
 
 import pytest
 
-from qmtl_utils.data import datasets
-from qmtl_utils.data.common import MissingDataError
+from qmtl_utils.data import chexpert, datasets
+from qmtl_utils.data.common import DataFormatError, MissingDataError
 from qmtl_utils.runtime.cache import Cache, MissingCacheEntry
 from qmtl_utils.runtime.profiles import get_profile
 
@@ -25,6 +25,11 @@ def test_demo_datasets_round_trip(cache):
     frame, root, folds = datasets.read_chexpert(datasets.chexpert_dataset(cache, SMOKE["chexpert"], compute=True))
     assert (frame.Sex.value_counts() == 100).all() and sorted(sum((list(f) for f in folds), [])) == list(range(200))
     assert (root / "train.csv").is_file()
+    assert list(frame.index) == list(range(2, 202))  # lines of the cached subset.csv
+    first = chexpert.image_path(root, frame["Path"].iloc[0])
+    first.write_bytes(b"")  # an image that breaks after the data prep: training names it and its line
+    with pytest.raises(DataFormatError, match=r"^line 2 of \S+subset.csv: image \S+ \(Path '[^']+'\) cannot be read"):
+        chexpert.ChexpertDataset(frame.iloc[[0, 1]], root, image_size=8)[0]
 
     features, labels, folds = datasets.read_mustard(datasets.mustard_dataset(cache, SMOKE["mustard"], compute=True))
     assert features.shape == (690, SMOKE["mustard"]["feature_dim"]) and len(labels) == 690 and len(folds) == 5

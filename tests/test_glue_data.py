@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -219,9 +220,9 @@ def test_unknown_label_names_file_row_and_value(glue_root: Path) -> None:
     rows = [MNLI_DEV_HEADER, _mnli_row(0, "A b.", "C d.", "neutral", 5),
             _mnli_row(1, "E f.", "G h.", "maybe", 5)]
     _write(glue_root, {"MNLI/dev_mismatched.tsv": rows})
-    with pytest.raises(DataFormatError, match=r"dev_mismatched.tsv, row 2: unknown label 'maybe'") as err:
+    with pytest.raises(DataFormatError, match=r"^line 3 of \S+dev_mismatched.tsv: unknown label 'maybe'") as err:
         load_glue_dir(glue_root, ["mnli"])
-    assert err.value.row == 2
+    assert err.value.line == 3 and "correct or delete that line" in str(err.value)  # line 1 is the header
 
 
 def test_hub_offline_fails_fast_and_load_glue_uses_the_directory(glue_root: Path, monkeypatch) -> None:
@@ -390,3 +391,38 @@ def test_token_features_are_cached(minilm, tmp_path: Path, monkeypatch, capsys) 
     assert torch.equal(second["mrpc"]["train"].tokens_b[:], feats.tokens_b[:])
     out = GlueBackbone(384).eval()(feats.tokens_a[:], feats.mask_a[:], feats.tokens_b[:], feats.mask_b[:])
     assert out.shape == (n, 30)
+
+
+# --------------------------------------------------------------------------- faults of files saved elsewhere
+
+
+def test_cp1252_tsv_names_file_line_and_how_to_re_save(tmp_path: Path) -> None:
+    """A TSV re-saved by Windows spreadsheet software: cp1252 bytes (0x92 curly apostrophe) and CRLF."""
+    path = tmp_path / "SST-2" / "train.tsv"
+    path.parent.mkdir()
+    path.write_bytes(b"sentence\tlabel\r\nhide new secretions from the parental units \t0\r\n"
+                     b"it\x92s a charming and often affecting journey . \t1\r\n")
+    with pytest.raises(DataFormatError) as err:
+        load_glue_dir(tmp_path, ["sst2"])
+    message = str(err.value)
+    assert message.startswith(f"line 3 of {path}: byte 0x92 (column 3) is not UTF-8") and err.value.line == 3
+    assert "cp1252" in message and f"iconv -f cp1252 -t utf-8 {path}" in message
+
+
+def test_blank_lines_are_ignored_quietly_and_short_rows_named(glue_root: Path) -> None:
+    """A blank line at the end (and a row of empty cells) is no "row with missing fields"; a real
+    short row is still skipped, with its line named."""
+    clean = load_glue_dir(glue_root, ["rte"])["rte"]
+    path = glue_root / "RTE" / "train.tsv"
+    path.write_bytes(path.read_bytes().replace(b"\n", b"\r\n") + b"\t\t\t\r\n\r\n")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        loaded = load_glue_dir(glue_root, ["rte"])["rte"]
+    pd.testing.assert_frame_equal(loaded.train, clean.train)
+    qqp = glue_root / "QQP" / "train.tsv"
+    qqp.write_bytes(qqp.read_bytes() + b"\n")
+    with pytest.warns(UserWarning) as record:
+        assert load_glue_dir(glue_root, ["qqp"])["qqp"].train["label"].tolist() == [0, 1]
+    assert [str(w.message) for w in record] == [
+        f"{qqp}: skipped 1 row(s) with missing fields (fewer than 6 tab-separated fields) at line(s) 3, "
+        "as the hub's GLUE loader does"]

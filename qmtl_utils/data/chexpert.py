@@ -7,8 +7,11 @@ image: ``Path, Sex, Age, Frontal/Lateral, AP/PA`` and 14 observations with value
 the order of ``BENCHMARKS["chexpert"]``) and map labels to the class indices of Appendix A.2:
 uncertain 0, negative 1, positive 2, blank -100 (ignored by the loss, Eq. (24)).
 
-The DataFrames returned here keep the CSV's data-row order as their index (0-based), through
-:func:`select_subset` too, so every error names the 1-based data row of the CSV file.
+The DataFrames returned here keep the CSV's row order, and their index is each row's **line in
+the CSV file** (1-based, as an editor shows it: the header is line 1), through :func:`select_subset`
+too; ``frame.attrs["source"]`` is the file. Every error names ``line N of FILE`` that way. The CSV
+is read as UTF-8 (:func:`~qmtl_utils.data.common.read_text`); rows whose cells are all empty (a
+spreadsheet's trailing ``,,,,,``) are dropped, a row with other fields but no ``Path`` is an error.
 
 Pipeline: :func:`load_chexpert` → :func:`select_subset` (10,000 male + 10,000 female images) →
 :func:`fold_indices` (five non-overlapping folds, §5.1) → :class:`ChexpertDataset` (images through
@@ -19,6 +22,7 @@ format, so the demo runs exactly this code.
 from __future__ import annotations
 
 import importlib.util
+import io
 import os
 from functools import lru_cache
 from pathlib import Path, PurePosixPath
@@ -31,7 +35,7 @@ from PIL import Image
 from torch.utils.data import Dataset
 from torchvision import transforms
 
-from qmtl_utils.data.common import DataFormatError, MissingDataError, data_dir
+from qmtl_utils.data.common import DataFormatError, MissingDataError, csv_records, data_dir, is_empty_row, read_text
 from qmtl_utils.runtime.cache import write_csv
 
 FOLDER_NAME = "CheXpert-v1.0-small"
@@ -75,7 +79,8 @@ def load_chexpert(split: str = "train", root: Path | str | None = None,
                   check_images: bool = False) -> pd.DataFrame:
     """The rows of ``<root>/<split>.csv`` (validated by :func:`read_chexpert_csv`).
 
-    ``check_images=True`` also checks that every image exists (:func:`check_image_files`).
+    ``check_images=True`` also checks that every image exists and is a readable, non-empty image
+    (:func:`check_image_files`).
     Raises MissingDataError, saying where to get the data, if the folder or CSV is missing.
     """
     if split not in ("train", "valid"):
@@ -92,28 +97,59 @@ def load_chexpert(split: str = "train", root: Path | str | None = None,
 
 
 def read_chexpert_csv(path: Path | str) -> pd.DataFrame:
-    """A CheXpert CSV as a DataFrame, checked: the required columns are there and every task label
-    is 1.0, 0.0, -1.0 or blank (else DataFormatError naming the file, row and value).
+    """A CheXpert CSV as a DataFrame, checked: UTF-8, the required columns are there, every row has a
+    ``Path`` and every task label is 1.0, 0.0, -1.0 or blank (else DataFormatError naming the file,
+    line and value). Rows of empty cells are dropped.
 
-    ``frame.attrs["source"]`` records the file for later error messages.
+    The index is each row's line in the file (header = line 1); ``frame.attrs["source"]`` records
+    the file for later error messages.
     """
-    try:
-        frame = pd.read_csv(path, dtype={"Path": str, "Sex": str, "Frontal/Lateral": str})
-    except pd.errors.EmptyDataError:
-        raise DataFormatError(path, "the file is empty; expected a CheXpert CSV with a header row") from None
+    lines = read_text(path).splitlines(keepends=True)  # UTF-8, checked
+    records = _records(path, lines)
+    if not records or records[0][3]:
+        raise DataFormatError(path, "the file is empty; expected a CheXpert CSV with a header row", line=1)
+    width, kept = records[0][2], []
+    for start, end, fields, empty in records[1:]:
+        if empty:  # a blank line or a spreadsheet's row of empty cells: dropped
+            continue
+        if fields > width:
+            raise DataFormatError(path, f"{fields} fields but the header has {width}; remove the extra commas "
+                                        "(or quote cells that hold a comma)", line=start)
+        kept.append((start, end))
+    text = "".join(lines[: records[0][1]] + [line for start, end in kept for line in lines[start - 1: end]])
+    frame = pd.read_csv(io.StringIO(text), dtype={"Path": str, "Sex": str, "Frontal/Lateral": str})
+    if len(frame) != len(kept):
+        raise DataFormatError(path, f"pandas reads {len(frame)} rows but the file holds {len(kept)} records; "
+                                    "re-export it as a plain CSV")
+    frame.index = pd.Index([start for start, _ in kept], name="line")
+    if "Path" in frame.columns:
+        no_path = frame["Path"].isna().to_numpy() | (frame["Path"].str.strip() == "").to_numpy()
+        if no_path.any():
+            raise DataFormatError(path, "the row has no Path (the image file) but other fields; fill in its "
+                                        "Path or delete the line", line=int(frame.index[np.argmax(no_path)]))
     missing = [c for c in REQUIRED_COLUMNS if c not in frame.columns]
     if missing:
         raise DataFormatError(path, f"missing column {missing[0]!r} (required: {', '.join(REQUIRED_COLUMNS)}); "
-                              "is this a CheXpert train.csv/valid.csv?")
+                              "is this a CheXpert train.csv/valid.csv?", line=1)
     frame.attrs["source"] = str(path)
     encode_labels(frame)
     return frame
 
 
+def _records(path: Path | str, lines: list[str]) -> list[tuple[int, int, int, bool]]:
+    """(first line, last line, number of fields, all cells empty) of each CSV record. Without a quote
+    character every line is one record (the real files: fast); otherwise :mod:`csv` parses them."""
+    if not any('"' in line for line in lines):
+        return [(i, i, line.count(",") + 1, not line.strip(", \t\r\n")) for i, line in enumerate(lines, start=1)]
+    records = list(csv_records(path, lines))
+    ends = [start - 1 for start, _ in records[1:]] + [len(lines)]
+    return [(start, end, len(row), is_empty_row(row)) for (start, row), end in zip(records, ends)]
+
+
 def encode_labels(frame: pd.DataFrame) -> np.ndarray:
     """Class indices ``(n, 5)`` int64 of the five tasks (uncertain 0, negative 1, positive 2, blank -100).
 
-    An unknown value raises DataFormatError naming the CSV, the 1-based data row and the value.
+    An unknown value raises DataFormatError naming the CSV, the line and the value.
     """
     out = np.full((len(frame), len(TASK_COLUMNS)), IGNORE_INDEX, dtype=np.int64)
     for t, column in enumerate(TASK_COLUMNS):
@@ -122,18 +158,21 @@ def encode_labels(frame: pd.DataFrame) -> np.ndarray:
         bad = raw.notna().to_numpy() & ~values.isin(list(LABEL_TO_CLASS)).to_numpy()
         if bad.any():
             i = int(np.flatnonzero(bad)[0])
+            source, line, which = _where(frame, i)
             raise DataFormatError(
-                frame.attrs.get("source", "<DataFrame>"),
-                f"column {column!r} has label value {str(raw.iloc[i])!r}; allowed are 1.0 (positive), "
-                "0.0 (negative), -1.0 (uncertain) or blank", row=_csv_row(frame, i))
+                source, f"{which}column {column!r} has label value {str(raw.iloc[i])!r}; allowed are 1.0 (positive), "
+                        "0.0 (negative), -1.0 (uncertain) or blank: correct that cell", line=line)
         for value, cls in LABEL_TO_CLASS.items():
             out[(values == value).to_numpy(), t] = cls
     return out
 
 
-def _csv_row(frame: pd.DataFrame, position: int) -> int:
-    """1-based data row in the CSV of the row at ``position`` (the index is the 0-based CSV row)."""
-    return int(frame.index[position]) + 1
+def _where(frame: pd.DataFrame, position: int) -> tuple[str, int | None, str]:
+    """(file, line, "") of the row at ``position`` of a frame read by :func:`read_chexpert_csv`, whose
+    index is the line; for any other frame ("<DataFrame>", None, "row <index>: ")."""
+    if "source" in frame.attrs:
+        return frame.attrs["source"], int(frame.index[position]), ""
+    return "<DataFrame>", None, f"row {frame.index[position]!r}: "
 
 
 def image_path(root: Path | str, path_value: str) -> Path:
@@ -143,19 +182,40 @@ def image_path(root: Path | str, path_value: str) -> Path:
     return Path(root, *parts[1:]) if parts and parts[0] == FOLDER_NAME else Path(root, *parts)
 
 
+def _bad_image(frame: pd.DataFrame, position: int, path: Path, problem: str, advice: str) -> DataFormatError:
+    source, line, which = _where(frame, position)
+    return DataFormatError(source, f"{which}image {path} (Path {frame['Path'].iloc[position]!r}) {problem}; {advice}",
+                           line=line)
+
+
 def _missing_image(frame: pd.DataFrame, position: int, path: Path) -> DataFormatError:
-    return DataFormatError(
-        frame.attrs.get("source", "<DataFrame>"),
-        f"image {path} (Path {frame['Path'].iloc[position]!r}) does not exist; the image folders "
-        "train/ and valid/ must sit next to the CSV files", row=_csv_row(frame, position))
+    return _bad_image(frame, position, path, "does not exist",
+                      "the image folders train/ and valid/ must sit next to the CSV files")
+
+
+_RECOPY = "copy it again from the CheXpert-v1.0-small archive (unzip it again), or delete the line"
+
+
+def _unreadable_image(frame: pd.DataFrame, position: int, path: Path, err: Exception) -> DataFormatError:
+    return _bad_image(frame, position, path, f"cannot be read as an image ({type(err).__name__}: {err})", _RECOPY)
 
 
 def check_image_files(frame: pd.DataFrame, root: Path | str) -> None:
-    """Raise DataFormatError for the first row whose image file is missing."""
+    """Raise DataFormatError, naming the CSV line and the file, for the first row whose image is
+    missing, empty (0 bytes) or not a readable image (PIL identifies and verifies its header and,
+    for PNG, its chunks; a file cut short inside the pixel data shows only when it is decoded, which
+    :class:`ChexpertDataset` reports the same way)."""
     for position, value in enumerate(frame["Path"]):
         path = image_path(root, value)
         if not path.is_file():
             raise _missing_image(frame, position, path)
+        if path.stat().st_size == 0:
+            raise _bad_image(frame, position, path, "is empty (0 bytes)", _RECOPY)
+        try:
+            with Image.open(path) as image:
+                image.verify()
+        except (OSError, SyntaxError, ValueError) as err:
+            raise _unreadable_image(frame, position, path, err) from None
 
 
 def select_subset(frame: pd.DataFrame, n_male: int = 10_000, n_female: int = 10_000, seed: int = 0,
@@ -202,8 +262,8 @@ def image_transform(image_size: int = 320, train: bool = False) -> transforms.Co
 class ChexpertDataset(Dataset):
     """``(image (3, S, S), labels LongTensor(5))`` per row of a CheXpert DataFrame.
 
-    Images are read lazily from ``image_path(root, Path)``; a missing one raises DataFormatError
-    naming the CSV row and the file. With ``in_memory=True`` each image is decoded and resized once
+    Images are read lazily from ``image_path(root, Path)``; a missing or undecodable one raises
+    DataFormatError naming the CSV line and the file. With ``in_memory=True`` each image is decoded and resized once
     and kept as ``uint8`` (S² bytes per image: 18 MB for the demo's 8,000 at 48 px); later reads
     apply the flip, the channel copy and the normalisation to that array, which gives the same
     tensors as the file path (same flip draws from torch's generator) at several times the speed.
@@ -222,21 +282,25 @@ class ChexpertDataset(Dataset):
     def __len__(self) -> int:
         return len(self.frame)
 
-    def _open(self, position: int):
+    def _open(self, position: int) -> Image.Image:
+        """The decoded image of row ``position``; a missing or unreadable file is a DataFormatError
+        naming the image and its CSV line."""
         path = image_path(self.root, self.frame["Path"].iloc[position])
         try:
-            return Image.open(path)
+            with Image.open(path) as image:
+                image.load()
+                return image
         except FileNotFoundError:
             raise _missing_image(self.frame, position, path) from None
+        except (OSError, SyntaxError, ValueError) as err:
+            raise _unreadable_image(self.frame, position, path, err) from None
 
     def __getitem__(self, position: int) -> tuple[torch.Tensor, torch.Tensor]:
         if self._decoded is None:
-            with self._open(position) as image:
-                return self.transform(image), self.labels[position]
+            return self.transform(self._open(position)), self.labels[position]
         pixels = self._decoded.get(position)
         if pixels is None:
-            with self._open(position) as image:
-                resized = transforms.Resize((self.image_size, self.image_size))(image.convert("L"))
+            resized = transforms.Resize((self.image_size, self.image_size))(self._open(position).convert("L"))
             pixels = self._decoded[position] = torch.from_numpy(np.array(resized, dtype=np.uint8))
         if self.train and torch.rand(1) < FLIP_P:  # RandomHorizontalFlip's draw
             pixels = pixels.flip(-1)

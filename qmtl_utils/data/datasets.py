@@ -109,11 +109,16 @@ def chexpert_dataset(cache: Cache, settings: dict, *, compute: bool = False) -> 
 
 
 def read_chexpert(entry: Entry) -> tuple[pd.DataFrame, Path, list[np.ndarray]]:
-    """(subset DataFrame, image root, folds) of a :func:`chexpert_dataset` entry."""
+    """(subset DataFrame, image root, folds) of a :func:`chexpert_dataset` entry.
+
+    The frame is read by :func:`~qmtl_utils.data.chexpert.read_chexpert_csv`, so an image that fails
+    in training is named with its line in the cached ``subset.csv`` (whose rows hold the Path)."""
+    from qmtl_utils.data import chexpert
+
     root = Path(entry.manifest["meta"]["image_root"])
     root = root if root.is_absolute() else entry.path / root
     folds = [np.asarray(f) for f in entry.read_json("folds.json")["folds"]]
-    return entry.read_csv("subset.csv", keep_default_na=True), root, folds
+    return chexpert.read_chexpert_csv(entry.file("subset.csv")), root, folds
 
 
 # --------------------------------------------------------------------------- Extended MUStARD

@@ -7,6 +7,9 @@ divided by 5 so they lie in [0, 1]). Text pairs follow the GLUE schema of Append
 premise/hypothesis, QNLI question/sentence, QQP question1/question2, and sentence1/sentence2 for
 MRPC, STS-B, RTE and WNLI. MNLI's validation split is ``validation_matched`` followed by
 ``validation_mismatched``, as in the paper.
+
+The original distribution's TSVs are read as UTF-8; every error names ``line N of FILE``, N the
+file line (1-based, as an editor shows it; the header, where there is one, is line 1).
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from urllib.parse import urlparse
 
 import pandas as pd
 
-from qmtl_utils.data.common import DataFormatError, MissingDataError, data_dir, hub_offline
+from qmtl_utils.data.common import DataFormatError, MissingDataError, csv_records, data_dir, hub_offline, is_empty_row
 from qmtl_utils.spec import BENCHMARKS
 
 GLUE_TASKS: tuple[str, ...] = BENCHMARKS["glue"].task_names
@@ -178,46 +181,54 @@ def load_glue_hub(tasks: Sequence[str] = GLUE_TASKS,
 
 
 def _read_tsv(path: Path, schema: _Schema) -> pd.DataFrame:
-    """One GLUE TSV as (text_a, text_b, label). Rows with too few fields are skipped with a warning,
-    as the hub's own GLUE loader does; a missing column or an unknown label is a DataFormatError."""
+    """One GLUE TSV as (text_a, text_b, label). Blank lines (or rows of empty cells) are ignored;
+    rows with too few fields are skipped with one warning naming their lines, as the hub's own GLUE
+    loader skips them; a file that is not UTF-8, a missing column or an unknown label is a
+    DataFormatError naming the file and line (file lines, 1-based; the header, where there is one,
+    is line 1)."""
     if not path.is_file():
         raise MissingDataError(f"{path} is missing (GLUE task folder {schema.folder}). "
                                + _how_to_get(path.parent.parent))
-    with open(path, encoding="utf-8-sig", newline="") as fh:
-        rows = csv.reader(fh, delimiter="\t", quoting=csv.QUOTE_NONE)
-        header = list(schema.header) if schema.header else next(rows, [])
-        wanted = [c for c in (schema.tsv_a, schema.tsv_b, schema.tsv_label) if c is not None]
-        for column in wanted:
-            if column not in header:
-                raise DataFormatError(path, f"no column {column!r} (columns: {header})")
-        index = [header.index(c) for c in wanted]
-        records, skipped = [], 0
-        for row_number, row in enumerate(rows, start=1):
-            if len(row) <= max(index):
-                skipped += 1
-                continue
-            values = [row[i] for i in index]
-            values[-1] = _parse_label(values[-1], schema, path, row_number)
-            records.append(values)
+    rows = csv_records(path, delimiter="\t", quoting=csv.QUOTE_NONE)
+    header = list(schema.header) if schema.header else next(rows, (1, []))[1]
+    wanted = [c for c in (schema.tsv_a, schema.tsv_b, schema.tsv_label) if c is not None]
+    for column in wanted:
+        if column not in header:
+            raise DataFormatError(path, f"no column {column!r} (columns: {header}); is this the GLUE "
+                                        f"{schema.folder} file?", line=None if schema.header else 1)
+    index = [header.index(c) for c in wanted]
+    records, skipped = [], []
+    for line, row in rows:
+        if is_empty_row(row):
+            continue
+        if len(row) <= max(index):
+            skipped.append(line)
+            continue
+        values = [row[i] for i in index]
+        values[-1] = _parse_label(values[-1], schema, path, line)
+        records.append(values)
     if skipped:
-        warnings.warn(f"{path}: skipped {skipped} row(s) with missing fields", stacklevel=3)
+        shown = ", ".join(map(str, skipped[:10])) + (f" and {len(skipped) - 10} more" if len(skipped) > 10 else "")
+        warnings.warn(f"{path}: skipped {len(skipped)} row(s) with missing fields (fewer than {max(index) + 1} "
+                      f"tab-separated fields) at line(s) {shown}, as the hub's GLUE loader does", stacklevel=3)
     columns = ["text_a", "text_b", "label"] if schema.tsv_b else ["text_a", "label"]
     df = pd.DataFrame(records, columns=columns)
     return _frame(df["text_a"], df["text_b"] if schema.tsv_b else None, df["label"])
 
 
-def _parse_label(value: str, schema: _Schema, path: Path, row: int) -> int | float:
+def _parse_label(value: str, schema: _Schema, path: Path, line: int) -> int | float:
     if schema.labels is not None:
         if value not in schema.labels:
             raise DataFormatError(path, f"unknown label {value!r} in column {schema.tsv_label!r} "
-                                        f"(expected one of {sorted(schema.labels)})", row)
+                                        f"(expected one of {sorted(schema.labels)}); correct or delete that line",
+                                  line)
         return schema.labels[value]
     try:
         score = float(value)
     except ValueError:
         score = float("nan")
     if not 0.0 <= score <= 5.0:
-        raise DataFormatError(path, f"score {value!r} is not a number in [0, 5]", row)
+        raise DataFormatError(path, f"score {value!r} is not a number in [0, 5]; correct or delete that line", line)
     return score / 5.0
 
 

@@ -12,7 +12,10 @@ as its authors distribute it, and the seeded offline demo of the ``demo``/``smok
   **Target rule:** the *last* row of a group is the target utterance; its labels are the ones read
   (context rows may carry labels of their own and are ignored). The group's key is that row's
   KEY, or, where the sheet fills KEY only once per group, the group's first non-empty KEY. The
-  target's SARCASM must agree with ``sarcasm_data.json``, which catches a mis-read group.
+  target's SARCASM must agree with ``sarcasm_data.json``, which catches a mis-read group; a group
+  holding two KEYs (a sheet exported without its blank rows) is an error, and a target whose
+  SENTENCE is not the utterance of ``sarcasm_data.json`` (e.g. ``1_5617`` in the public sheet)
+  is read by the rule with a warning naming the KEY and line.
 * for training: the authors' speaker-dependent features ``sarcasmDataset_speaker_dependent_True.npz``
   (from ``datasetTrue_original.zip``) and MUStARD's ``split_indices.p``, anywhere below the folder.
   The npz holds no utterance ids: its fold ``f`` test rows are the utterances at MUStARD's fold-``f``
@@ -28,7 +31,9 @@ as its authors distribute it, and the seeded offline demo of the ``demo``/``smok
 
 **Labels** (:data:`TASKS` order): sarcasm True/False or 1/0 → 1/0; sentiment −1/0/1 → classes
 0/1/2 (negative, neutral, positive); emotion codes 1–9 → classes 0–8, a multi-code cell such as
-"4,1" keeping its first code (:func:`emotion_class`). **Folds:** five non-overlapping test folds:
+"4,1" keeping its first code (:func:`emotion_class`). **Files** are read as UTF-8; every error
+and warning names ``line N of FILE``, N the file line (1-based, as an editor shows it; the header
+is line 1). **Folds:** five non-overlapping test folds:
 the npz's own when features are loaded, otherwise :func:`fold_indices` stratified by sarcasm.
 """
 
@@ -45,7 +50,7 @@ from pathlib import Path
 
 import numpy as np
 
-from qmtl_utils.data.common import DataFormatError, MissingDataError, data_dir
+from qmtl_utils.data.common import DataFormatError, MissingDataError, csv_records, data_dir, is_empty_row, read_text
 from qmtl_utils.spec import BENCHMARKS
 
 TASKS: tuple[str, ...] = BENCHMARKS["mustard"].task_names
@@ -188,24 +193,27 @@ def mustard_dir() -> Path:
     return Path(os.environ.get("QMTL_MUSTARD_DIR", data_dir() / "mustard"))
 
 
-def _missing(what: str, where: Path) -> MissingDataError:
+def _missing(what: str, where: Path, folder: Path) -> MissingDataError:
+    """``what`` is not at ``where``; ``folder`` is the data folder in use (the ``root`` given, else
+    :func:`mustard_dir`), where the message tells the user to put the files."""
     return MissingDataError(
         f"Extended MUStARD: {what} not found at {where}. Get sarcasm_data.json from MUStARD "
         f"({_MUSTARD_REPO}, data/; the same file is in the authors' repository), the sentiment/emotion "
         f"annotation sheet (export it as CSV), and for training datasetTrue_original.zip (holding "
         f"{FEATURE_FILE}) from {_AUTHORS_REPO}, plus {SPLIT_FILE} from MUStARD's data/. Put them in "
-        f"{mustard_dir()} (or point QMTL_MUSTARD_DIR at their folder).")
+        f"{folder} (or pass root=, or point QMTL_MUSTARD_DIR at their folder).")
 
 
 def read_utterances(path: Path | str) -> dict[str, dict]:
     """``sarcasm_data.json`` as id → entry, in file order; each entry needs a valid ``sarcasm``."""
     path = Path(path)
     if not path.is_file():
-        raise _missing(JSON_FILE, path)
+        raise _missing(JSON_FILE, path, path.parent)
     try:
-        entries = json.loads(path.read_text(encoding="utf-8"))
+        entries = json.loads(read_text(path))
     except json.JSONDecodeError as err:
-        raise DataFormatError(path, f"not valid JSON ({err})") from None
+        raise DataFormatError(path, f"not valid JSON ({err.msg}, column {err.colno}); use MUStARD's own "
+                                    f"{JSON_FILE}", line=err.lineno) from None
     if not isinstance(entries, dict):
         raise DataFormatError(path, "expected an object mapping utterance ids to entries")
     for key, entry in entries.items():
@@ -219,33 +227,52 @@ def read_utterances(path: Path | str) -> dict[str, dict]:
 
 
 def _groups(path: Path):
-    """(header, groups) of an annotation CSV; a group is a list of (line, row dict) between blank rows."""
-    with open(path, newline="", encoding="utf-8-sig") as fh:
-        reader = csv.reader(fh)
-        header = [name.strip().upper() for name in next(reader, [])]
-        missing = [c for c in ("KEY", "SARCASM", *LABEL_COLUMNS.values()) if c not in header]
-        if missing:
-            raise DataFormatError(path, f"missing column(s) {', '.join(missing)}; expected the "
-                                        f"annotation sheet's columns {', '.join(ANNOTATION_COLUMNS)}")
-        groups, group = [], []
-        for row in reader:
-            if not any(cell.strip() for cell in row):
-                if group:
-                    groups.append(group)
-                group = []
-                continue
-            group.append((reader.line_num, {c: (row[i].strip() if i < len(row) else "")
-                                            for i, c in enumerate(header)}))
-        if group:
-            groups.append(group)
+    """The groups of an annotation CSV: lists of (line, row dict) between blank rows (empty lines or
+    rows of empty cells); ``line`` is the row's first line in the file (the header is line 1)."""
+    records = csv_records(path)
+    header = [name.strip().upper() for name in next(records, (1, []))[1]]
+    missing = [c for c in ("KEY", "SARCASM", *LABEL_COLUMNS.values()) if c not in header]
+    if missing:
+        raise DataFormatError(path, f"missing column(s) {', '.join(missing)}; expected the "
+                                    f"annotation sheet's columns {', '.join(ANNOTATION_COLUMNS)}", line=1)
+    groups, group = [], []
+    for line, row in records:
+        if is_empty_row(row):
+            if group:
+                groups.append(group)
+            group = []
+            continue
+        group.append((line, {c: (row[i].strip() if i < len(row) else "") for i, c in enumerate(header)}))
+    if group:
+        groups.append(group)
+    for group in groups:
+        _check_one_key(group, path, separated=len(groups) > 1)
     return groups
+
+
+def _check_one_key(group, path: Path, separated: bool) -> None:
+    """A group holds one utterance: rows of a second KEY mean a blank separator row is missing."""
+    first_line, first = next(((line, row["KEY"]) for line, row in group if row["KEY"]), (None, ""))
+    other = next(((line, row["KEY"]) for line, row in group if row["KEY"] not in ("", first)), None)
+    if other is None:
+        return
+    line, key = other
+    previous = max(n for n, row in group if n < line and row["KEY"] == first)
+    where = ("the file has no blank separator rows at all" if not separated
+             else f"a blank separator row is missing between lines {previous} and {line}")
+    raise DataFormatError(
+        path, f"KEY {key!r} follows KEY {first!r} (line {first_line}) in one group of rows: {where}. The sheet's "
+              "groups (the context turns, then the target utterance) must be separated by blank rows (an empty "
+              "line or a row of empty cells); export the annotation sheet again with its blank rows, or insert "
+              "a blank row after each group's target utterance", line=line)
 
 
 def _group_key(group, path: Path) -> str:
     target = group[-1][1]
     key = target["KEY"] or next((row["KEY"] for _, row in group if row["KEY"]), "")
     if not key:
-        raise DataFormatError(path, "a group of rows has no KEY", row=group[0][0])
+        raise DataFormatError(path, "a group of rows has no KEY; fill in the KEY of its target utterance (the "
+                                    "group's last row)", line=group[0][0])
     return key
 
 
@@ -256,42 +283,68 @@ def _target_labels(target: dict, path: Path, line: int) -> dict[str, int]:
         try:
             labels[task] = parse(target[column])
         except ValueError as err:
-            raise DataFormatError(path, f"KEY {target['KEY']!r}, column {column}: {err}", row=line) from None
+            raise DataFormatError(path, f"KEY {target['KEY']!r}, column {column}: {err}; correct that cell of the "
+                                        "group's target utterance (its last row)", line=line) from None
     return labels
 
 
-def read_annotations(path: Path | str) -> dict[str, dict[str, int]]:
-    """The annotation CSV as key → {sarcasm, four task classes, ``row``: CSV line of the target}.
+def read_annotations(path: Path | str) -> dict[str, dict]:
+    """The annotation CSV as key → {sarcasm, four task classes, ``line``: the target's line in the
+    file (the header is line 1), ``sentence``: its SENTENCE}.
 
     See the module docstring for the target rule. Raises :class:`DataFormatError` naming the file,
-    row and value for a missing column, an unknown label or a repeated KEY.
+    line and value for a file that is not UTF-8, a missing column, an unknown label, a repeated KEY
+    or a group of two KEYs (a missing blank separator row).
     """
     path = Path(path)
     if not path.is_file():
-        raise _missing("the annotation CSV", path)
+        raise _missing("the annotation CSV", path, path.parent)
     notes = {}
     for group in _groups(path):
         key, (line, target) = _group_key(group, path), group[-1]
         if key in notes:
-            raise DataFormatError(path, f"KEY {key!r} appears in two groups (first at row {notes[key]['row']})",
-                                  row=line)
-        notes[key] = {**_target_labels(target, path, line), "row": line}
+            raise DataFormatError(path, f"KEY {key!r} appears in two groups (first at line {notes[key]['line']}); "
+                                        "give each utterance one group", line=line)
+        notes[key] = {**_target_labels(target, path, line), "line": line, "sentence": target.get("SENTENCE", "")}
     return notes
+
+
+def _words(text: str) -> str:
+    """A sentence reduced to its lower-case letters and digits, to compare across spellings."""
+    return "".join(c for c in str(text).lower() if c.isalnum())
+
+
+def _check_targets(utterances: dict, notes: dict, csv_path: Path, json_path: Path) -> None:
+    """Warn (once, naming each KEY and line) where a group's last row is not the utterance of
+    ``sarcasm_data.json``: its labels are still read as the target's (the target rule)."""
+    odd = [(key, note) for key, note in notes.items()
+           if note["sentence"] and utterances[key].get("utterance") is not None
+           and _words(note["sentence"]) != _words(utterances[key]["utterance"])]
+    if not odd:
+        return
+    shown = "; ".join(f"KEY {key!r} at line {note['line']} ({note['sentence'][:60]!r}, but {json_path.name} has "
+                      f"{str(utterances[key]['utterance'])[:60]!r})" for key, note in odd[:5])
+    more = f"; and {len(odd) - 5} more" if len(odd) > 5 else ""
+    warnings.warn(f"{csv_path}: the last row of {len(odd)} group(s) is not the utterance of {json_path}, yet its "
+                  f"labels are used as the target's: {shown}{more}. Check that each group ends with its target "
+                  "utterance", stacklevel=4)
 
 
 def _merge(utterances: dict, notes: dict, json_path: Path, csv_path: Path) -> dict[str, np.ndarray]:
     """Labels in ``sarcasm_data.json`` order; every id annotated once and sarcasm agreeing."""
     for key, note in notes.items():
         if key not in utterances:
-            raise DataFormatError(csv_path, f"KEY {key!r} has no entry in {json_path}", row=note["row"])
+            raise DataFormatError(csv_path, f"KEY {key!r} has no entry in {json_path}; correct the KEY or use "
+                                            "the sarcasm_data.json that belongs to this sheet", line=note["line"])
     unannotated = [key for key in utterances if key not in notes]
     if unannotated:
         raise DataFormatError(csv_path, f"utterance {unannotated[0]!r} of {json_path} has no annotation "
-                                        f"group ({len(unannotated)} missing in all)")
+                                        f"group ({len(unannotated)} missing in all); use the complete annotation sheet")
     for key, note in notes.items():
         if note["sarcasm"] != sarcasm_label(utterances[key]["sarcasm"]):
             raise DataFormatError(csv_path, f"KEY {key!r}: SARCASM disagrees with {json_path}; is the "
-                                            f"last row of each group its target utterance?", row=note["row"])
+                                            f"last row of each group its target utterance?", line=note["line"])
+    _check_targets(utterances, notes, csv_path, json_path)
     return {task: np.array([notes[key][task] for key in utterances], dtype=np.int64) for task in TASKS}
 
 
@@ -363,7 +416,7 @@ def _find(folder: Path, name: str) -> Path | None:
 def _annotation_csv(folder: Path) -> Path:
     found = sorted(folder.glob("*.csv"))
     if not found:
-        raise _missing("the annotation CSV (*.csv)", folder)
+        raise _missing("the annotation CSV (*.csv)", folder, folder)
     if len(found) > 1:
         raise DataFormatError(folder, f"several CSV files ({', '.join(p.name for p in found)}); "
                                       "pass annotations=<the annotation sheet>")
@@ -381,7 +434,7 @@ def load_mustard(root: Path | str | None = None, *, annotations: Path | str | No
     """
     folder = Path(root) if root is not None else mustard_dir()
     if not folder.is_dir():
-        raise _missing("the data folder", folder)
+        raise _missing("the data folder", folder, folder)
     json_path = folder / JSON_FILE
     utterances = read_utterances(json_path)
     csv_path = Path(annotations) if annotations is not None else _annotation_csv(folder)
@@ -392,11 +445,11 @@ def load_mustard(root: Path | str | None = None, *, annotations: Path | str | No
     npz_path = _find(folder, FEATURE_FILE)
     if npz_path is None:
         if require_features:
-            raise _missing(FEATURE_FILE, folder)
+            raise _missing(FEATURE_FILE, folder, folder)
         return MustardData(ids, labels, fold_indices(n, N_FOLDS, seed, labels["sarcasm"]))
     split_path = _find(folder, SPLIT_FILE)
     if split_path is None:
-        raise _missing(f"{SPLIT_FILE} (needed to align the rows of {npz_path.name})", folder)
+        raise _missing(f"{SPLIT_FILE} (needed to align the rows of {npz_path.name})", folder, folder)
     folds = read_split_indices(split_path, n)
     features, sarcasm = read_feature_npz(npz_path, folds, modalities)
     wrong = np.flatnonzero(sarcasm != labels["sarcasm"])
