@@ -7,8 +7,9 @@ Tested here: every notebook with upstream reads in qmtl_utils/runtime/stages.py.
 empty demo cache (2 cores), each stops at its first upstream read: 01_backbones, 03_training,
 03a_mustard_fit, 04_ablations, 04b_open_choices, 05_noise and 06_hardware on `data_*` (named:
 00_data_prep), 07_figures on `head_parameters` (named: 02_heads). 04a_task_scaling_and_shots first
-computes its own `scaling_run`/`scaling_results` (about a minute on demo; it produces them), then stops
-on `data_chexpert` for the shot study; 04b_open_choices first draws its light cones (half a minute).
+computes its own `scaling_run`/`scaling_results` (65-90 s on demo; it produces them), then stops on
+`data_chexpert` for the shot study; 04b_open_choices first draws its light cones (20-60 s); the others
+stop within 5-20 s (kernel start included; 2 shared cores).
 
 Not tested here: 00_data_prep and 02_heads read nothing upstream and compute everything from
 scratch; they run to the end in the smoke chain (tests/test_run_all_smoke.py).
