@@ -19,9 +19,12 @@ import (:func:`~qmtl_utils.runtime.fingerprint.code_fingerprint`). A folder of o
 from __future__ import annotations
 
 import argparse
+import errno
+import fcntl
 import json
 import os
 import re
+import shutil
 import sys
 import time
 from dataclasses import dataclass, field
@@ -250,8 +253,10 @@ def read_record(profile: str, stage: Stage) -> dict | None:
         return None
 
 
-def write_record(profile: str, stage: Stage, status: str, wall_s: float | None = None) -> None:
-    """Record ``status`` (running / ok / failed) for ``stage``'s current stamp."""
+def write_record(profile: str, stage: Stage, status: str, wall_s: float | None = None,
+                 entries: list[str] | None = None, summary: dict | None = None) -> None:
+    """Record ``status`` (running / ok / failed) for ``stage``'s current stamp; ``entries``: the
+    cache entries (``"<cache stage> <key>"``) it produced, checked before it is skipped next time."""
     path = _record_path(profile, stage)
     path.parent.mkdir(parents=True, exist_ok=True)
     record = {
@@ -261,8 +266,28 @@ def write_record(profile: str, stage: Stage, status: str, wall_s: float | None =
         "wall_s": wall_s,
         "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "executed": [_show(r.output) for r in stage.runs],
+        "entries": entries or [],
+        "summary": summary or {},
     }
     _write_json_atomic(record, path)
+
+
+def bad_entries(profile: str, stage: Stage) -> list[str]:
+    """The recorded entries of ``stage`` that are gone or no longer match their manifests (each bad
+    one is moved aside by :meth:`~qmtl_utils.runtime.cache.Cache.check`), as ``"stage/key: why"``."""
+    from qmtl_utils.runtime.cache import Cache
+
+    record = read_record(profile, stage) or {}
+    cache, bad = Cache.for_profile(profile), []
+    for item in record.get("entries", []):
+        name, _, key = item.partition(" ")
+        try:
+            problem = cache.check(name, key)
+        except ValueError as exc:  # a hand-edited record
+            problem = str(exc)
+        if problem:
+            bad.append(f"{name}/{key[:12]}: {problem}")
+    return bad
 
 
 def stage_status(profile: str, stage: Stage) -> str:
@@ -359,7 +384,9 @@ def _report_failure(stage: Stage, run: Run, exc: Exception) -> None:
 
 
 # The kernels talk to run_all over local IPC sockets (files only this user can open), not TCP
-# ports on localhost, which ipykernel warns are unencrypted.
+# ports on localhost, which ipykernel warns are unencrypted. A kernel is stopped at once when its
+# notebook has run (``shutdown_kernel="immediate"``): the graceful path interrupts it first, which
+# a kernel still busy after Ctrl-C answers with a logged traceback on the terminal.
 KERNEL_CONFIG = {"KernelManager": {"transport": "ipc"}}
 
 
@@ -369,28 +396,170 @@ def _kernel_config():
     return Config(KERNEL_CONFIG)
 
 
+class Interrupted(Exception):
+    """Ctrl-C during a stage: reported as one line, the stage left to rerun."""
+
+    def __init__(self, where: str, seconds: float):
+        super().__init__(where)
+        self.where, self.seconds = where, seconds
+
+
+def _produced(stage: Stage, log: Path) -> list[str]:
+    """The entries the stage's kernels logged (``"<cache stage> <key>"``), restricted to the cache
+    stages the stage graph says it writes (every logged one for a notebook outside the graph)."""
+    try:
+        lines = log.read_text(encoding="utf-8").splitlines()
+    except OSError:
+        return []
+    try:
+        writes = set(graph.stage(stage.stem).writes)
+    except KeyError:
+        writes = None
+    return sorted({line for line in lines if line.strip() and (writes is None or line.split(" ")[0] in writes)})
+
+
+def _output_counts(path: Path) -> dict[str, int]:
+    """Cache hits and misses printed in an executed copy (the ``[cache] hit``/``miss`` lines)."""
+    counts = {"hits": 0, "misses": 0}
+    try:
+        cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
+    except (OSError, ValueError, KeyError):
+        return counts
+    for cell in cells:
+        for output in cell.get("outputs", []):
+            for line in _text(output.get("text", "")).splitlines():
+                counts["hits"] += line.startswith("[cache] hit")
+                counts["misses"] += line.startswith("[cache] miss")
+    return counts
+
+
 def execute_stage(stage: Stage, profile: str, position: str) -> bool:
     """Execute every run of ``stage``; True on success (a failure is reported on stderr)."""
     import papermill
 
+    from qmtl_utils.runtime import progress
+    from qmtl_utils.runtime.cache import ENTRY_LOG
+
     write_record(profile, stage, "running")
     started = time.perf_counter()
+    folder = _record_path(profile, stage).parent
+    log, state = folder / f".{stage.stem}.entries", folder / f".{stage.stem}.progress"
+    log.unlink(missing_ok=True)
+    counts, figures_before = {"hits": 0, "misses": 0}, _figure_times()
     for run in stage.runs:
-        print(f"{position} {stage.stem}{run.label} (profile {profile}) ... ", end="", flush=True)
+        title = f"{position} {stage.stem}{run.label} (profile {profile})"
         run.output.parent.mkdir(parents=True, exist_ok=True)
+        state.unlink(missing_ok=True)
+        os.environ[ENTRY_LOG], os.environ[progress.ENV] = str(log), str(state)
         t0 = time.perf_counter()
+        line = LiveLine(title, state)
         try:
-            papermill.execute_notebook(
-                str(stage.path), str(run.output), parameters=run.params, kernel_name="python3",
-                cwd=str(stage.path.parent), progress_bar=False, log_output=False, config=_kernel_config())
+            with line:
+                papermill.execute_notebook(
+                    str(stage.path), str(run.output), parameters=run.params, kernel_name="python3",
+                    cwd=str(stage.path.parent), progress_bar=False, log_output=False, config=_kernel_config(),
+                    shutdown_kernel="immediate")
+        except KeyboardInterrupt:
+            line.finish("interrupted")
+            raise Interrupted(f"{stage.stem}{run.label}", time.perf_counter() - t0) from None
         except Exception as exc:  # noqa: BLE001 -- every failure is reported the same way
-            print("FAILED", flush=True)
+            line.finish("FAILED")
+            _disk_full_exit(exc)
             write_record(profile, stage, "failed", round(time.perf_counter() - started, 3))
             _report_failure(stage, run, exc)
             return False
-        print(f"done in {time.perf_counter() - t0:.1f} s", flush=True)
-    write_record(profile, stage, "ok", round(time.perf_counter() - started, 3))
+        finally:
+            os.environ.pop(ENTRY_LOG, None)
+            os.environ.pop(progress.ENV, None)
+            state.unlink(missing_ok=True)
+        line.finish(f"done in {time.perf_counter() - t0:.1f} s")
+        for name, value in _output_counts(run.output).items():
+            counts[name] += value
+    figures = sum(1 for path, mtime in _figure_times().items() if figures_before.get(path) != mtime)
+    wall = round(time.perf_counter() - started, 3)
+    write_record(profile, stage, "ok", wall, _produced(stage, log), {**counts, "figures": figures})
+    log.unlink(missing_ok=True)
     return True
+
+
+def _figure_times() -> dict[str, float]:
+    folder = paths.figures_dir()
+    return {str(p): p.stat().st_mtime for p in folder.glob("*") if p.is_file()} if folder.is_dir() else {}
+
+
+def _disk_full_exit(exc: BaseException) -> None:
+    """Raise :class:`PipelineError` naming the full disk if ``exc`` (or a cell's error) is ENOSPC."""
+    from papermill.exceptions import PapermillExecutionError
+
+    text = f"{getattr(exc, 'ename', '')} {getattr(exc, 'evalue', '')}" if isinstance(exc, PapermillExecutionError) else ""
+    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT) or "CacheDiskFull" in text \
+            or "No space left on device" in text:
+        raise PipelineError(_disk_full_message(exc))
+
+
+def _disk_full_message(exc: BaseException) -> str:
+    where = getattr(exc, "filename", None) or str(paths.cache_dir("").parent)
+    detail = getattr(exc, "evalue", None) or getattr(exc, "strerror", None) or str(exc)
+    return (f"the disk is full ({detail}; at {where}). Free some space (finished stages and cache entries are "
+            "kept) and rerun; the stage that was running is re-executed")
+
+
+class LiveLine:
+    """One terminal line per execution: the stage's title, then a bar with runs done / total and an
+    ETA read from the kernel's progress reports (:mod:`qmtl_utils.runtime.progress`). On a terminal
+    the line is redrawn in place; in a log file a line is printed each time a unit finishes."""
+
+    def __init__(self, title: str, state: Path, interval_s: float = 0.5):
+        self.title, self.state, self.interval_s = title, state, interval_s
+        self.tty = sys.stdout.isatty()
+        self._stop, self._thread, self._last, self._started = None, None, None, time.perf_counter()
+
+    def __enter__(self) -> "LiveLine":
+        import threading
+
+        print(f"{self.title} ...", end="" if self.tty else "\n", flush=True)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._poll, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join(timeout=2)
+
+    def _render(self, state: dict) -> str:
+        from tqdm import tqdm
+
+        done, total = state["done"], max(state["total"], 1)
+        eta = state["elapsed_s"] / done * (total - done) if done else None
+        bar = tqdm.format_meter(done, total, time.perf_counter() - self._started, ncols=40, unit="run",
+                                bar_format="{bar}")
+        return (f"{self.title} |{bar}| {done}/{total} {state['label']}"
+                + (f", about {eta:.0f} s to go" if eta is not None else ""))
+
+    def _poll(self) -> None:
+        from qmtl_utils.runtime import progress
+
+        while not self._stop.wait(self.interval_s):
+            state = progress.read(self.state)
+            if not state or state == self._last:
+                continue
+            self._last = state
+            text = self._render(state)
+            if self.tty:
+                width = shutil.get_terminal_size((100, 20)).columns - 1
+                print("\r" + text[:width].ljust(width), end="", flush=True)
+            else:
+                print(f"  {text}", flush=True)
+
+    def finish(self, outcome: str) -> None:
+        if self._thread is not None:
+            self.__exit__()
+        if self.tty:
+            width = shutil.get_terminal_size((100, 20)).columns - 1
+            print("\r" + f"{self.title} ... {outcome}"[:width].ljust(width), flush=True)
+        else:
+            print(f"{self.title} ... {outcome}", flush=True)
 
 
 def kernel_environment(profile: str) -> None:
@@ -436,27 +605,88 @@ def run_stages(selected: list[Stage], forced: set[str], profile: str, executor_n
                address: str | None = None) -> int:
     """Execute the stale or forced stages in order; stop at the first failure. Exit status."""
     started = time.perf_counter()
-    todo = [s for s in selected if s.stem in forced or stage_status(profile, s) != UP_TO_DATE]
-    if todo:
-        check_parameters(todo)
-        kernel_environment(profile)
-        start_executor(executor_name, address)
-    try:
-        return _run_todo(selected, todo, profile, started)
-    finally:
-        stop_executor()
+    with run_lock(profile):
+        todo = []
+        for stage in selected:
+            if stage.stem in forced or stage_status(profile, stage) != UP_TO_DATE:
+                todo.append(stage)
+                continue
+            bad = bad_entries(profile, stage)
+            if bad:
+                print(f"  re-running  {stage.stem}: {len(bad)} of its cache entries failed their check and were moved "
+                      f"aside ({bad[0]}{'; ...' if len(bad) > 1 else ''})", flush=True)
+                todo.append(stage)
+        if todo:
+            check_parameters(todo)
+            kernel_environment(profile)
+            start_executor(executor_name, address)
+        try:
+            return _run_todo(selected, todo, profile, started)
+        finally:
+            stop_executor()
+
+
+class run_lock:  # noqa: N801 -- used as ``with run_lock(profile):``
+    """One ``run_all`` at a time per cache: an exclusive ``flock`` on ``<cache>/_pipeline/run.lock``
+    (released by the kernel when the process ends, however it ends), holding the owner's PID."""
+
+    def __init__(self, profile: str):
+        self.path = paths.cache_dir(profile) / "_pipeline" / "run.lock"
+        self.handle = None
+
+    def __enter__(self) -> "run_lock":
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.handle = open(self.path, "a+", encoding="utf-8")
+        try:
+            fcntl.flock(self.handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            self.handle.seek(0)
+            owner = self.handle.read().strip() or "?"
+            self.handle.close()
+            raise PipelineError(f"another run_all (PID {owner}) is using the cache {_show(self.path.parents[1])}; "
+                                "wait for it to finish (or stop it), then rerun: it shares every finished entry")
+        self.handle.seek(0)
+        self.handle.truncate()
+        self.handle.write(str(os.getpid()))
+        self.handle.flush()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        fcntl.flock(self.handle, fcntl.LOCK_UN)
+        self.handle.close()
 
 
 def _run_todo(selected: list[Stage], todo: list[Stage], profile: str, started: float) -> int:
+    executed = []
     for number, stage in enumerate(selected, 1):
         if stage.stem not in {s.stem for s in todo}:
             print(f"  up to date  {stage.stem}", flush=True)
         elif not execute_stage(stage, profile, f"[{number}/{len(selected)}]"):
             return 1
+        else:
+            executed.append(stage.stem)
+    print_summary(selected, executed, profile)
     print(f"run_all: {len(selected)} stage{'s' * (len(selected) != 1)}, {len(selected) - len(todo)} up to date, "
           f"{len(todo)} executed in {time.perf_counter() - started:.1f} s; "
           f"figures in {_show(paths.figures_dir())}/")
     return 0
+
+
+def print_summary(selected: list[Stage], executed: list[str], profile: str) -> None:
+    """The closing table: stage, what happened, its time, cache hits and misses, figures written."""
+    if not executed:
+        return
+    width = max(len(s.stem) for s in selected)
+    print(f"\n  {'stage':<{width}}  {'status':<11} {'time':>8}  {'cache hits':>10}  {'misses':>6}  {'figures':>7}")
+    for stage in selected:
+        record = read_record(profile, stage) or {}
+        summary = record.get("summary", {})
+        ran = stage.stem in executed
+        seconds = f"{record['wall_s']:.1f} s" if ran and isinstance(record.get("wall_s"), (int, float)) else "-"
+        print(f"  {stage.stem:<{width}}  {'executed' if ran else 'up to date':<11} {seconds:>8}  "
+              f"{summary.get('hits', '-') if ran else '-':>10}  {summary.get('misses', '-') if ran else '-':>6}  "
+              f"{summary.get('figures', '-') if ran else '-':>7}")
+    print()
 
 
 def print_plan(stages: list[Stage], profile: str, summary: bool = False) -> int:
@@ -552,6 +782,26 @@ def main(argv: list[str] | None = None) -> int:
     except PipelineError as exc:
         print(f"run_all: {exc}", file=sys.stderr)
         return 1
+    except (KeyboardInterrupt, Interrupted) as exc:
+        where = f" at {exc.where} after {exc.seconds:.0f} s" if isinstance(exc, Interrupted) else ""
+        _clean_after_interrupt(args.profile)
+        print(f"\nrun_all: interrupted{where}; rerun to resume (finished runs are cached)", file=sys.stderr)
+        return 130
+    except OSError as exc:
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            print(f"run_all: {_disk_full_message(exc)}", file=sys.stderr)
+            return 1
+        raise
+
+
+def _clean_after_interrupt(profile: str) -> None:
+    """Remove the temporary folders of writers that are gone (the interrupted kernel's)."""
+    from qmtl_utils.runtime.cache import Cache
+
+    try:
+        Cache.for_profile(profile).clean_tmp()
+    except OSError:
+        pass
 
 
 if __name__ == "__main__":
