@@ -4,14 +4,17 @@ No test reaches IBM Quantum: the runtime service and EstimatorV2 are replaced wh
 device would be involved, and must not be called at all where nothing may be submitted.
 """
 
+import socket
 from types import SimpleNamespace
 
 import numpy as np
 import pytest
 import qiskit_ibm_runtime
+import requests
 import torch
+import urllib3
 from qiskit.providers.exceptions import QiskitBackendNotFoundError
-from qiskit_ibm_runtime.accounts import AccountNotFoundError
+from qiskit_ibm_runtime.accounts import AccountNotFoundError, InvalidAccountError
 from qiskit_ibm_runtime.exceptions import IBMNotAuthorizedError, RuntimeJobTimeoutError
 from qiskit_ibm_runtime.fake_provider import FakeFez
 
@@ -29,6 +32,7 @@ from qmtl_utils.runtime.cache import Cache, MissingCacheEntry
 from qmtl_utils.spec import BENCHMARKS
 
 ENV = ("QISKIT_IBM_TOKEN", "QISKIT_IBM_INSTANCE", "QISKIT_IBM_CHANNEL")
+TOKEN = "secret-token-4f1c9e"  # put into the raised messages too: it must never come back out
 
 
 @pytest.fixture(scope="module")
@@ -114,6 +118,76 @@ def test_invalid_credentials(head_and_z, offline, tmp_path):
     offline.setattr(qiskit_ibm_runtime, "QiskitRuntimeService", rejected)
     with pytest.raises(HardwareError, match="rejected the credentials from QISKIT_IBM_TOKEN"):
         run_on_backend(*head_and_z, "ibm_fez", mode="ibm", submit=True, cache=Cache(tmp_path))
+
+
+def _dns_failure():
+    """The chain the runtime raises offline: a DNS failure inside urllib3 and requests, wrapped
+    (implicitly, as ``__context__``) in InvalidAccountError, which blames the token."""
+    try:
+        try:
+            try:
+                raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+            except socket.gaierror as dns:
+                raise urllib3.exceptions.NameResolutionError("iam.cloud.ibm.com", None, dns) from dns
+        except urllib3.exceptions.NameResolutionError as resolution:
+            raise requests.exceptions.ConnectionError(f"Max retries exceeded with url: /identity/token?apikey={TOKEN}") \
+                from resolution
+    except requests.exceptions.ConnectionError:
+        raise InvalidAccountError("Unable to retrieve instances. Please check that you are using a valid API token.")
+
+
+def _refused():
+    try:
+        raise ConnectionRefusedError(111, "Connection refused")
+    except ConnectionRefusedError as refused:
+        raise InvalidAccountError(f"Unable to retrieve instances for {TOKEN}.") from refused
+
+
+@pytest.mark.parametrize("failure, cause", [(_dns_failure, "NameResolutionError: .*Failed to resolve 'iam.cloud.ibm.com'"),
+                                            (_refused, "Connection refused")])
+def test_unreachable_is_not_reported_as_rejected_credentials(head_and_z, offline, tmp_path, failure, cause):
+    def service(**kwargs):
+        assert kwargs["token"] == TOKEN
+        failure()
+
+    offline.setenv("QISKIT_IBM_TOKEN", TOKEN)
+    offline.setattr(qiskit_ibm_runtime, "QiskitRuntimeService", service)
+    with pytest.raises(HardwareError, match=f"IBM Quantum could not be reached .*{cause}.*check the network") as error:
+        run_on_backend(*head_and_z, "ibm_fez", mode="ibm", submit=True, cache=Cache(tmp_path))
+    message = str(error.value)
+    assert "rejected" not in message and "credentials were not checked" in message and "without submit=true" in message.lower()
+    assert TOKEN not in message and isinstance(error.value.__cause__, InvalidAccountError)
+
+
+def test_rejected_credentials_without_network_cause(offline):
+    def rejected(**kwargs):
+        raise InvalidAccountError(f"Unable to retrieve instances. Invalid token {TOKEN}.")
+
+    offline.setenv("QISKIT_IBM_TOKEN", TOKEN)
+    offline.setattr(qiskit_ibm_runtime, "QiskitRuntimeService", rejected)
+    with pytest.raises(HardwareError, match="rejected the credentials from QISKIT_IBM_TOKEN: .*Invalid token \\*\\*\\*") as error:
+        hardware.runtime_service()
+    assert TOKEN not in str(error.value) and "could not be reached" not in str(error.value)
+    assert hardware.network_cause(error.value.__cause__) is None
+
+
+def test_network_cause_walks_the_chain():
+    with pytest.raises(InvalidAccountError) as dns:
+        _dns_failure()
+    cause = hardware.network_cause(dns.value)
+    assert isinstance(cause, urllib3.exceptions.NameResolutionError)  # the link that names the host
+    assert isinstance(hardware.network_cause(OSError(101, "Network is unreachable")), OSError)
+    assert hardware.network_cause(OSError(2, "No such file or directory")) is None
+    assert hardware.network_cause(requests.exceptions.HTTPError("401 Client Error: Unauthorized")) is None
+    assert hardware.network_cause(ValueError("bad instance CRN")) is None
+
+
+def test_backend_lookup_unreachable(offline):
+    def backend(name):
+        raise requests.exceptions.ConnectionError("connection aborted") from TimeoutError("timed out")
+
+    with pytest.raises(HardwareError, match="could not be reached while looking up 'ibm_fez'.*timed out"):
+        hardware.ibm_backend(SimpleNamespace(backend=backend), "ibm_fez")
 
 
 def test_unknown_backend(head_and_z, offline, tmp_path):

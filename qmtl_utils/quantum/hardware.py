@@ -8,7 +8,9 @@ ONCE for the backend (an ISA circuit on the device's qubits), the observables fo
 * ``mode="ibm"``: a real device (``ibm_fez``, ``ibm_boston``, any name the account can use).
   Credentials: ``QISKIT_IBM_TOKEN`` (+ optional ``QISKIT_IBM_INSTANCE``, ``QISKIT_IBM_CHANNEL``)
   or a saved account (``QiskitRuntimeService.save_account``). Nothing is submitted unless
-  ``submit=True``; every failure raises :class:`HardwareError` (never a silent fallback).
+  ``submit=True``; every failure raises :class:`HardwareError` (never a silent fallback); an
+  unreachable IBM Quantum (DNS, proxy, refused connection) is reported as such, not as rejected
+  credentials.
 * ``mode="fake"``: the runtime's fake backend with the device's real calibration snapshot
   (``ibm_fez`` -> ``FakeFez``), same ``EstimatorV2(mode=fake_backend)`` path, simulated locally
   by Aer with the snapshot's noise model. ``ibm_boston`` (Heron r3) has a snapshot
@@ -27,10 +29,12 @@ submitting a new one.
 
 from __future__ import annotations
 
+import errno
 import functools
 import hashlib
 import json
 import os
+import socket
 import time
 import warnings
 from pathlib import Path
@@ -94,9 +98,57 @@ def fake_backend(name: str):
     return getattr(fake_provider, class_name)(), substituted
 
 
+# errno values of an OSError that mean "the network or the host is not there", not "refused credentials"
+NETWORK_ERRNOS = frozenset(getattr(errno, name) for name in (
+    "ENETUNREACH", "ENETDOWN", "ENETRESET", "EHOSTUNREACH", "EHOSTDOWN", "ECONNREFUSED", "ECONNRESET",
+    "ECONNABORTED", "ETIMEDOUT") if hasattr(errno, name))
+
+
+def _exception_chain(exc: BaseException):
+    """``exc`` and everything it was raised from or while handling (``__cause__``/``__context__``)."""
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        yield exc
+        exc = exc.__cause__ or exc.__context__
+
+
+def network_cause(exc: BaseException) -> BaseException | None:
+    """The connection failure (DNS, refused, unreachable, timed out, proxy/TLS) somewhere in ``exc``'s
+    chain, or None. The runtime wraps such failures in ``InvalidAccountError`` ("check that you are
+    using a valid API token"), so the wrapper alone cannot tell a missing network from a bad token.
+    The most informative link is returned: urllib3's (it names the host), else the innermost one."""
+    import requests
+    import urllib3.exceptions
+
+    kinds = (requests.exceptions.ConnectionError, requests.exceptions.Timeout, urllib3.exceptions.NewConnectionError,
+             urllib3.exceptions.MaxRetryError, urllib3.exceptions.ConnectTimeoutError, urllib3.exceptions.ProtocolError,
+             socket.gaierror, socket.herror, ConnectionError, TimeoutError)
+    found = [e for e in _exception_chain(exc)
+             if isinstance(e, kinds) or (isinstance(e, OSError) and e.errno in NETWORK_ERRNOS)]
+    if not found:
+        return None
+    named = [e for e in found if isinstance(e, urllib3.exceptions.NewConnectionError)]
+    return (named or found)[-1]
+
+
+def _redacted(text: str, secret: str | None) -> str:
+    """``text`` with ``secret`` (the API token) blanked out; no message may carry it."""
+    return text.replace(secret, "***") if secret else text
+
+
+def _unreachable(cause: BaseException, secret: str | None, doing: str) -> HardwareError:
+    reason = _redacted(f"{type(cause).__name__}: {cause}", secret)
+    return HardwareError(
+        f"IBM Quantum could not be reached while {doing} ({reason[:400]}); check the network connection "
+        "and any proxy (HTTPS_PROXY). The credentials were not checked. Without submit=True the plan is made "
+        "offline from the local calibration snapshot, and mode='fake' runs the snapshots offline.")
+
+
 def runtime_service(channel: str | None = None, instance: str | None = None):
     """``QiskitRuntimeService`` from ``QISKIT_IBM_TOKEN`` (+ ``QISKIT_IBM_INSTANCE``,
-    ``QISKIT_IBM_CHANNEL``) or else the saved account; :class:`HardwareError` if neither works."""
+    ``QISKIT_IBM_CHANNEL``) or else the saved account; :class:`HardwareError` if neither works,
+    saying whether IBM Quantum could not be reached or rejected the credentials (never the token)."""
     from qiskit_ibm_runtime import QiskitRuntimeService
     from qiskit_ibm_runtime.accounts import AccountNotFoundError, InvalidAccountError
     from qiskit_ibm_runtime.exceptions import IBMError
@@ -110,14 +162,15 @@ def runtime_service(channel: str | None = None, instance: str | None = None):
         raise HardwareError(
             "no IBM Quantum credentials: set QISKIT_IBM_TOKEN (and QISKIT_IBM_INSTANCE for an IBM "
             "Cloud instance CRN) or save an account once with QiskitRuntimeService.save_account("
-            f"token=..., instance=...). ({exc})") from exc
-    except (InvalidAccountError, IBMError, ValueError) as exc:
+            f"token=..., instance=...). ({_redacted(str(exc), token)})") from exc
+    except Exception as exc:
         source = "QISKIT_IBM_TOKEN" if token else "the saved account"
-        raise HardwareError(f"IBM Quantum rejected the credentials from {source}: {exc}. "
-                            "Check the token/instance at quantum.cloud.ibm.com.") from exc
-    except OSError as exc:  # requests' ConnectionError is an OSError
-        raise HardwareError(f"cannot reach IBM Quantum ({exc}); real-device runs need network "
-                            "access. Use mode='fake' for the offline snapshots.") from exc
+        if (cause := network_cause(exc)) is not None:
+            raise _unreachable(cause, token, f"opening the account from {source}") from exc
+        if isinstance(exc, (InvalidAccountError, IBMError, ValueError)):
+            raise HardwareError(f"IBM Quantum rejected the credentials from {source}: {_redacted(str(exc), token)}. "
+                                "Check the token/instance at quantum.cloud.ibm.com.") from exc
+        raise
 
 
 def ibm_backend(service, name: str):
@@ -130,6 +183,10 @@ def ibm_backend(service, name: str):
         names = sorted(b.name for b in service.backends())
         raise HardwareError(f"backend {name!r} is not available to this account; "
                             f"available: {', '.join(names) or 'none'}") from exc
+    except Exception as exc:
+        if (cause := network_cause(exc)) is not None:
+            raise _unreachable(cause, os.environ.get("QISKIT_IBM_TOKEN"), f"looking up {name!r}") from exc
+        raise
 
 
 def calibration_info(backend) -> dict:
