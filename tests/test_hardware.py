@@ -4,6 +4,7 @@ No test reaches IBM Quantum: the runtime service and EstimatorV2 are replaced wh
 device would be involved, and must not be called at all where nothing may be submitted.
 """
 
+import io
 import socket
 from types import SimpleNamespace
 
@@ -13,6 +14,7 @@ import qiskit_ibm_runtime
 import requests
 import torch
 import urllib3
+from qiskit import qasm3, qpy
 from qiskit.providers.exceptions import QiskitBackendNotFoundError
 from qiskit_ibm_runtime.accounts import AccountNotFoundError, InvalidAccountError
 from qiskit_ibm_runtime.exceptions import IBMNotAuthorizedError, RuntimeJobTimeoutError
@@ -99,6 +101,41 @@ def test_recorded_results_round_trip_without_backend(head_and_z, fake_run, monke
     np.testing.assert_array_equal(again, values)  # cache hit: nothing re-run
     with pytest.raises(MissingCacheEntry, match="run_on_backend.*shots=4096"):
         load_recorded(head, z, "ibm_boston", mode="fake", shots=4096, seed=0, cache=cache)
+
+
+def _qpy_round_trip(circuit):
+    buffer = io.BytesIO()
+    qpy.dump(circuit, buffer)
+    buffer.seek(0)
+    (loaded,) = qpy.load(buffer)
+    return loaded
+
+
+def test_transpilation_is_the_same_on_every_call(head_and_z):
+    """Same head, backend and seed: the same ISA circuit, call after call and on a fresh snapshot
+    object each time (before the fixed error map, VF2Layout picked either mirror image of the
+    chain, e.g. depth 65 or 67 on FakeFez)."""
+    head, _ = head_and_z
+    shared = FakeFez()
+    runs = [hardware.isa_pub_parts(head, shared if i % 2 else FakeFez(), 2, 7) for i in range(8)]
+    depths = {isa.depth() for isa, _ in runs}
+    texts = {qasm3.dumps(isa) for isa, _ in runs}
+    layouts = {tuple(isa.layout.final_index_layout()) for isa, _ in runs}
+    observables = {tuple(str(op) for op in ops) for _, ops in runs}
+    assert len(depths) == len(texts) == len(layouts) == len(observables) == 1, (depths, layouts)
+    # qpy bytes also carry the ParameterVector's random uuid; the circuit they hold is the same one
+    assert {qasm3.dumps(_qpy_round_trip(isa)) for isa, _ in runs} == texts
+
+
+def test_average_error_map_is_the_mean_error_per_qubit_and_coupler():
+    target = FakeFez().target
+    error_map = hardware.average_error_map(target)
+    one = [target[n][(0,)].error for n in target.operation_names_for_qargs((0,))
+           if target[n].get((0,)) is not None and target[n][(0,)].error is not None]
+    two = [target[n][(0, 1)].error for n in target.operation_names_for_qargs((0, 1))
+           if target[n].get((0, 1)) is not None and target[n][(0, 1)].error is not None]
+    assert len(one) >= 4 and error_map.get((0, 0)) == pytest.approx(np.mean(one), rel=1e-12)
+    assert error_map.get((0, 1)) == pytest.approx(np.mean(two), rel=1e-12)
 
 
 def test_missing_credentials(head_and_z, offline, tmp_path):

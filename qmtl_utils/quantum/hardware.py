@@ -1,7 +1,8 @@
 """Running a trained QMTL head on IBM Quantum devices (§7) or their calibration snapshots.
 
 One code path for both: the head's circuit (:mod:`qmtl_utils.quantum.qiskit_circuits`) is transpiled
-ONCE for the backend (an ISA circuit on the device's qubits), the observables follow its layout
+ONCE for the backend (an ISA circuit on the device's qubits; the same circuit on every call with the
+same seed, see :func:`average_error_map`), the observables follow its layout
 (``SparsePauliOp.apply_layout``), and each batch of samples is ONE ``qiskit-ibm-runtime``
 ``EstimatorV2`` job with one PUB ``(circuit, observables, Z)``.
 
@@ -33,6 +34,7 @@ import errno
 import functools
 import hashlib
 import json
+import math
 import os
 import socket
 import time
@@ -204,13 +206,44 @@ def calibration_info(backend) -> dict:
 # --------------------------------------------------------------------------- circuits and jobs
 
 
+def average_error_map(target):
+    """VF2's layout score table (the mean error of each qubit's and each coupler's instructions), as
+    Qiskit builds it but summed in a fixed order (sorted instruction names, ``math.fsum``).
+
+    Qiskit 2.3 sums each qubit's errors in the iteration order of a per-call randomly seeded hash
+    set (``Target.operation_names_for_qargs``); on a target with control flow and a symmetric
+    coupling map (every IBM Heron device) the two mirror-image embeddings of the head's chain then
+    score a few ulps apart in a random direction, VF2Layout picks either, and the depth and the noise
+    the circuit sees change from call to call with the same ``seed_transpiler`` (Qiskit issue 16490,
+    fixed upstream after 2.3). With this map the choice is the same on every call."""
+    from qiskit.transpiler.passes.layout.vf2_utils import ErrorMap
+
+    qargs_list = sorted(q for q in (target.qargs or ()) if q is not None and len(q) in (1, 2))
+    error_map = ErrorMap(len(qargs_list))
+    for qargs in qargs_list:
+        errors = [target[name][qargs].error for name in sorted(target.operation_names_for_qargs(qargs))
+                  if target[name].get(qargs) is not None and target[name][qargs].error is not None]
+        if errors:
+            error_map.add_error(qargs if len(qargs) == 2 else (qargs[0], qargs[0]), math.fsum(errors) / len(errors))
+    return error_map
+
+
 def isa_pub_parts(head: QMTLHead, backend, optimization_level: int = 2, seed: int = 0):
-    """The head's circuit transpiled once for ``backend`` (``seed_transpiler=seed``) and the
-    observables laid out on its physical qubits."""
-    from qiskit.transpiler import generate_preset_pass_manager
+    """The head's circuit transpiled for ``backend`` (``seed_transpiler=seed``) and the observables
+    laid out on its physical qubits. The same arguments give the same circuit on every call: the
+    layout is scored with :func:`average_error_map` (a fixed summation order), and the preset
+    passes have no time limits (VF2 call limits only; Sabre seeded by ``seed_transpiler``)."""
+    from qiskit.transpiler import AnalysisPass, PassManager, generate_preset_pass_manager
+
+    error_map = average_error_map(backend.target)
+
+    class StableErrorMap(AnalysisPass):  # read by VF2Layout / VF2PostLayout instead of their own map
+        def run(self, dag):
+            self.property_set["vf2_avg_error_map"] = error_map
 
     manager = generate_preset_pass_manager(optimization_level=optimization_level, backend=backend,
                                           seed_transpiler=seed)
+    manager.pre_layout = PassManager([StableErrorMap()]) + (manager.pre_layout or PassManager())
     isa = manager.run(qmtl_qiskit_circuit(head))
     return isa, [op.apply_layout(isa.layout) for op in qmtl_observables(head.config)]
 
