@@ -30,8 +30,10 @@ from qmtl_utils.quantum.hardware import (
     load_recorded,
     run_on_backend,
 )
+from qmtl_utils.quantum.noise import two_qubit_gate_count
 from qmtl_utils.runtime.cache import Cache, MissingCacheEntry
 from qmtl_utils.spec import BENCHMARKS
+from qmtl_utils.studies import hardware_study
 
 ENV = ("QISKIT_IBM_TOKEN", "QISKIT_IBM_INSTANCE", "QISKIT_IBM_CHANNEL")
 TOKEN = "secret-token-4f1c9e"  # put into the raised messages too: it must never come back out
@@ -236,7 +238,7 @@ def test_unknown_backend(head_and_z, offline, tmp_path):
 
 
 def test_nothing_submitted_without_flag(head_and_z, offline, tmp_path):
-    offline.setattr(hardware, "runtime_service", lambda *args: _service(FakeFez()))
+    offline.setattr(hardware, "runtime_service", _no_call)  # the plan needs no account either
     cache = Cache(tmp_path)
     with pytest.raises(SubmissionNotRequested, match="submit=True") as error:
         run_on_backend(*head_and_z, "ibm_fez", mode="ibm", cache=cache)
@@ -275,3 +277,75 @@ def test_queue_timeout_keeps_job_and_fetches_it_later(head_and_z, offline, tmp_p
     values, (record,) = run_on_backend(head, z, "ibm_fez", mode="ibm", submit=True, cache=cache)
     np.testing.assert_array_equal(values, evs.T)
     assert record["job_id"] == "job-123" and not list((tmp_path / "hardware_pending").iterdir())
+
+
+def _block_network(monkeypatch):
+    """Any name lookup or connection fails, as on a machine without network."""
+    def no_network(*args, **kwargs):
+        raise socket.gaierror(socket.EAI_NONAME, "Name or service not known (network blocked by the test)")
+
+    monkeypatch.setattr(socket, "getaddrinfo", no_network)
+    monkeypatch.setattr(socket.socket, "connect", no_network)
+
+
+def test_plan_is_made_offline_without_submit(head_and_z, offline, tmp_path):
+    head, z = head_and_z
+    _block_network(offline)
+    offline.setenv("QISKIT_IBM_TOKEN", TOKEN)
+    offline.setattr(qiskit_ibm_runtime, "QiskitRuntimeService", lambda **kwargs: _dns_failure())
+    cache = Cache(tmp_path)
+    with pytest.raises(SubmissionNotRequested, match=r"ready to submit 2 samples in 2 job\(s\) x 1024 shots to ibm_fez "
+                                                     r".*nothing was sent.*local calibration snapshot fake_fez") as error:
+        run_on_backend(head, z, "ibm_fez", mode="ibm", seed=7, batch_size=1, cache=cache)
+    plan = error.value.plan
+    isa, _ = hardware.isa_pub_parts(head, FakeFez(), 2, 7)
+    assert plan["requested_backend"] == "ibm_fez" and plan["backend"] == "fake_fez" and plan["substituted"] is False
+    assert plan["depth"] == isa.depth() and plan["two_qubit_gates"] == two_qubit_gate_count(isa)
+    assert plan["n_samples"] == 2 and plan["jobs"] == 2 and "offline" in plan["plan_source"]
+    assert plan["calibration_timestamp"].startswith("2025") and not any(tmp_path.rglob("*.npy"))
+    with pytest.raises(HardwareError, match="could not be reached"):  # only submitting needs the network
+        run_on_backend(head, z, "ibm_fez", mode="ibm", seed=7, batch_size=1, submit=True, cache=cache)
+
+
+PROFILE = {"name": "test", "is_demo": True,
+           "hardware": {"backends": ["ibm_fez"], "shots": 256, "seed": 7, "n_samples": 2}}
+
+
+@pytest.fixture
+def study_inputs(head_and_z, monkeypatch):
+    """The study's checkpoint replaced by the test head and two samples with CheXpert labels."""
+    head, z = head_and_z
+    labels = np.array([[2, 1, 2, 1, 2], [1, 2, 1, 2, 1]])
+    monkeypatch.setattr(hardware_study, "checkpoint_inputs",
+                        lambda cache, profile, benchmark, n: (head, z.numpy()[:n], labels[:n], "run_chexpert:test"))
+    return monkeypatch
+
+
+def test_study_plans_every_backend_offline(study_inputs, offline, tmp_path):
+    _block_network(offline)
+    offline.setattr(hardware, "runtime_service", _no_call)
+    with pytest.warns(UserWarning, match="FakeMarrakesh"), pytest.raises(SubmissionNotRequested) as error:
+        hardware_study.hardware_study(Cache(tmp_path), PROFILE, mode="ibm", backends=["ibm_fez", "ibm_boston"])
+    plan = error.value.plan
+    assert sorted(plan) == ["ibm_boston", "ibm_fez"] and plan["ibm_fez"]["backend"] == "fake_fez"
+    assert plan["ibm_boston"]["backend"] == "fake_marrakesh" and plan["ibm_boston"]["substituted"] is True
+    assert all(p["n_samples"] == 2 and p["depth"] > 0 for p in plan.values())
+    assert "ibm_fez: ready to submit" in str(error.value) and "ibm_boston: ready to submit" in str(error.value)
+    assert not any(tmp_path.rglob("*.npy"))
+
+
+def test_study_is_reproducible_with_the_same_seeds(study_inputs, tmp_path):
+    """Two runs into two fresh caches: the same Fig. 11 table byte for byte, the same job records
+    (but for the measured wall time), the same raw values and transpiled circuit."""
+    entries = [hardware_study.hardware_study(Cache(tmp_path / name), PROFILE, mode="fake") for name in ("a", "b")]
+    first, second = (entry.file("hardware.csv").read_bytes() for entry in entries)
+    assert first == second and b"ibm_fez: fake_fez" in first
+    jobs = [entry.read_csv("jobs.csv") for entry in entries]
+    assert jobs[0].drop(columns="wall_s").equals(jobs[1].drop(columns="wall_s"))
+    runs = [sorted((tmp_path / name).rglob("expvals.npy")) for name in ("a", "b")]
+    assert len(runs[0]) == 1 and runs[0][0].read_bytes() == runs[1][0].read_bytes()
+    circuits = []
+    for (path,) in runs:
+        with open(path.with_name("isa.qpy"), "rb") as handle:
+            circuits.append(qpy.load(handle)[0])
+    assert qasm3.dumps(circuits[0]) == qasm3.dumps(circuits[1]) and jobs[0].depth[0] == circuits[0].depth()

@@ -9,9 +9,10 @@ same seed, see :func:`average_error_map`), the observables follow its layout
 * ``mode="ibm"``: a real device (``ibm_fez``, ``ibm_boston``, any name the account can use).
   Credentials: ``QISKIT_IBM_TOKEN`` (+ optional ``QISKIT_IBM_INSTANCE``, ``QISKIT_IBM_CHANNEL``)
   or a saved account (``QiskitRuntimeService.save_account``). Nothing is submitted unless
-  ``submit=True``; every failure raises :class:`HardwareError` (never a silent fallback); an
-  unreachable IBM Quantum (DNS, proxy, refused connection) is reported as such, not as rejected
-  credentials.
+  ``submit=True``; without it the plan (depth, two-qubit gates) is made offline on the device's
+  calibration snapshot and IBM Quantum is not contacted. Every failure raises
+  :class:`HardwareError` (never a silent fallback); an unreachable IBM Quantum (DNS, proxy,
+  refused connection) is reported as such, not as rejected credentials.
 * ``mode="fake"``: the runtime's fake backend with the device's real calibration snapshot
   (``ibm_fez`` -> ``FakeFez``), same ``EstimatorV2(mode=fake_backend)`` path, simulated locally
   by Aer with the snapshot's noise model. ``ibm_boston`` (Heron r3) has a snapshot
@@ -21,7 +22,8 @@ same seed, see :func:`average_error_map`), the observables follow its layout
 
 Every job is recorded in the cache (stage ``hardware_runs``, one entry per batch): raw
 expectation values, job id, backend, calibration timestamp, shots, transpiled depth and two-qubit
-gate count, seeds. :func:`load_recorded` reads them back without touching any backend.
+gate count, seeds, and the transpiled circuit itself (``isa.qpy``). :func:`load_recorded` reads
+them back without touching any backend.
 
 Queue timeout (``timeout_s``): the job is NOT cancelled (its queue slot is kept); its id is
 written to ``<cache>/hardware_pending/`` and the same call later fetches that job instead of
@@ -284,23 +286,32 @@ def _wait(job, timeout_s: float | None, pending: Path):
             job.job_id()) from exc
 
 
-def _run_batch(head, batch, backend, *, service, substituted, requested, mode, shots, seed,
-               optimization_level, timeout_s, submit, pending: Path):
-    """One EstimatorV2 job for one batch: ``(evs (n, K), stds (n, K), record)``."""
-    from qiskit_ibm_runtime import EstimatorV2
-
-    start = time.perf_counter()
+def _transpiled(head, backend, *, requested, substituted, mode, shots, seed, optimization_level):
+    """``(isa, observables, record)``: the head transpiled once for ``backend`` and what a job
+    record says about it (without the per-job fields)."""
     isa, observables = isa_pub_parts(head, backend, optimization_level, seed)
     record = {"requested_backend": requested, "backend": backend.name, "substituted": substituted,
               "mode": mode, "shots": shots, "seed_transpiler": seed, "seed_simulator": seed,
-              "optimization_level": optimization_level, "n_samples": len(batch),
+              "optimization_level": optimization_level, "n_samples": None,  # set per job (or plan)
               "measurement_settings": measurement_settings(head.config), "depth": isa.depth(),
               "two_qubit_gates": two_qubit_gate_count(isa), **calibration_info(backend)}
-    if mode == "ibm" and not submit:
-        raise SubmissionNotRequested(
-            f"ready to submit {len(batch)} samples x {shots} shots to {backend.name} (depth "
-            f"{record['depth']}, {record['two_qubit_gates']} two-qubit gates) but submit=True was "
-            "not given; nothing was sent.", record)
+    return isa, observables, record
+
+
+def _write_qpy(circuit, path: Path) -> None:
+    from qiskit import qpy
+
+    with open(path, "wb") as handle:
+        qpy.dump(circuit, handle)
+
+
+def _run_batch(batch, backend, isa, observables, base_record: dict, *, service, mode, shots, seed,
+               timeout_s, pending: Path):
+    """One EstimatorV2 job for one batch of the transpiled ``isa``: ``(evs (n, K), stds (n, K), record)``."""
+    from qiskit_ibm_runtime import EstimatorV2
+
+    start = time.perf_counter()
+    record = {**base_record, "n_samples": len(batch)}
     if pending.is_file():  # a job from an earlier call that timed out in the queue
         job = service.job(json.loads(pending.read_text())["job_id"])
     else:
@@ -323,42 +334,76 @@ def _run_batch(head, batch, backend, *, service, substituted, requested, mode, s
     return data.evs.T, data.stds.T, record
 
 
+def _plan(head, batches, backend: str, *, shots, seed, optimization_level, channel, instance):
+    """:class:`SubmissionNotRequested` for the uncached ``batches`` of a real-device run, planned
+    offline on the device's local calibration snapshot; only a device without one is looked up live."""
+    try:
+        device, substituted = fake_backend(backend)
+        source = f"the local calibration snapshot {device.name}, offline"
+    except HardwareError:  # no snapshot installed for this device: only the live device can tell
+        device, substituted = ibm_backend(runtime_service(channel, instance), backend), False
+        source = f"the live device {device.name}"
+    _, _, record = _transpiled(head, device, requested=backend, substituted=substituted, mode="ibm", shots=shots,
+                               seed=seed, optimization_level=optimization_level)
+    n_samples = sum(len(batch) for batch in batches)
+    plan = {**record, "n_samples": n_samples, "jobs": len(batches), "plan_source": source}
+    return SubmissionNotRequested(
+        f"ready to submit {n_samples} samples in {len(batches)} job(s) x {shots} shots to {backend} but "
+        "submit=True was not given; nothing was sent. Planned on "
+        f"{source} (calibration {record['calibration_timestamp']}): depth {record['depth']}, "
+        f"{record['two_qubit_gates']} two-qubit gates. With submit=True the circuit is transpiled again "
+        "for the device's current calibration, which can change both.", plan)
+
+
 def run_on_backend(head: QMTLHead, z, backend: str = "ibm_fez", *, mode: str = "fake",
                    shots: int = 1024, seed: int = 0, batch_size: int = 256,
                    optimization_level: int = 2, submit: bool = False, timeout_s: float | None = 3600,
                    cache: Cache, channel: str | None = None,
                    instance: str | None = None) -> tuple[np.ndarray, list[dict]]:
     """§7: the head's raw readout ``(N, Σ r_t)`` (order of ``head.expectation_values``) on
-    ``backend``, one job per ``batch_size`` samples, each recorded in ``cache``.
+    ``backend``, one job per ``batch_size`` samples, each recorded in ``cache`` (with the
+    transpiled circuit, ``isa.qpy``). The circuit is transpiled once per call for all batches.
 
     ``mode="fake"`` runs the calibration snapshot locally; ``mode="ibm"`` needs ``submit=True``
-    to send anything (without it: :class:`SubmissionNotRequested` carrying the plan). Cached
-    batches are never re-run and need no backend. Returns the values and one record per job.
+    to send anything. Without it: :class:`SubmissionNotRequested` carrying the plan, made on the
+    device's local calibration snapshot without contacting IBM Quantum. Cached batches are never
+    re-run and need no backend. Returns the values and one record per job.
     """
     if mode not in ("fake", "ibm"):
         raise ValueError(f"mode must be 'fake' (calibration snapshot) or 'ibm' (device), got {mode!r}")
-    features, values, records = to_numpy(z), [], []
-
-    @functools.cache
-    def resolve():  # (service, device, substituted); only on a cache miss
-        if mode == "fake":
-            return (None, *fake_backend(backend))
-        service = runtime_service(channel, instance)
-        return service, ibm_backend(service, backend), False
-
+    features = to_numpy(z)
+    batches = []
     for begin in range(0, len(features), batch_size):
         batch = features[begin:begin + batch_size]
         params = _batch_params(head, batch, backend, mode, shots, seed, optimization_level)
-        pending = _pending_file(cache, params)
+        batches.append((batch, params, _pending_file(cache, params)))
+    if mode == "ibm" and not submit:
+        missing = [batch for batch, params, _ in batches
+                   if cache.get(STAGE, make_key(STAGE, params, code_version=RECORD_VERSION)) is None]
+        if missing:
+            raise _plan(head, missing, backend, shots=shots, seed=seed, optimization_level=optimization_level,
+                        channel=channel, instance=instance)
 
+    @functools.cache
+    def resolve():  # (service, device, isa, observables, record): once, and only on a cache miss
+        if mode == "fake":
+            service, (device, substituted) = None, fake_backend(backend)
+        else:
+            service = runtime_service(channel, instance)
+            device, substituted = ibm_backend(service, backend), False
+        parts = _transpiled(head, device, requested=backend, substituted=substituted, mode=mode, shots=shots,
+                            seed=seed, optimization_level=optimization_level)
+        return service, device, *parts
+
+    values, records = [], []
+    for batch, params, pending in batches:
         def compute(folder: Path, batch=batch, pending=pending):
-            service, device, substituted = resolve()
-            evs, stds, record = _run_batch(
-                head, batch, device, service=service, substituted=substituted, requested=backend,
-                mode=mode, shots=shots, seed=seed, optimization_level=optimization_level,
-                timeout_s=timeout_s, submit=submit, pending=pending)
+            service, device, isa, observables, base_record = resolve()
+            evs, stds, record = _run_batch(batch, device, isa, observables, base_record, service=service,
+                                           mode=mode, shots=shots, seed=seed, timeout_s=timeout_s, pending=pending)
             np.save(folder / "expvals.npy", evs)
             np.save(folder / "stds.npy", stds)
+            _write_qpy(isa, folder / "isa.qpy")
             write_json(record, folder / "record.json")
             pending.unlink(missing_ok=True)
             return {"job_id": record["job_id"], "backend": record["backend"]}
