@@ -17,6 +17,9 @@ def hardware_study(cache: Cache, profile: dict, mode: str = "fake", backends=Non
 
     ``mode="fake"`` (default) runs each backend's calibration snapshot locally; ``mode="ibm"``
     runs the devices and needs ``submit=True`` (:func:`qmtl_utils.quantum.hardware.run_on_backend`).
+    Without it, one :class:`~qmtl_utils.quantum.hardware.SubmissionNotRequested` for all backends
+    whose jobs are not recorded yet, its ``plan`` keyed by backend, made offline on the calibration
+    snapshots (no network needed).
     Every job is recorded (stage ``hardware_runs``); this table is rebuilt from the records.
     ``hardware.csv``: per backend (and the noiseless ``p = 0`` Aer reference with the same shots),
     task and metric; ``jobs.csv``: one row per job record (job id, backend actually used,
@@ -27,11 +30,17 @@ def hardware_study(cache: Cache, profile: dict, mode: str = "fake", backends=Non
         settings["backends"] = list(backends)
     head, z, labels, run_key = checkpoint_inputs(cache, profile, CHECKPOINT_BENCHMARK, settings["n_samples"])
     shots, seed = settings["shots"], settings["seed"]
-    results = {}
+    results, plans = {}, {}
     for name in settings["backends"]:
         call = hardware.run_on_backend if compute else hardware.load_recorded
         extra = {"submit": submit} if compute else {}
-        results[name] = call(head, z, name, mode=mode, shots=shots, seed=seed, cache=cache, **extra)
+        try:
+            results[name] = call(head, z, name, mode=mode, shots=shots, seed=seed, cache=cache, **extra)
+        except hardware.SubmissionNotRequested as stop:  # plan every backend before stopping
+            plans[name] = stop
+    if plans:
+        raise hardware.SubmissionNotRequested("\n".join(f"{name}: {stop}" for name, stop in plans.items()),
+                                              {name: stop.plan for name, stop in plans.items()})
 
     def write(folder):
         reference, _ = noise.aer_expectation_values(head, z, 0.0, shots, seed)
