@@ -66,7 +66,8 @@ def test_a_second_run_on_the_same_cache_is_refused_naming_the_first(env, monkeyp
 
 @pytest.mark.slow
 def test_ctrl_c_ends_with_one_line_and_a_rerun_resumes(env):  # noqa: F811
-    write_notebook(env / "nbs", "01_wait", "import time\ntime.sleep(120)")
+    write_notebook(env / "nbs", "01_wait", "import time\nfrom qmtl_utils.runtime.cache import Cache\n"
+                   "Cache.for_profile(profile).get_or_compute('toy', {}, lambda folder: time.sleep(120))")
     argv = [sys.executable, "-m", "qmtl_utils.runtime.pipeline", "--notebooks-dir", str(env / "nbs")]
     process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                start_new_session=True)
@@ -80,6 +81,9 @@ def test_ctrl_c_ends_with_one_line_and_a_rerun_resumes(env):  # noqa: F811
     assert process.returncode == 130, out + err
     assert "run_all: interrupted at 01_wait after" in err and "rerun to resume" in err
     assert "Traceback" not in out + err
+    toy = env / "cache" / "demo" / "toy"
+    assert toy.is_dir() and not list(toy.glob(".tmp-*"))  # the interrupted entry's folder is gone
+    assert not (env / "runs" / "demo" / "01_wait.ipynb").exists()  # no copy claiming cells ran that never did
     listing = run_pipeline(env, "--list")
     assert "interrupted" in listing.stdout  # the next run executes it again
 

@@ -461,6 +461,7 @@ def execute_stage(stage: Stage, profile: str, position: str) -> bool:
                     shutdown_kernel="immediate")
         except KeyboardInterrupt:
             line.finish("interrupted")
+            run.output.unlink(missing_ok=True)  # papermill's last save shows cells that never ran as done
             raise Interrupted(f"{stage.stem}{run.label}", time.perf_counter() - t0) from None
         except Exception as exc:  # noqa: BLE001 -- every failure is reported the same way
             line.finish("FAILED")
