@@ -273,7 +273,9 @@ class ChexpertDataset(Dataset):
                  in_memory: bool = False):
         self.frame, self.root = frame, Path(root)
         self.labels = torch.from_numpy(encode_labels(frame))
-        self.transform = image_transform(image_size, train)
+        # the file path's transform, or (in memory) the one resize applied when an image is first decoded
+        self.transform = None if in_memory else image_transform(image_size, train)
+        self._resize = transforms.Resize((image_size, image_size)) if in_memory else None
         self.image_size, self.train = image_size, train
         self._decoded: dict[int, torch.Tensor] | None = {} if in_memory else None
         self._mean = torch.tensor(IMAGENET_MEAN).view(3, 1, 1)
@@ -300,7 +302,7 @@ class ChexpertDataset(Dataset):
             return self.transform(self._open(position)), self.labels[position]
         pixels = self._decoded.get(position)
         if pixels is None:
-            resized = transforms.Resize((self.image_size, self.image_size))(self._open(position).convert("L"))
+            resized = self._resize(self._open(position).convert("L"))
             pixels = self._decoded[position] = torch.from_numpy(np.array(resized, dtype=np.uint8))
         if self.train and torch.rand(1) < FLIP_P:  # RandomHorizontalFlip's draw
             pixels = pixels.flip(-1)
