@@ -37,6 +37,7 @@ from qmtl_utils.runtime.cache import Cache, make_key
 EXECUTORS = ("serial", "ray")
 ENV_EXECUTOR = "QMTL_EXECUTOR"  # set by run_all for the notebook kernels
 ENV_ADDRESS = "QMTL_RAY_ADDRESS"
+ENV_THREADS = "QMTL_RAY_TASK_THREADS"  # torch threads per Ray task (default: the driver's, see prefetch)
 
 
 class UnitsFailed(RuntimeError):
@@ -86,11 +87,15 @@ def current() -> str:
     return name
 
 
-def _compute_unit(root: str, unit: Unit) -> tuple[str, str | None, float]:
-    """Worker side: install ``unit``'s entry in the cache at ``root``; (key, traceback or None, seconds)."""
+def _compute_unit(root: str, unit: Unit, threads: int) -> tuple[str, str | None, float]:
+    """Worker side: install ``unit``'s entry in the cache at ``root`` with ``threads`` torch threads;
+    (key, traceback or None, seconds)."""
     start = time.perf_counter()
     cache = Cache(Path(root))
     try:
+        import torch
+
+        torch.set_num_threads(threads)
         if cache.get(unit.stage, unit.key) is None:
             cache.put(unit.stage, unit.key, lambda folder: unit.compute(folder, **unit.kwargs), params=unit.params,
                       upstream=unit.upstream, code_version=unit.code_version, meta=unit.meta)
@@ -131,13 +136,19 @@ def prefetch(cache: Cache, units: list[Unit], *, executor: str | None = None, ou
     missing = list({u.key: u for u in units if cache.get(u.stage, u.key) is None}.values())
     if not missing:
         return 0
+    import torch
+
     ray = connect()
     gpus = ray.cluster_resources().get("GPU", 0) > 0
+    # Float reductions on the CPU depend on the thread count: with the driver's count each task gives
+    # bit-for-bit what the serial loop gives on the same machine (Ray itself would set one thread
+    # per CPU requested). On a CPU cluster, QMTL_RAY_TASK_THREADS=1 uses every core instead.
+    threads = int(os.environ.get(ENV_THREADS) or torch.get_num_threads())
     remote = ray.remote(_compute_unit)
     pending = {}
     for unit in missing:
         options = {"num_gpus": 1, "num_cpus": 1} if unit.gpu and gpus else {"num_cpus": 1}
-        pending[remote.options(**options, max_retries=0).remote(str(cache.root.resolve()), unit)] = unit
+        pending[remote.options(**options, max_retries=0).remote(str(cache.root.resolve()), unit, threads)] = unit
     print(f"[ray] {len(missing)} unit{'s' * (len(missing) != 1)} submitted "
           f"({len(units) - len(missing)} already cached); cluster: {ray.cluster_resources().get('CPU', 0):g} CPUs, "
           f"{ray.cluster_resources().get('GPU', 0):g} GPUs", file=out, flush=True)
