@@ -13,7 +13,9 @@ numbers in one JSON:
 * ``bert_base``: encoding throughput of ``bert-base-uncased``'s architecture built from its
   configuration (random weights: the speed is the architecture's), 128 tokens, sentences per second;
 * ``noisy``: the exact noisy density-matrix path of §6.3 (``noisy_expectation_values``, p = 0.01) on
-  the device, samples per second.
+  the device, samples per second;
+* ``plan``: ``run_all.sh --plan``'s calibration on the device and the whole paper profile's plan
+  (units, expected and full-length hours, disk per stage) against an empty cache.
 
 ``--quick`` shrinks every size so the whole script runs on a CPU in seconds (what the test does);
 its numbers are not the GPU's. Each section is timed after one warm-up and synchronised on CUDA.
@@ -129,6 +131,30 @@ def noisy(device: torch.device, batch: int, repeats: int) -> dict:
     return {"p": 0.01, "batch": batch, "samples_per_s": batch / seconds}
 
 
+def paper_plan(device: torch.device, quick: bool) -> dict:
+    """``run_all.sh --plan``'s calibration on this device and the whole paper profile's plan against an
+    empty cache (the smoke profile with ``quick``): per-stage expected and full-length hours."""
+    import tempfile
+
+    from qmtl_utils.runtime import plan, profiles
+    from qmtl_utils.runtime.cache import Cache
+
+    name = "smoke" if quick else "paper"
+    calibration = plan.calibrate(profiles.get_profile(name), device=str(device), verbose=False)
+    with tempfile.TemporaryDirectory() as folder:
+        the_plan = plan.make_plan(name, Cache(folder), calibration)
+    stages: dict[str, dict] = {}
+    for unit in the_plan.units:
+        row = stages.setdefault(unit.stage, {"units": 0, "expected_h": 0.0, "at_most_h": 0.0, "disk_gb": 0.0})
+        row["units"] += 1
+        row["expected_h"] += (unit.seconds or 0) / 3600
+        row["at_most_h"] += (unit.seconds_max or 0) / 3600
+        row["disk_gb"] += unit.disk / 1e9
+    return {"profile": name, "steps": calibration["steps"], "stages": stages,
+            "total_at_most_h": sum(s["at_most_h"] for s in stages.values()),
+            "total_disk_gb": sum(s["disk_gb"] for s in stages.values())}
+
+
 def run(device: str = "cuda", quick: bool = False) -> dict:
     dev = torch.device(device)
     if dev.type == "cuda" and not torch.cuda.is_available():
@@ -140,6 +166,7 @@ def run(device: str = "cuda", quick: bool = False) -> dict:
         "densenet121": lambda: densenet121(dev, 64 if quick else 320, 2 if quick else 32, repeats),
         "bert_base": lambda: bert_base(dev, 16 if quick else 128, 4 if quick else 256, repeats, 1 if quick else None),
         "noisy": lambda: noisy(dev, 4 if quick else 1024, repeats),
+        "plan": lambda: paper_plan(dev, quick),
     }
     out = {"date": datetime.now(timezone.utc).isoformat(timespec="seconds"), "device": str(dev), "quick": quick,
            "torch": torch.__version__, "python": platform.python_version(),
