@@ -499,10 +499,10 @@ def _disk_full_exit(exc: BaseException) -> None:
 
 
 def _disk_full_message(exc: BaseException) -> str:
-    where = getattr(exc, "filename", None) or str(paths.cache_dir("").parent)
+    where = getattr(exc, "filename", None)
     detail = getattr(exc, "evalue", None) or getattr(exc, "strerror", None) or str(exc)
-    return (f"the disk is full ({detail}; at {where}). Free some space (finished stages and cache entries are "
-            "kept) and rerun; the stage that was running is re-executed")
+    return (f"the disk is full ({detail}{f'; at {where}' if where else ''}). Free some space (finished stages "
+            "and cache entries are kept) and rerun; the stage that was running is re-executed")
 
 
 class LiveLine:
