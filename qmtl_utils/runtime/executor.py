@@ -167,7 +167,8 @@ def prefetch(cache: Cache, units: list[Unit], *, executor: str | None = None, ou
         print(f"[ray] {done}/{len(missing)} {unit.label or unit.stage} {'FAILED' if error else 'done'} "
               f"in {seconds:.1f} s; {elapsed:.0f} s so far, about {elapsed / done * len(pending):.0f} s to go",
               file=out, flush=True)
-        progress.report(done, len(missing), f"{unit.label or unit.stage} on Ray", scope=f"ray {id(missing)}")
+        progress.report(done, len(missing), f"{unit.label or unit.stage} on Ray", scope=f"ray {id(missing)}",
+                        elapsed_s=elapsed)
     if failures:
         raise UnitsFailed(failures, len(missing))
     return len(missing)

@@ -532,7 +532,7 @@ class LiveLine:
         from tqdm import tqdm
 
         done, total = state["done"], max(state["total"], 1)
-        eta = state["elapsed_s"] / done * (total - done) if done else None
+        eta = state["elapsed_s"] / done * (total - done) if done and state.get("elapsed_s") else None
         bar = tqdm.format_meter(done, total, time.perf_counter() - self._started, ncols=40, unit="run",
                                 bar_format="{bar}")
         return (f"{self.title} |{bar}| {done}/{total} {state['label']}"

@@ -19,14 +19,17 @@ ENV = "QMTL_PROGRESS_FILE"
 _STARTED: dict[str, float] = {}
 
 
-def report(done: int, total: int, label: str, scope: str = "") -> None:
-    """Record that ``done`` of ``total`` units of ``scope`` are finished (``label``: the last one)."""
+def report(done: int, total: int, label: str, scope: str = "", elapsed_s: float | None = None) -> None:
+    """Record that ``done`` of ``total`` units of ``scope`` are finished (``label``: the last one) after
+    ``elapsed_s`` seconds of that scope (default: since the first call of this scope in this process,
+    which makes the first ETA of a scope unknown)."""
     target = os.environ.get(ENV)
     if not target:
         return
     started = _STARTED.setdefault(scope, time.perf_counter())
+    elapsed = time.perf_counter() - started if elapsed_s is None else elapsed_s
     state = {"done": int(done), "total": int(total), "label": label, "scope": scope,
-             "elapsed_s": round(time.perf_counter() - started, 1)}
+             "elapsed_s": round(elapsed, 1) if elapsed > 0 else None}
     path = Path(target)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:

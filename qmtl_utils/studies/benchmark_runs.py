@@ -202,7 +202,7 @@ def run_benchmark(cache: Cache, profile: dict, benchmark: str, variants=HEAD_VAR
         print(f"[{benchmark}] run {done + 1}/{len(jobs)} ({variant}, replicate {replicate}) ready; "
               f"{elapsed:.0f} s so far, about {eta:.0f} s to go", flush=True)
         progress.report(done + 1, len(jobs), f"{benchmark} {variant} replicate {replicate}",
-                        scope=f"{benchmark} {spec_overrides or ''}")
+                        scope=f"{benchmark} {spec_overrides or ''}", elapsed_s=elapsed)
 
     def write(folder: Path) -> None:
         write_csv(pd.concat(frames, ignore_index=True), folder / "metrics.csv")

@@ -134,7 +134,7 @@ def noise_study(cache: Cache, profile: dict, compute: bool = True) -> Entry:
     settings = profile["noise"]
     head, z, labels, run_key = checkpoint_inputs(cache, profile, CHECKPOINT_BENCHMARK, settings["n_samples"])
     code, meta = code_fingerprint(__name__), profile_meta(profile)
-    levels, upstream = [0.0, *settings["levels"]], [run_key]
+    levels, upstream, started = [0.0, *settings["levels"]], [run_key], time.perf_counter()
     if compute:
         executor.prefetch(cache, [executor.Unit("noise_level", {"p": p, **settings}, _unit_level,
                                                 {"cache_root": str(cache.root), "profile": profile, "p": p},
@@ -145,7 +145,8 @@ def noise_study(cache: Cache, profile: dict, compute: bool = True) -> Entry:
                                     lambda folder, p=p: _write_level(folder, head, z, p, settings), compute=compute,
                                     upstream=[run_key], code_version=code, meta=meta).key)
         if compute:
-            progress.report(len(upstream) - 1, len(levels), f"noise p={p:g}", scope="noise")
+            progress.report(len(upstream) - 1, len(levels), f"noise p={p:g}", scope="noise",
+                            elapsed_s=time.perf_counter() - started)
 
     def write(folder):
         with torch.no_grad():

@@ -297,7 +297,8 @@ def run_scaling(cache: Cache, settings: ScalingSettings | dict | None = None, ve
             print(f"[scaling] run {i + 1}/{len(jobs)} T={T} {variant} seed {seed} ({record['backend']}): "
                   f"acc {record['accuracy']:.3f} (majority {record['majority_accuracy']:.3f}), "
                   f"{record['epoch_s']:.2f} s/epoch; {time.perf_counter() - started:.0f} s so far", flush=True)
-            progress.report(i + 1, len(jobs), f"T={T} {variant} seed {seed}", scope="scaling")
+            progress.report(i + 1, len(jobs), f"T={T} {variant} seed {seed}", scope="scaling",
+                            elapsed_s=time.perf_counter() - started)
     finally:
         torch.set_num_threads(threads)
 
