@@ -702,7 +702,10 @@ def print_plan(stages: list[Stage], profile: str, summary: bool = False) -> int:
             recorded[stage.stem] = float(record["wall_s"])
     print(f"run_all: calibrating on this machine for the {profile} profile (nothing is executed) ...", flush=True)
     settings = profiles.get_profile(profile)
-    the_plan = plan.make_plan(profile, calibration=plan.calibrate(settings), recorded=recorded)
+    from qmtl_utils.runtime.cache import Cache
+
+    length = plan.glue_token_length(Cache.for_profile(profile), settings)
+    the_plan = plan.make_plan(profile, calibration=plan.calibrate(settings, token_length=length), recorded=recorded)
     print(plan.format_plan(the_plan, detail=not summary))
     return 0
 

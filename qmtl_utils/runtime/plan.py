@@ -161,15 +161,34 @@ def _backbone(profile: dict, benchmark: str, variant: str, mustard_width: int):
     return MustardProjection.for_head(variant, mustard_width, d=spec.d)
 
 
-def _synthetic_batch(profile: dict, benchmark: str, batch: int, device, mustard_width: int) -> tuple:
+def glue_token_length(cache: Cache, profile: dict) -> float | None:
+    """Mean tokens per GLUE text, estimated from the cached texts (1.3 word pieces per word plus
+    [CLS] and [SEP], capped at ``max_length``); None before the dataset is cached."""
+    from qmtl_utils.data import datasets
+
+    meta = _data_meta(cache, profile, "glue")
+    if meta is None:
+        return None
+    entry = datasets.glue_dataset(cache, profile["data"]["glue"])
+    words = []
+    for task in datasets.read_glue(entry).values():
+        for column in ("text_a", "text_b"):
+            texts = task.train[column].dropna().astype(str)
+            words.append(texts.str.split().str.len().to_numpy())
+    mean = float(np.mean(np.concatenate(words))) * 1.3 + 2
+    return min(mean, float(profile["data"]["glue"]["max_length"]))
+
+
+def _synthetic_batch(profile: dict, benchmark: str, batch: int, device, mustard_width: int, pair: bool = True,
+                     length: float | None = None) -> tuple:
     import torch
 
     generator = torch.Generator().manual_seed(0)
     if benchmark == "glue":
-        length = profile["data"]["glue"]["max_length"]
+        length = max(1, round(length or profile["data"]["glue"]["max_length"]))
         tokens = torch.randn(batch, length, _hidden(profile), generator=generator).half().to(device)
         mask = torch.ones(batch, length, dtype=torch.bool, device=device)
-        return tokens, mask, tokens.clone(), mask.clone()  # a sentence pair, every token real: the dearest case
+        return (tokens, mask, tokens.clone(), mask.clone()) if pair else (tokens, mask)
     if benchmark == "chexpert":
         size = profile["training"]["chexpert"]["image_size"]
         return (torch.randn(batch, 3, size, size, generator=generator).to(device),)
@@ -183,15 +202,18 @@ def _batch_size(profile: dict, benchmark: str, variant: str) -> int:
     return settings["train"].get("batch_size", 128 if benchmark == "glue" else 16)
 
 
-def calibrate(profile: dict, device: str | None = None, max_batch: int = 8, verbose: bool = True) -> dict:
+def calibrate(profile: dict, device: str | None = None, max_batch: int = 32, verbose: bool = True,
+              token_length: float | None = None) -> dict:
     """Seconds per training step of each (benchmark, head) at the profile's sizes, on ``device``.
 
     A step is timed as the backbone's (on synthetic inputs: token embeddings, images or feature
     vectors) plus the head's (on synthetic features Z of width d), each the median of a few Adam
     steps after warm-up. The backbone is timed at ``min(batch, max_batch)`` samples and scaled
-    linearly to the profile's batch (its work is per sample); the head at its full batch. Also
-    measures the noisy path per test sample, one short epoch of each task-scaling size and the
-    frozen text encoder per text.
+    linearly to the profile's batch (its work is per sample); the head at its full batch. GLUE's
+    BiLSTM is timed on pairs and on single sentences of ``token_length`` tokens (default the
+    profile's ``max_length``, an upper bound; :func:`glue_token_length` estimates it from the cached
+    texts). Also measures the noisy path per test sample, one short epoch of each task-scaling size
+    and the frozen text encoder per text.
     """
     import torch
 
@@ -200,7 +222,7 @@ def calibrate(profile: dict, device: str | None = None, max_batch: int = 8, verb
     device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
     torch.manual_seed(0)
     out: dict[str, Any] = {"device": str(device), "torch_threads": torch.get_num_threads(), "max_batch": max_batch,
-                           "steps": {}, "memory": {}}
+                           "steps": {}, "memory": {}, "glue_token_length": token_length}
     mustard_width = mustard_sizes(profile, None)[3]
     for benchmark in ("glue", "chexpert", "mustard"):
         spec, per_sample = benchmark_spec(benchmark), {}
@@ -210,8 +232,12 @@ def calibrate(profile: dict, device: str | None = None, max_batch: int = 8, verb
             if benchmark == "mustard" or "backbone" not in per_sample:
                 before = _rss()
                 backbone = _backbone(profile, benchmark, variant, mustard_width).to(device)
-                seconds = _step_time(backbone, _synthetic_batch(profile, benchmark, timed, device, mustard_width), device)
+                seconds = _step_time(backbone, _synthetic_batch(profile, benchmark, timed, device, mustard_width,
+                                                                length=token_length), device)
                 per_sample["backbone"] = seconds / timed
+                if benchmark == "glue":
+                    single = _synthetic_batch(profile, benchmark, timed, device, mustard_width, False, token_length)
+                    per_sample["single"] = _step_time(backbone, single, device) / timed
                 out["memory"][benchmark] = max(out["memory"].get(benchmark, 0.0),
                                                _rss() + (_rss() - before) * (batch / timed - 1))
             head = make_head(spec, variant).to(device)
@@ -220,6 +246,8 @@ def calibrate(profile: dict, device: str | None = None, max_batch: int = 8, verb
             step = per_sample["backbone"] * batch + head_s
             out["steps"][f"{benchmark}/{variant}"] = {"batch": batch, "backbone_s": per_sample["backbone"] * batch,
                                                       "head_s": head_s, "step_s": step}
+            if benchmark == "glue":  # a single-sentence task's update
+                out["steps"][f"{benchmark}/{variant}"]["single_step_s"] = per_sample["single"] * batch + head_s
             if verbose:
                 print(f"[calibrate] {benchmark} {variant}: {step * 1e3:.1f} ms per step of {batch} "
                       f"(backbone {per_sample['backbone'] * batch * 1e3:.1f}, head {head_s * 1e3:.1f})", flush=True)
@@ -329,7 +357,10 @@ def _run_seconds(profile: dict, benchmark: str, variant: str, calibration: dict,
     step = calibration["steps"][f"{benchmark}/{variant}"]["step_s"]
     batch = _batch_size(profile, benchmark, variant)
     if benchmark == "glue":
-        per_epoch = sum(min(math.ceil(n / batch), train.get("batch_cap", 300)) for n, _ in sizes.values())
+        updates = {t: min(math.ceil(n / batch), train.get("batch_cap", 300)) for t, (n, _) in sizes.items()}
+        per_epoch = sum(updates.values())
+        single = calibration["steps"][f"{benchmark}/{variant}"].get("single_step_s", step)
+        step = sum(u * (step if t in PAIR_TASKS else single) for t, u in updates.items()) / max(per_epoch, 1)
         eval_batches = sum(math.ceil(v / batch) for _, v in sizes.values())
         full = train["max_epochs"] * per_epoch
         expected = min(history.get("n_updates", full), full)
