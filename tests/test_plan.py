@@ -65,9 +65,10 @@ def test_paper_plan_lists_every_run_with_its_inputs(tmp_path, monkeypatch):
     per_epoch = math.ceil(12000 / 32) * STEP + math.ceil(4000 / 32) * STEP * plan.EVAL_FRACTION / 2
     assert chexpert.seconds_max == pytest.approx(30 * per_epoch + math.ceil(4000 / 32) * STEP * plan.EVAL_FRACTION)
     # the token features of 01 at the paper's size are bounded by 128 tokens x 768 x float16 per text
-    texts = sum((n + v) * (2 if t in plan.PAIR_TASKS else 1) for t, (n, v) in plan.GLUE_SIZES.items())
-    tokens = stages["01_backbones"][0]
-    assert tokens.disk == texts * 128 * 768 * 2 and tokens.seconds == pytest.approx(texts * 0.002)
+    qqp = next(u for u in stages["01_backbones"] if "qqp" in u.what)  # per task: QQP's pairs, both sentences
+    texts = 2 * (363846 + 40430)
+    assert f"({texts:,} texts)" in qqp.what and qqp.disk == texts * 128 * 768 * 2
+    assert qqp.seconds == pytest.approx(texts * 0.002) and len(stages["01_backbones"]) == 9
 
     text = plan.format_plan(the_plan)
     assert "MISSING  GLUE data" in text and "total: expected" in text and "03_training: 60 units, 0 cached" in text

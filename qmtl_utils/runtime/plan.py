@@ -470,12 +470,13 @@ def make_plan(profile_name: str, cache: Cache | None = None, calibration: dict |
         plan.units[-1].note += f"; {b} {'cached' if meta else 'not cached'}"
     # 01: frozen-encoder token features of every GLUE text (float16 at true length; bounded by max_length)
     glue_data = profile["data"]["glue"]
-    texts = sum((n + v) * (2 if t in PAIR_TASKS else 1) for t, (n, v) in sizes["glue"].items())
     hidden = _hidden(profile)
-    seconds = texts * calibration["encoder_per_text_s"]
-    add(Unit("01_backbones", f"GLUE token features of {texts:,} texts", None, seconds, seconds,
-             disk=texts * glue_data["max_length"] * hidden * 2.0, memory=calibration["memory"].get("glue", 0.0),
-             note=f"disk at most {glue_data['max_length']} tokens per text (true lengths are shorter)"))
+    for task, (n, v) in sizes["glue"].items():  # one cached entry per task and split: the disk need per task
+        texts = (n + v) * (2 if task in PAIR_TASKS else 1)
+        seconds = texts * calibration["encoder_per_text_s"]
+        add(Unit("01_backbones", f"GLUE token features: {task} ({texts:,} texts)", None, seconds, seconds,
+                 disk=texts * glue_data["max_length"] * hidden * 2.0, memory=calibration["memory"].get("glue", 0.0),
+                 note=f"disk at most {glue_data['max_length']} tokens per text (true lengths are shorter)"))
     recorded_unit("02_heads", "head parameter counts, circuit drawing, simulator check")
 
     def training_units(stage: str, benchmark: str, variants, spec_overrides=None, settings_profile=None, label=""):
