@@ -136,8 +136,9 @@ def paper_plan(device: torch.device, quick: bool) -> dict:
     empty cache (the smoke profile with ``quick``): per-stage expected and full-length hours."""
     import tempfile
 
-    from qmtl_utils.runtime import plan, profiles
+    from qmtl_utils.runtime import profiles
     from qmtl_utils.runtime.cache import Cache
+    from qmtl_utils.studies import plan
 
     name = "smoke" if quick else "paper"
     calibration = plan.calibrate(profiles.get_profile(name), device=str(device), verbose=False)

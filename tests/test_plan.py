@@ -10,12 +10,12 @@ import sys
 import pytest
 
 from qmtl_utils.data import datasets
-from qmtl_utils.runtime import plan, profiles
+from qmtl_utils.runtime import profiles
 from qmtl_utils.runtime.cache import Cache, make_key
 from qmtl_utils.runtime.fingerprint import code_fingerprint
 from qmtl_utils.runtime.paths import repo_root
 from qmtl_utils.spec import HEAD_VARIANTS
-from qmtl_utils.studies import benchmark_runs, open_choices, task_scaling
+from qmtl_utils.studies import benchmark_runs, open_choices, plan, task_scaling
 
 STEP = 0.5  # seconds per training step in the fixed calibration
 

@@ -690,24 +690,13 @@ def print_summary(selected: list[Stage], executed: list[str], profile: str) -> N
     print()
 
 
-def print_plan(stages: list[Stage], profile: str, summary: bool = False) -> int:
-    """``--plan``: calibrate on this machine, then print every unit the profile implies, with its
-    inputs, cache state, disk, memory and time (:mod:`qmtl_utils.runtime.plan`). Runs no notebook."""
-    from qmtl_utils.runtime import plan
+def print_plan(profile: str, summary: bool = False) -> int:
+    """``--plan``: :mod:`qmtl_utils.studies.plan` in its own process (it reads the studies, a layer
+    this runner does not import), which calibrates and prints the plan; runs no notebook."""
+    import subprocess
 
-    recorded = {}
-    for stage in stages:
-        record = read_record(profile, stage)
-        if record and record.get("status") == "ok" and isinstance(record.get("wall_s"), (int, float)):
-            recorded[stage.stem] = float(record["wall_s"])
-    print(f"run_all: calibrating on this machine for the {profile} profile (nothing is executed) ...", flush=True)
-    settings = profiles.get_profile(profile)
-    from qmtl_utils.runtime.cache import Cache
-
-    length = plan.glue_token_length(Cache.for_profile(profile), settings)
-    the_plan = plan.make_plan(profile, calibration=plan.calibrate(settings, token_length=length), recorded=recorded)
-    print(plan.format_plan(the_plan, detail=not summary))
-    return 0
+    argv = [sys.executable, "-m", "qmtl_utils.studies.plan", "--profile", profile] + ["--summary"] * summary
+    return subprocess.run(argv, check=False).returncode
 
 
 def print_list(stages: list[Stage], profile: str) -> None:
@@ -779,7 +768,7 @@ def main(argv: list[str] | None = None) -> int:
             print_list(selected, args.profile)
             return 0
         if args.plan:
-            return print_plan(stages, args.profile, args.plan_summary)
+            return print_plan(args.profile, args.plan_summary)
         if args.address and args.executor != "ray":
             parser.error("--address needs --executor ray")
         return run_stages(selected, forced, args.profile, args.executor, args.address)

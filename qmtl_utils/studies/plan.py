@@ -1,4 +1,5 @@
-"""What a profile will run and cost, before anything runs: ``bash run_all.sh --profile paper --plan``.
+"""What a profile will run and cost, before anything runs: ``bash run_all.sh --profile paper --plan``
+(which runs ``python -m qmtl_utils.studies.plan --profile paper``).
 
 The plan lists, per stage, every unit the profile implies (benchmark, head, seed or fold, ablation
 and study settings: the same units :mod:`qmtl_utils.runtime.executor` dispatches), whether its
@@ -574,3 +575,31 @@ def format_plan(plan: Plan, detail: bool = True) -> str:
     lines += ["", f"total: expected {_duration(total)} (at most {_duration(total_max)}); still to run {_duration(todo)} "
               f"serially on this machine; disk {_size(sum(u.disk for u in plan.units))}"]
     return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m qmtl_utils.studies.plan --profile NAME [--summary]``: calibrate, then print the plan
+    against the profile's cache, with each uncalibrated stage at the time of its last run there."""
+    import argparse
+
+    from qmtl_utils.runtime import pipeline
+
+    parser = argparse.ArgumentParser(prog="run_all.sh --plan", description=main.__doc__.splitlines()[0])
+    parser.add_argument("--profile", choices=profiles.PROFILE_NAMES, default="demo")
+    parser.add_argument("--summary", action="store_true", help="one line per stage")
+    args = parser.parse_args(argv)
+    recorded = {}
+    for stage in pipeline.load_stages(paths.notebooks_dir(), args.profile):
+        record = pipeline.read_record(args.profile, stage)
+        if record and record.get("status") == "ok" and isinstance(record.get("wall_s"), (int, float)):
+            recorded[stage.stem] = float(record["wall_s"])
+    print(f"run_all: calibrating on this machine for the {args.profile} profile (nothing is executed) ...", flush=True)
+    settings = profiles.get_profile(args.profile)
+    cache = Cache.for_profile(args.profile)
+    calibration = calibrate(settings, token_length=glue_token_length(cache, settings))
+    print(format_plan(make_plan(args.profile, cache, calibration, recorded), detail=not args.summary))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
