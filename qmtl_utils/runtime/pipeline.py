@@ -719,7 +719,8 @@ def build_parser() -> argparse.ArgumentParser:
             "cache/<profile>/ and figures written to figures/. Stages whose notebook, "
             "parameters, profile settings, qmtl_utils code and upstream stages are unchanged "
             "since their last successful run are skipped."),
-        epilog=("STAGE is a notebook's number ('02', '04a') or its full name ('02_heads'). "
+        epilog=("STAGE is a notebook's number ('02', '04a'), its full name ('02_heads') or a prefix that only "
+                "one stage has ('02_h'). "
                 "Profiles: paper = the paper's settings and data (GPU recommended); "
                 "demo = small seeded offline data, minutes on a laptop (default); "
                 "smoke = the smallest settings that run every code path (CI)."))
