@@ -21,8 +21,12 @@ TIMING = ("wall_s", "epoch_s", "train_s", "exact_samples_per_s")  # measured sec
 
 
 def run_all(base: Path, *args: str) -> subprocess.CompletedProcess:
+    # each Ray task with a fresh kernel's torch thread count: bit-identical float reductions
+    threads = subprocess.run([sys.executable, "-c", "import torch; print(torch.get_num_threads())"],
+                             capture_output=True, text=True, check=True).stdout.strip()
     env = dict(os.environ, QMTL_CACHE_DIR=str(base / "cache"), QMTL_RUNS_DIR=str(base / "runs"),
-               QMTL_FIGURES_DIR=str(base / "figures"), RAY_USAGE_STATS_ENABLED="0")
+               QMTL_FIGURES_DIR=str(base / "figures"), RAY_USAGE_STATS_ENABLED="0",
+               QMTL_RAY_TASK_THREADS=threads)
     env["QMTL_PYTHON"] = env.get("QMTL_PYTHON") or sys.executable
     return subprocess.run(["bash", str(repo_root() / "run_all.sh"), "--profile", "smoke", "--only", *STAGES, *args],
                           cwd=repo_root(), env=env, capture_output=True, text=True, timeout=2700)

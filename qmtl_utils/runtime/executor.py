@@ -37,7 +37,7 @@ from qmtl_utils.runtime.cache import Cache, make_key
 EXECUTORS = ("serial", "ray")
 ENV_EXECUTOR = "QMTL_EXECUTOR"  # set by run_all for the notebook kernels
 ENV_ADDRESS = "QMTL_RAY_ADDRESS"
-ENV_THREADS = "QMTL_RAY_TASK_THREADS"  # torch threads per Ray task (default: the driver's, see prefetch)
+ENV_THREADS = "QMTL_RAY_TASK_THREADS"  # torch threads per Ray task (default 1 per CPU it reserves, see prefetch)
 
 
 class UnitsFailed(RuntimeError):
@@ -136,14 +136,14 @@ def prefetch(cache: Cache, units: list[Unit], *, executor: str | None = None, ou
     missing = list({u.key: u for u in units if cache.get(u.stage, u.key) is None}.values())
     if not missing:
         return 0
-    import torch
-
     ray = connect()
     gpus = ray.cluster_resources().get("GPU", 0) > 0
-    # Float reductions on the CPU depend on the thread count: with the driver's count each task gives
-    # bit-for-bit what the serial loop gives on the same machine (Ray itself would set one thread
-    # per CPU requested). On a CPU cluster, QMTL_RAY_TASK_THREADS=1 uses every core instead.
-    threads = int(os.environ.get(ENV_THREADS) or torch.get_num_threads())
+    # One torch thread per task, Ray's own convention for a task that reserves one CPU. Float
+    # reductions on the CPU depend on the thread count, so the entries match the serial loop's to
+    # the last bit only with the serial kernel's count (QMTL_RAY_TASK_THREADS=<torch.get_num_threads()
+    # there>, what tests/test_ray_smoke.py sets); that oversubscribes the cores (a demo GLUE run took
+    # about 500 s instead of about 30 s on 2 cores, 2026-12-04).
+    threads = int(os.environ.get(ENV_THREADS) or 1)
     remote = ray.remote(_compute_unit)
     pending = {}
     for unit in missing:
