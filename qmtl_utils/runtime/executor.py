@@ -142,7 +142,7 @@ def prefetch(cache: Cache, units: list[Unit], *, executor: str | None = None, ou
     # reductions on the CPU depend on the thread count, so the entries match the serial loop's to
     # the last bit only with the serial kernel's count (QMTL_RAY_TASK_THREADS=<torch.get_num_threads()
     # there>, what tests/test_ray_smoke.py sets); that oversubscribes the cores (a demo GLUE run took
-    # about 500 s instead of about 30 s on 2 cores, 2026-12-04).
+    # about 540 s instead of about 31 s on 2 cores, 2026-12-04).
     threads = int(os.environ.get(ENV_THREADS) or 1)
     remote = ray.remote(_compute_unit)
     pending = {}
