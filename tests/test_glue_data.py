@@ -426,3 +426,156 @@ def test_blank_lines_are_ignored_quietly_and_short_rows_named(glue_root: Path) -
     assert [str(w.message) for w in record] == [
         f"{qqp}: skipped 1 row(s) with missing fields (fewer than 6 tab-separated fields) at line(s) 3, "
         "as the hub's GLUE loader does"]
+
+
+# --------------------------------------------------------------------------- files as users save them
+
+HUB_FILES: dict[str, list[list[str]]] = {  # ds.to_csv(sep="\t") of the hub's splits: its column names, class ids
+    "CoLA/train.tsv": [["sentence", "label", "idx"],
+                       ["Our friends won't buy this analysis, let alone the next one we propose.", "1", "0"],
+                       ["They drank the pub.", "0", "1"]],
+    "CoLA/dev.tsv": [["sentence", "label", "idx"], ["The sailors rode the breeze clear of the rocks.", "1", "0"]],
+    "MRPC/train.tsv": [["sentence1", "sentence2", "label", "idx"], [*WITNESS, "1", "0"]],
+    "MRPC/dev.tsv": [["sentence1", "sentence2", "label", "idx"], ["A b .", "C d .", "0", "0"]],
+    "STS-B/train.tsv": [["sentence1", "sentence2", "label", "idx"],
+                        ["A plane is taking off.", "An air plane is taking off.", "5.0", "0"]],
+    "STS-B/dev.tsv": [["sentence1", "sentence2", "label", "idx"], ["A man.", "A child.", "0.5", "0"]],
+    "QQP/train.tsv": [["question1", "question2", "label", "idx"],
+                      ["How do I control my emotions?", "How do you control your emotions?", "1", "0"]],
+    "QQP/dev.tsv": [["question1", "question2", "label", "idx"], ["Why are cats?", "Why are dogs?", "0", "0"]],
+    "MNLI/train.tsv": [["premise", "hypothesis", "label", "idx"], ["A b.", "C d.", "2", "0"], ["E f.", "G h.", "1", "1"]],
+    "MNLI/dev_matched.tsv": [["premise", "hypothesis", "label", "idx"], ["I j.", "K l.", "0", "0"]],
+    "MNLI/dev_mismatched.tsv": [["premise", "hypothesis", "label", "idx"], ["M n.", "O p.", "1", "0"]],
+    "QNLI/train.tsv": [["question", "sentence", "label", "idx"], ["When?", "Then.", "1", "0"], ["Who?", "He.", "0", "1"]],
+    "QNLI/dev.tsv": [["question", "sentence", "label", "idx"], ["Why?", "Because.", "0", "0"]],
+}
+
+
+def test_hub_exports_are_read_with_the_hubs_columns_and_class_ids(tmp_path: Path) -> None:
+    """A CoLA saved from the hub has a header (sentence, label, idx): it used to be read as the
+    header-less original, every row skipped and a 0-row split cached."""
+    root = _write(tmp_path, HUB_FILES)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        data = load_glue_dir(root, ["cola", "mrpc", "stsb", "qqp", "mnli", "qnli"])
+    cola = data["cola"]
+    assert cola.train["text_a"].tolist() == [HUB_FILES["CoLA/train.tsv"][1][0], "They drank the pub."]
+    assert cola.train["label"].tolist() == [1, 0] and cola.train["text_b"].isna().all() and len(cola.validation) == 1
+    assert data["mrpc"].train["text_a"][0] == WITNESS[0] and data["mrpc"].train["label"].tolist() == [1]
+    assert data["stsb"].train["label"].tolist() == [1.0] and data["stsb"].validation["label"].tolist() == [0.1]
+    assert data["qqp"].train["text_b"][0] == "How do you control your emotions?"
+    assert data["mnli"].train["label"].tolist() == [2, 1] and data["mnli"].validation["label"].tolist() == [0, 1]
+    assert data["qnli"].train["label"].tolist() == [1, 0]  # the hub's ids: 0 entailment, 1 not_entailment
+    # the hub's test split (label -1) is named for what it is
+    _write(root, {"QNLI/dev.tsv": [["question", "sentence", "label", "idx"], ["Why?", "Because.", "-1", "0"]]})
+    with pytest.raises(DataFormatError, match=r"^line 2 of \S+QNLI/dev.tsv: label -1 is the hub's mark of an unlabelled"):
+        load_glue_dir(root, ["qnli"])
+    _write(root, {"MNLI/train.tsv": [["premise", "hypothesis", "label", "idx"], ["A b.", "C d.", "3", "0"]]})
+    with pytest.raises(DataFormatError, match=r"^line 2 of \S+MNLI/train.tsv: unknown label '3' in column 'label' of a "
+                                              r"Hugging Face hub export \(expected a class id 0, 1, 2\)"):
+        load_glue_dir(root, ["mnli"])
+
+
+@pytest.mark.parametrize("content, problem", [
+    (b"", "the file is empty (0 bytes)"),
+    (b"\n\r\n", "the file holds nothing but blank lines"),
+    ("\t".join(MNLI_DEV_HEADER).encode() + b"\n", "holds no data rows, only its header (line 1)"),
+    ("\t".join(MNLI_DEV_HEADER).encode() + b"\n\n\t\t\n", "holds no data rows, only its header (line 1)"),
+    ("\t".join(MNLI_DEV_HEADER).encode() + b"\n0\tx\n1\ty\n", "has no usable row: all 2 data row(s) have fewer than 16"),
+])
+def test_a_split_without_data_rows_is_an_error_naming_the_file(glue_root: Path, content: bytes, problem: str) -> None:
+    path = glue_root / "MNLI" / "dev_mismatched.tsv"
+    path.write_bytes(content)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the skipped rows' own warning
+        with pytest.raises(DataFormatError) as err:
+            load_glue_dir(glue_root, ["mnli"])
+    assert err.value.path == path and problem in str(err.value) and "get it again" in str(err.value).lower()
+    cola = glue_root / "CoLA" / "dev.tsv"  # header-less: an empty file has no rows either
+    cola.write_bytes(b"")
+    with pytest.raises(DataFormatError, match=r"CoLA/dev.tsv: the file is empty"):
+        load_glue_dir(glue_root, ["cola"])
+
+
+def test_tsv_re_saved_by_pandas_is_unquoted_and_bare_quotes_stay(glue_root: Path) -> None:
+    """pandas' to_csv(sep="\t") wraps a text holding a quote in quotes and doubles the inner ones;
+    the original files are QUOTE_NONE, where a quote (MRPC's `" the witness "`) is text."""
+    extensive = 'Valero said it had made "extensive" changes .'
+    _write(glue_root, {"MRPC/dev.tsv": [FILES["MRPC/dev.tsv"][0], ["1", "1", "2", extensive, '" the witness "'],
+                                        ["0", "3", "4", '" A quote opens .', "None closes ."]]})
+    original = load_glue_dir(glue_root, ["mrpc", "stsb"])
+    assert original["mrpc"].validation["text_a"].tolist() == [extensive, '" A quote opens .']
+    assert original["mrpc"].validation["text_b"][0] == '" the witness "'  # starts and ends with a quote: kept
+    assert original["mrpc"].train["text_a"][0] == WITNESS[0]
+    for task in ("MRPC", "STS-B"):
+        for split in ("train", "dev"):
+            path = glue_root / task / f"{split}.tsv"
+            frame = pd.read_csv(path, sep="\t", quoting=3, dtype=str, keep_default_na=False)  # 3: csv.QUOTE_NONE
+            frame.to_csv(path, sep="\t")  # with pandas' index column, as a notebook user re-saves it
+    assert '"Valero said it had made ""extensive"" changes ."' in (glue_root / "MRPC" / "dev.tsv").read_text()
+    resaved = load_glue_dir(glue_root, ["mrpc", "stsb"])
+    for name in ("mrpc", "stsb"):
+        for split in ("train", "validation"):
+            pd.testing.assert_frame_equal(resaved[name].split(split), original[name].split(split))
+
+
+def test_cola_re_saved_by_pandas_with_its_numbered_header(glue_root: Path) -> None:
+    clean = load_glue_dir(glue_root, ["cola"])["cola"]
+    path = glue_root / "CoLA" / "train.tsv"
+    pd.read_csv(path, sep="\t", header=None, quoting=3, dtype=str, keep_default_na=False).to_csv(path, sep="\t")
+    assert path.read_text().startswith("\t0\t1\t2\t3\n")
+    pd.testing.assert_frame_equal(load_glue_dir(glue_root, ["cola"])["cola"].train, clean.train)
+
+
+@pytest.mark.parametrize("encode", [
+    pytest.param(lambda text: text.replace("\n", "\r").encode(), id="old-mac-cr"),
+    pytest.param(lambda text: text.replace("\n", "\r\n").encode("utf-16"), id="utf-16-bom"),
+    pytest.param(lambda text: text.encode("utf-16-le"), id="utf-16-le-no-bom"),
+    pytest.param(lambda text: text.encode("utf-16-be"), id="utf-16-be-no-bom"),
+])
+def test_cr_line_ends_and_utf16_files_are_read(glue_root: Path, encode) -> None:
+    """Old Mac Excel's CR-only line ends and Excel's "Unicode text" (UTF-16) used to be a raw
+    _csv.Error and a cp1252 error with the wrong advice."""
+    clean = load_glue_dir(glue_root, ["mrpc", "cola"])
+    for name in ("MRPC/train.tsv", "CoLA/dev.tsv"):
+        path = glue_root / name
+        path.write_bytes(encode(path.read_text(encoding="utf-8")))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        loaded = load_glue_dir(glue_root, ["mrpc", "cola"])
+    for name in ("mrpc", "cola"):
+        for split in ("train", "validation"):
+            pd.testing.assert_frame_equal(loaded[name].split(split), clean[name].split(split))
+
+
+def test_damaged_utf16_names_the_line_and_the_utf16_conversion(glue_root: Path) -> None:
+    path = glue_root / "SST-2" / "train.tsv"
+    path.write_bytes(path.read_text().encode("utf-16") + b"\x00\xd8")  # a lone surrogate at the end (line 4)
+    with pytest.raises(DataFormatError) as err:
+        load_glue_dir(glue_root, ["sst2"])
+    message = str(err.value)
+    assert message.startswith(f"line 4 of {path}: the file is UTF-16") and "cp1252" not in message
+    assert f"iconv -f utf-16 -t utf-8 {path}" in message
+
+
+def test_gz_stands_in_for_a_missing_file(glue_root: Path) -> None:
+    import gzip
+
+    clean = load_glue_dir(glue_root, ["rte"])["rte"]
+    path = glue_root / "RTE" / "train.tsv"
+    packed = path.with_name("train.tsv.gz")
+    packed.write_bytes(gzip.compress(path.read_bytes()))
+    path.unlink()
+    pd.testing.assert_frame_equal(load_glue_dir(glue_root, ["rte"])["rte"].train, clean.train)
+    packed.write_bytes(gzip.compress(b"index\tsentence1\tsentence2\tlabel\n0\ta\tb\tmaybe\n"))
+    with pytest.raises(DataFormatError, match=r"^line 2 of \S+RTE/train.tsv.gz: unknown label 'maybe'"):
+        load_glue_dir(glue_root, ["rte"])
+
+
+def test_missing_task_file_names_it_and_how_to_run_the_tasks_there_are(glue_root: Path) -> None:
+    (glue_root / "QQP" / "train.tsv").unlink()
+    with pytest.raises(MissingDataError) as err:
+        load_glue_dir(glue_root, ["rte", "qqp"])
+    message = str(err.value)
+    assert message.startswith(f"{glue_root / 'QQP' / 'train.tsv'} is missing (GLUE task folder QQP)")
+    assert message.endswith("\nTo run only the tasks you have, pass `-p glue_tasks cola,mrpc,...` to run_all.sh.")

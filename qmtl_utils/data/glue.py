@@ -8,15 +8,22 @@ premise/hypothesis, QNLI question/sentence, QQP question1/question2, and sentenc
 MRPC, STS-B, RTE and WNLI. MNLI's validation split is ``validation_matched`` followed by
 ``validation_mismatched``, as in the paper.
 
-The original distribution's TSVs are read as UTF-8; every error names ``line N of FILE``, N the
-file line (1-based, as an editor shows it; the header, where there is one, is line 1).
+The original distribution's TSVs are read as UTF-8 (or UTF-16; see :mod:`qmtl_utils.data.common`),
+``FILE.gz`` where only that is there; every error names ``line N of FILE``, N the file line
+(1-based, as an editor shows it; the header, where there is one, is line 1). In the same place a
+task's file may also be a Hugging Face hub export (the hub's column names and class ids, recognised
+by the header; CoLA's too), and either may have been re-saved by pandas (its CSV quoting is
+undone). A missing file is a MissingDataError naming it; a file without data rows is an error,
+never an empty split.
 """
 
 from __future__ import annotations
 
 import csv
+import itertools
 import os
 import random
+import re
 import socket
 import warnings
 from dataclasses import dataclass
@@ -26,7 +33,7 @@ from urllib.parse import urlparse
 
 import pandas as pd
 
-from qmtl_utils.data.common import DataFormatError, MissingDataError, csv_records, data_dir, hub_offline, is_empty_row
+from qmtl_utils.data.common import DataFormatError, MissingDataError, csv_records, data_dir, hub_offline, is_empty_row, with_gz
 from qmtl_utils.spec import BENCHMARKS
 
 GLUE_TASKS: tuple[str, ...] = BENCHMARKS["glue"].task_names
@@ -179,48 +186,132 @@ def load_glue_hub(tasks: Sequence[str] = GLUE_TASKS,
 
 # --------------------------------------------------------------------------- original distribution
 
+_ONLY_SOME = "To run only the tasks you have, pass `-p glue_tasks cola,mrpc,...` to run_all.sh."
+# A cell that CSV quoting wrapped (pandas' ``to_csv(sep="\t")``): quotes around it, every inner one doubled.
+_QUOTED = re.compile(r'"(?:[^"]|"")*"')
+
+
+@dataclass(frozen=True)
+class _Layout:
+    """How one TSV holds a task: the positions of text_a, [text_b] and the label, whether the first
+    record is a header, and whether the labels are the hub's class ids (a Hugging Face hub export)."""
+
+    index: tuple[int, ...]
+    has_header: bool
+    hub: bool
+
+
+def _hub_columns(schema: _Schema) -> list[str]:
+    return [schema.hub_a, *([schema.hub_b] if schema.hub_b else []), "label"]
+
+
+def _layout_of(first: list[str], schema: _Schema, path: Path, line: int = 1) -> _Layout:
+    """The layout of a file whose first record is ``first``: the original distribution's (CoLA
+    header-less), or a Hugging Face hub export (``ds.to_csv(sep="\\t")``: the hub's column names, an
+    ``idx`` column, class ids as labels), recognised by its header."""
+    cells = [cell.strip() for cell in first]
+    original = [c for c in (schema.tsv_a, schema.tsv_b, schema.tsv_label) if c is not None]
+    hub = _hub_columns(schema)
+    if schema.header:  # header-less in the original distribution (CoLA)
+        if all(c in cells for c in hub):
+            return _Layout(tuple(cells.index(c) for c in hub), True, True)
+        numbered = [str(i) for i in range(len(schema.header))]
+        if cells in (numbered, ["", *numbered]):  # re-saved by pandas with its numbered header (and index)
+            shift = len(cells) - len(numbered)
+            return _Layout(tuple(schema.header.index(c) + shift for c in original), True, False)
+        return _Layout(tuple(schema.header.index(c) for c in original), False, False)
+    is_original, is_hub = all(c in cells for c in original), all(c in cells for c in hub)
+    if is_hub and (not is_original or ("idx" in cells and "index" not in cells)):
+        return _Layout(tuple(cells.index(c) for c in hub), True, True)
+    if is_original:
+        return _Layout(tuple(cells.index(c) for c in original), True, False)
+    missing = next(c for c in original if c not in cells)
+    raise DataFormatError(path, f"no column {missing!r} (columns: {cells}); is this the GLUE {schema.folder} file? "
+                                f"Expected the original distribution's columns {original} or a Hugging Face hub "
+                                f"export's {hub + ['idx']}, tab-separated, with the header as the first line", line=line)
+
 
 def _read_tsv(path: Path, schema: _Schema) -> pd.DataFrame:
-    """One GLUE TSV as (text_a, text_b, label). Blank lines (or rows of empty cells) are ignored;
-    rows with too few fields are skipped with one warning naming their lines, as the hub's own GLUE
-    loader skips them; a file that is not UTF-8, a missing column or an unknown label is a
-    DataFormatError naming the file and line (file lines, 1-based; the header, where there is one,
-    is line 1)."""
+    """One GLUE TSV as (text_a, text_b, label); ``path.gz`` is read where only that is there.
+
+    Read: the original distribution (QUOTE_NONE: a ``"`` is text) and a Hugging Face hub export of
+    the task (its header, class ids as labels; CoLA with a header too), each also re-saved by
+    pandas (``to_csv(sep="\\t")``, which wraps cells holding a ``"`` in quotes and doubles the inner
+    ones: when every cell holding a ``"`` in the file is wrapped so, they are unwrapped). Blank lines
+    (or rows of empty cells) are ignored; rows with too few fields are skipped with one warning
+    naming their lines, as the hub's own GLUE loader skips them. A file that is not UTF-8, a
+    missing column, an unknown label, and a file without data rows (empty, header only, or every
+    row skipped) are a DataFormatError naming the file and line (file lines, 1-based; the header,
+    where there is one, is line 1)."""
+    path = with_gz(path)
     if not path.is_file():
         raise MissingDataError(f"{path} is missing (GLUE task folder {schema.folder}). "
-                               + _how_to_get(path.parent.parent))
+                               + _how_to_get(path.parent.parent) + "\n" + _ONLY_SOME)
     rows = csv_records(path, delimiter="\t", quoting=csv.QUOTE_NONE)
-    header = list(schema.header) if schema.header else next(rows, (1, []))[1]
-    wanted = [c for c in (schema.tsv_a, schema.tsv_b, schema.tsv_label) if c is not None]
-    for column in wanted:
-        if column not in header:
-            raise DataFormatError(path, f"no column {column!r} (columns: {header}); is this the GLUE "
-                                        f"{schema.folder} file?", line=None if schema.header else 1)
-    index = [header.index(c) for c in wanted]
-    records, skipped = [], []
+    first = next((record for record in rows if not is_empty_row(record[1])), None)
+    if first is None:
+        what = "is empty (0 bytes)" if path.stat().st_size == 0 else "holds nothing but blank lines"
+        raise DataFormatError(path, f"the file {what}: it was cut short when downloaded or copied; get it again "
+                                    "(the GLUE download, or the hub export)")
+    layout = _layout_of(first[1], schema, path, first[0])
+    if not layout.has_header:
+        rows = itertools.chain([first], rows)
+    index = layout.index
+    records, skipped, n_rows = [], [], 0
+    bare = doubled = False  # cells holding a quote not wrapped as CSV quoting writes it / wrapped with a doubled one
     for line, row in rows:
         if is_empty_row(row):
             continue
+        n_rows += 1
+        for cell in row:
+            if '"' in cell:
+                if _QUOTED.fullmatch(cell):
+                    doubled = doubled or '""' in cell[1:-1]
+                else:
+                    bare = True
         if len(row) <= max(index):
             skipped.append(line)
             continue
         values = [row[i] for i in index]
-        values[-1] = _parse_label(values[-1], schema, path, line)
+        values[-1] = _parse_label(values[-1], schema, path, line, hub=layout.hub)
         records.append(values)
+    if not records:
+        what = ("holds no data rows" + (f", only its header (line {first[0]})" if layout.has_header else "")
+                if not n_rows else
+                f"has no usable row: all {n_rows} data row(s) have fewer than {max(index) + 1} tab-separated fields "
+                f"(first at line {skipped[0]})")
+        raise DataFormatError(path, f"{what}; the file was cut short or saved without its rows (or not as "
+                                    "tab-separated text). Get it again (the GLUE download, or the hub export)")
     if skipped:
         shown = ", ".join(map(str, skipped[:10])) + (f" and {len(skipped) - 10} more" if len(skipped) > 10 else "")
         warnings.warn(f"{path}: skipped {len(skipped)} row(s) with missing fields (fewer than {max(index) + 1} "
                       f"tab-separated fields) at line(s) {shown}, as the hub's GLUE loader does", stacklevel=3)
+    if doubled and not bare:  # re-saved with CSV quoting: unwrap the quoted texts
+        for values in records:
+            values[:-1] = [v[1:-1].replace('""', '"') if _QUOTED.fullmatch(v) else v for v in values[:-1]]
     columns = ["text_a", "text_b", "label"] if schema.tsv_b else ["text_a", "label"]
     df = pd.DataFrame(records, columns=columns)
     return _frame(df["text_a"], df["text_b"] if schema.tsv_b else None, df["label"])
 
 
-def _parse_label(value: str, schema: _Schema, path: Path, line: int) -> int | float:
+def _parse_label(value: str, schema: _Schema, path: Path, line: int, hub: bool = False) -> int | float:
+    """The class id (or STS-B score / 5) of a label cell: the original distribution's label names,
+    or, in a hub export (``hub``), the hub's class ids ``0..k-1``."""
+    if schema.labels is not None and hub:
+        ids = [str(i) for i in range(len(set(schema.labels.values())))]
+        if value.strip() in ids:
+            return int(value)
+        if value.strip() == "-1":
+            raise DataFormatError(path, "label -1 is the hub's mark of an unlabelled test example; export the "
+                                        "train and validation splits (GLUE's test labels are not public)", line)
+        raise DataFormatError(path, f"unknown label {value!r} in column 'label' of a Hugging Face hub export "
+                                    f"(expected a class id {', '.join(ids)}); correct or delete that line", line)
     if schema.labels is not None:
         if value not in schema.labels:
+            hint = (" (a hub export has class ids as labels: keep its `idx` column, so that the file is "
+                    "recognised as one)" if value.strip().isdigit() and not any(k.isdigit() for k in schema.labels) else "")
             raise DataFormatError(path, f"unknown label {value!r} in column {schema.tsv_label!r} "
-                                        f"(expected one of {sorted(schema.labels)}); correct or delete that line",
+                                        f"(expected one of {sorted(schema.labels)}){hint}; correct or delete that line",
                                   line)
         return schema.labels[value]
     try:
@@ -234,7 +325,9 @@ def _parse_label(value: str, schema: _Schema, path: Path, line: int) -> int | fl
 
 def load_glue_dir(root: str | Path, tasks: Sequence[str] = GLUE_TASKS) -> dict[str, GlueTask]:
     """GLUE from the original distribution ``<root>/<TASK>/{train,dev}.tsv`` (MNLI: dev_matched +
-    dev_mismatched). CoLA is header-less (source, label, original label, sentence)."""
+    dev_mismatched), or the same files as a Hugging Face hub export (see :func:`_read_tsv`). CoLA
+    is header-less (source, label, original label, sentence). A missing file is a
+    MissingDataError naming it; ``FILE.gz`` stands in for a missing ``FILE``."""
     root = Path(root)
     out = {}
     for name in _check_tasks(tasks):
