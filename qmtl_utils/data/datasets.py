@@ -60,12 +60,15 @@ def glue_dataset(cache: Cache, settings: dict, *, compute: bool = False) -> Entr
 
 
 def read_glue(entry: Entry) -> dict:
-    """``{task: GlueTask}`` of a :func:`glue_dataset` entry."""
+    """``{task: GlueTask}`` of a :func:`glue_dataset` entry. Texts come back exactly as cached: no
+    text is taken for a missing value (``NA``, ``null``, ``None``, ``nan`` stay words, an empty text
+    stays ``""``); ``text_b`` is None for the single-sentence tasks."""
     from qmtl_utils.data import glue
 
     def frame(name: str, split: str) -> pd.DataFrame:
-        data = entry.read_csv(f"{name}_{split}.csv")
-        data["text_b"] = data["text_b"].astype(object).where(data["text_b"].notna(), None)
+        data = entry.read_csv(f"{name}_{split}.csv", dtype={"text_a": str, "text_b": str}, keep_default_na=False)
+        if not glue.GlueTask(name, data, data, "").is_pair:
+            data["text_b"] = None
         return data
 
     source, present = entry.manifest["meta"]["source"], entry.manifest["meta"]["n"]
