@@ -228,11 +228,27 @@ def test_features_are_required_unless_told_otherwise(real_dir):
         mu.load_mustard(real_dir)
 
 
-def test_several_csv_files_ask_for_annotations(real_dir):
+def test_several_csv_files_the_sheet_is_chosen_by_its_header(real_dir):
+    """Several CSVs used to be an error asking for annotations=, which the notebooks cannot pass."""
     (real_dir / "other.csv").write_text("a,b\n", encoding="utf-8")
-    with pytest.raises(DataFormatError, match="annotations="):
-        mu.load_mustard(real_dir, require_features=False)
+    (real_dir / "notes.csv").write_text("KEY,SARCASM,COMMENT\n1_60,TRUE,fine\n", encoding="utf-8")
+    assert load(real_dir, require_features=False).n == 6
     assert load(real_dir, annotations=real_dir / "se_mustard.csv", require_features=False).n == 6
+    (real_dir / "se_mustard_copy.csv").write_text(ANNOTATION_CSV.replace(",", ";"), encoding="utf-8")
+    with pytest.raises(DataFormatError) as err:
+        mu.load_mustard(real_dir, require_features=False)
+    assert str(err.value) == (f"{real_dir}: 2 CSV files have the annotation sheet's columns: se_mustard.csv, "
+                              "se_mustard_copy.csv. Keep the one to use here and move the others out of this folder "
+                              "(a subfolder is not searched for the sheet)")
+    for name in ("se_mustard.csv", "se_mustard_copy.csv"):
+        (real_dir / name).unlink()
+    with pytest.raises(DataFormatError) as err:
+        mu.load_mustard(real_dir, require_features=False)
+    message = str(err.value)
+    assert message.startswith(f"{real_dir}: none of its 2 CSV files is the annotation sheet (a header row with the "
+                              "columns KEY, SPEAKER, SENTENCE")
+    assert "notes.csv lacks SENTIMENT_IMPLICIT, SENTIMENT_EXPLICIT, EMOTION_IMPLICIT, EMOTION_EXPLICIT" in message
+    assert "other.csv lacks KEY, SARCASM" in message
 
 
 # --------------------------------------------------------------------------- malformed data
@@ -438,3 +454,125 @@ def test_projection_shapes_and_variants():
         shallow(torch.randn(16, 299))
     with pytest.raises(ValueError, match="variant"):
         MustardProjection.for_head("mlp", 300)
+
+
+# --------------------------------------------------------------------------- files as users save them
+
+
+def expected_labels():
+    return np.array([EXPECTED[k] for k in UTTERANCES])
+
+
+@pytest.mark.parametrize("save", [
+    pytest.param(lambda text: text.replace(",", ";").encode(), id="semicolons"),
+    pytest.param(lambda text: text.replace("\n", "\r").encode(), id="old-mac-cr"),
+    pytest.param(lambda text: ("\ufeff" + text.replace(",", "\t")).replace("\n", "\r\n").encode("utf-16-le"),
+                 id="excel-unicode-text"),
+    pytest.param(lambda text: text.encode("utf-16-le"), id="utf-16-no-bom"),
+])
+def test_sheet_as_spreadsheets_save_it_is_read(real_dir, save):
+    """A European spreadsheet's `;` CSV said "missing columns KEY, ..." though the header held them;
+    CR-only line ends were a raw _csv.Error; UTF-16 was blamed on cp1252."""
+    text = ANNOTATION_CSV.replace('"4,1"', '"4;1"')  # a multi-code cell, in whatever the delimiter is
+    (real_dir / "se_mustard.csv").write_bytes(save(text))
+    np.testing.assert_array_equal(load(real_dir, require_features=False).label_matrix(), expected_labels())
+    notes = mu.read_annotations(real_dir / "se_mustard.csv")
+    assert notes["1_70"]["line"] == line_of(ANNOTATION_CSV, "1_70,PENNY")  # lines as an editor shows them
+
+
+def test_label_error_in_a_semicolon_sheet_names_its_line(real_dir):
+    text = ANNOTATION_CSV.replace("FRIENDS,0,1,1,6,6", "FRIENDS,0,1,1,6,12").replace(",", ";")
+    (real_dir / "se_mustard.csv").write_text(text, encoding="utf-8")
+    with pytest.raises(DataFormatError, match="EMOTION_EXPLICIT: emotion label '12'") as err:
+        mu.load_mustard(real_dir, require_features=False)
+    assert err.value.line == line_of(ANNOTATION_CSV, "2_17")
+
+
+def test_gz_files_stand_in_and_a_packed_npz_says_to_decompress_it(real_dir):
+    import gzip
+
+    sarcasm = [int(s) for _, s in UTTERANCES.values()]
+    write_npz(real_dir, sarcasm)
+    for name in (mu.JSON_FILE, "se_mustard.csv", mu.SPLIT_FILE):
+        (real_dir / f"{name}.gz").write_bytes(gzip.compress((real_dir / name).read_bytes()))
+        (real_dir / name).unlink()
+    data = load(real_dir)
+    assert data.ids == tuple(UTTERANCES) and [f.tolist() for f in data.folds] == [list(f) for f in FOLDS]
+    np.testing.assert_array_equal(data.label_matrix(), expected_labels())
+    assert mu.read_texts(real_dir)[0] == tuple(UTTERANCES)
+    npz = real_dir / mu.FEATURE_FILE
+    (real_dir / f"{mu.FEATURE_FILE}.gz").write_bytes(gzip.compress(npz.read_bytes()))
+    npz.unlink()
+    with pytest.warns(UserWarning, match="not 690"), pytest.raises(MissingDataError) as err:
+        mu.load_mustard(real_dir)
+    assert f"but {real_dir / mu.FEATURE_FILE}.gz is there: decompress it (`gunzip -k" in str(err.value)
+
+
+def test_feature_files_in_a_symlinked_folder_are_found(real_dir, tmp_path):
+    """Path.rglob does not enter symbolic links to folders: the npz and split file were "not found"."""
+    sarcasm = [int(s) for _, s in UTTERANCES.values()]
+    elsewhere = tmp_path / "big-disk" / "datasetTrue_original"
+    elsewhere.mkdir(parents=True)
+    write_npz(elsewhere, sarcasm)
+    (real_dir / "features").symlink_to(elsewhere, target_is_directory=True)
+    (elsewhere / "loop").symlink_to(real_dir, target_is_directory=True)  # a cycle: no endless walk
+    data = load(real_dir)
+    assert data.features is not None and [f.tolist() for f in data.folds] == [list(f) for f in FOLDS]
+
+
+def test_authors_folds_are_used_without_the_features(real_dir, tmp_path):
+    """With split_indices.p (anywhere below, links followed) and no npz, the folds are MUStARD's own."""
+    seeded = load(real_dir, require_features=False)
+    assert [f.tolist() for f in seeded.folds] != [list(f) for f in FOLDS]
+    with pytest.warns(UserWarning, match="not 690"), pytest.raises(MissingDataError) as err:
+        mu.load_mustard(real_dir, require_features=False, require_splits=True)
+    message = str(err.value)
+    assert f"{mu.SPLIT_FILE} (MUStARD's five folds, required here) not found in {real_dir} or below it" in message
+    assert "https://github.com/soujanyaporia/MUStARD, file data/split_indices.p" in message
+    assert "python -m qmtl_utils.data.fetch" in message
+    splits = tmp_path / "splits"
+    splits.mkdir()
+    with open(splits / mu.SPLIT_FILE, "wb") as fh:
+        pickle.dump([(np.setdiff1d(np.arange(6), f), np.asarray(f)) for f in FOLDS], fh, protocol=2)
+    (real_dir / "mustard-data").symlink_to(splits, target_is_directory=True)
+    for require_splits in (False, True):
+        data = load(real_dir, require_features=False, require_splits=require_splits)
+        assert data.features is None and [f.tolist() for f in data.folds] == [list(f) for f in FOLDS]
+        np.testing.assert_array_equal(data.label_matrix(), expected_labels())
+
+
+def test_split_indices_that_are_no_partition_are_refused_without_features_too(real_dir):
+    with open(real_dir / mu.SPLIT_FILE, "wb") as fh:  # utterance 2 in no fold, 1 in two
+        pickle.dump([(np.arange(6), np.asarray(f)) for f in ([3, 0], [5], [1], [4], [1])], fh, protocol=2)
+    with pytest.warns(UserWarning, match="not 690"), pytest.raises(DataFormatError) as err:
+        mu.load_mustard(real_dir, require_features=False)
+    assert err.value.path == real_dir / mu.SPLIT_FILE
+    assert "do not cover the 6 utterances of sarcasm_data.json once each (6 indices, 5 distinct)" in str(err.value)
+
+
+def test_read_texts_gives_ids_utterances_and_contexts_in_json_order(real_dir):
+    ids, utterances, contexts = mu.read_texts(real_dir)
+    assert ids == tuple(UTTERANCES) == load(real_dir, require_features=False).ids
+    assert utterances == [text for text, _ in UTTERANCES.values()] and contexts == [["Hi."]] * 6
+    demo = mu.make_mustard_demo(n_samples=7, feature_dim=4)
+    folder = mu.write_mustard_files(demo, real_dir.parent / "demo")
+    ids, utterances, contexts = mu.read_texts(folder)
+    assert ids == demo.ids and utterances[2] == "Demo utterance demo_2." and len(contexts[2]) == 3
+
+
+@pytest.mark.parametrize("change, problem", [
+    (lambda e: e.pop("utterance"), "utterance '2_17' has no 'utterance' field"),
+    (lambda e: e.update(utterance=None), "utterance '2_17' has 'utterance' None, not a string"),
+    (lambda e: e.update(context="Hi."), "utterance '2_17' has 'context' Hi., not a list of strings"),
+    (lambda e: e.update(context=["Hi.", 3]), "utterance '2_17' has 'context' ['Hi.', 3], not a list of strings"),
+    (lambda e: e.update(sarcasm="sometimes"), "utterance '2_17': sarcasm label 'sometimes' is not True/False/1/0"),
+])
+def test_read_texts_errors_name_the_utterance_and_its_line(real_dir, change, problem):
+    path = real_dir / mu.JSON_FILE
+    entries = json.loads(path.read_text())
+    change(entries["2_17"])
+    path.write_text(json.dumps(entries, indent=4), encoding="utf-8")
+    with pytest.raises(DataFormatError) as err:
+        mu.read_texts(real_dir)
+    line = line_of(path.read_text(), '    "2_17"')
+    assert str(err.value).startswith(f"line {line} of {path}: {problem}") and err.value.line == line

@@ -4,10 +4,13 @@ as its authors distribute it, and the seeded offline demo of the ``demo``/``smok
 **Real data** lives in ``<data_dir()>/mustard`` (override: ``$QMTL_MUSTARD_DIR`` or ``root=``):
 
 * ``sarcasm_data.json`` — MUStARD's utterances: id → {utterance, speaker, context,
-  context_speakers, sarcasm, show}. Its key order is the row order of everything returned.
-* the SE-MUStARD annotation sheet exported as CSV (the one ``*.csv`` in the folder, or
-  ``annotations=``), columns ``KEY,SPEAKER,SENTENCE,SHOW,SARCASM,SENTIMENT_IMPLICIT,
-  SENTIMENT_EXPLICIT,EMOTION_IMPLICIT,EMOTION_EXPLICIT``. Rows come in groups separated by blank
+  context_speakers, sarcasm, show}. Its key order is the row order of everything returned
+  (:func:`read_texts` gives the utterances' text and context turns in that order).
+* the SE-MUStARD annotation sheet exported as CSV (``annotations=``, else the one ``*.csv`` in the
+  folder, or among several the one whose header holds the annotation columns), columns
+  ``KEY,SPEAKER,SENTENCE,SHOW,SARCASM,SENTIMENT_IMPLICIT,SENTIMENT_EXPLICIT,EMOTION_IMPLICIT,
+  EMOTION_EXPLICIT``, separated by commas, semicolons (a European spreadsheet's CSV) or tabs (found
+  from the header row). Rows come in groups separated by blank
   rows (empty lines or rows of empty cells): the context turns, then the target utterance.
   **Target rule:** the *last* row of a group is the target utterance; its labels are the ones read
   (context rows may carry labels of their own and are ignored). The group's key is that row's
@@ -17,7 +20,8 @@ as its authors distribute it, and the seeded offline demo of the ``demo``/``smok
   SENTENCE is not the utterance of ``sarcasm_data.json`` (e.g. ``1_5617`` in the public sheet)
   is read by the rule with a warning naming the KEY and line.
 * for training: the authors' speaker-dependent features ``sarcasmDataset_speaker_dependent_True.npz``
-  (from ``datasetTrue_original.zip``) and MUStARD's ``split_indices.p``, anywhere below the folder.
+  (from ``datasetTrue_original.zip``) and MUStARD's ``split_indices.p``, anywhere below the folder
+  (symbolic links to folders are followed).
   The npz holds no utterance ids: its fold ``f`` test rows are the utterances at MUStARD's fold-``f``
   test indices (positions in ``sarcasm_data.json``), which is what ``split_indices.p`` records; the
   loader checks this against the sarcasm labels (``feautesLabel_test``). Only the ``*_test`` arrays
@@ -31,26 +35,42 @@ as its authors distribute it, and the seeded offline demo of the ``demo``/``smok
 
 **Labels** (:data:`TASKS` order): sarcasm True/False or 1/0 → 1/0; sentiment −1/0/1 → classes
 0/1/2 (negative, neutral, positive); emotion codes 1–9 → classes 0–8, a multi-code cell such as
-"4,1" keeping its first code (:func:`emotion_class`). **Files** are read as UTF-8; every error
-and warning names ``line N of FILE``, N the file line (1-based, as an editor shows it; the header
-is line 1). **Folds:** five non-overlapping test folds:
-the npz's own when features are loaded, otherwise :func:`fold_indices` stratified by sarcasm.
+"4,1" keeping its first code (:func:`emotion_class`). **Files** are read as UTF-8 (or UTF-16, see
+:mod:`qmtl_utils.data.common`); ``FILE.gz`` stands in for a missing ``FILE`` (not for the npz, which
+must be decompressed); every error and warning names ``line N of FILE``, N the file line (1-based,
+as an editor shows it; the header is line 1). **Folds:** five non-overlapping test folds: MUStARD's
+own from ``split_indices.p`` whenever it is there (with the npz, which is laid out by them, it must
+be), otherwise :func:`fold_indices` stratified by sarcasm (``require_splits=True`` refuses that).
 """
 
 from __future__ import annotations
 
 import csv
+import gzip
+import itertools
 import json
 import os
 import pickle
 import re
+import shlex
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 
-from qmtl_utils.data.common import DataFormatError, MissingDataError, csv_records, data_dir, is_empty_row, read_text
+from qmtl_utils.data.common import (
+    DataFormatError,
+    MissingDataError,
+    csv_records,
+    data_dir,
+    is_empty_row,
+    read_text,
+    sniff_delimiter,
+    text_lines,
+    with_gz,
+)
 from qmtl_utils.spec import BENCHMARKS
 
 TASKS: tuple[str, ...] = BENCHMARKS["mustard"].task_names
@@ -71,6 +91,8 @@ DEMO_ANNOTATION_FILE = "se_mustard_annotations.csv"
 
 _AUTHORS_REPO = "https://github.com/GussailRaat/ACL2020-SE-MUStARD-for-Multimodal-Sarcasm-Detection"
 _MUSTARD_REPO = "https://github.com/soujanyaporia/MUStARD"
+_SPLITS_FROM = (f"MUStARD's GitHub repository {_MUSTARD_REPO}, file data/{SPLIT_FILE}, or "
+                "`python -m qmtl_utils.data.fetch`")
 
 
 @dataclass
@@ -181,8 +203,9 @@ def fold_indices(n: int, n_folds: int = N_FOLDS, seed: int = 0, strata=None) -> 
 def _check_partition(folds, n: int, path: Path, what: str) -> None:
     joined = np.sort(np.concatenate(folds)) if len(folds) else np.array([], dtype=int)
     if len(joined) != n or not np.array_equal(joined, np.arange(n)):
-        raise DataFormatError(path, f"the {what} do not cover the {n} utterances once each "
-                                    f"({len(joined)} indices); use the file that belongs to this data")
+        raise DataFormatError(path, f"the {what} do not cover the {n} utterances of {JSON_FILE} once each "
+                                    f"({len(joined)} indices, {len(np.unique(joined))} distinct); use the file that "
+                                    f"belongs to this data ({_SPLITS_FROM})")
 
 
 # --------------------------------------------------------------------------- real files
@@ -204,32 +227,88 @@ def _missing(what: str, where: Path, folder: Path) -> MissingDataError:
         f"{folder} (or pass root=, or point QMTL_MUSTARD_DIR at their folder).")
 
 
-def read_utterances(path: Path | str) -> dict[str, dict]:
-    """``sarcasm_data.json`` as id → entry, in file order; each entry needs a valid ``sarcasm``."""
-    path = Path(path)
+def _json_line(text: str, key: str) -> int | None:
+    """The line of ``text`` (a JSON document) where the member ``key`` starts, if it can be found."""
+    found = re.search(re.escape(json.dumps(key)) + r"\s*:", text)
+    return None if found is None else text.count("\n", 0, found.start()) + 1
+
+
+def _read_json(path: Path) -> tuple[dict, str]:
+    """(entries, text) of ``sarcasm_data.json`` (or its ``.gz``): an object of utterance objects."""
+    path = with_gz(path)
     if not path.is_file():
         raise _missing(JSON_FILE, path, path.parent)
+    text = read_text(path)
     try:
-        entries = json.loads(read_text(path))
+        entries = json.loads(text)
     except json.JSONDecodeError as err:
         raise DataFormatError(path, f"not valid JSON ({err.msg}, column {err.colno}); use MUStARD's own "
                                     f"{JSON_FILE}", line=err.lineno) from None
-    if not isinstance(entries, dict):
-        raise DataFormatError(path, "expected an object mapping utterance ids to entries")
+    if not isinstance(entries, dict) or not entries:
+        found = "an empty object" if isinstance(entries, dict) else f"a JSON {type(entries).__name__}"
+        raise DataFormatError(path, f"expected an object mapping utterance ids to entries, found {found}; use "
+                                    f"MUStARD's own {JSON_FILE} ({_MUSTARD_REPO}, data/)")
     for key, entry in entries.items():
-        if not isinstance(entry, dict) or "sarcasm" not in entry:
-            raise DataFormatError(path, f"utterance {key!r} has no 'sarcasm' field")
+        if not isinstance(entry, dict):
+            raise DataFormatError(path, f"utterance {key!r} is not an object of fields", line=_json_line(text, key))
+    return entries, text
+
+
+def _checked_utterances(path: Path) -> tuple[dict, str]:
+    """(entries, text) of :func:`_read_json`, every entry with a valid ``sarcasm``."""
+    entries, text = _read_json(path)
+    for key, entry in entries.items():
+        if "sarcasm" not in entry:
+            raise DataFormatError(path, f"utterance {key!r} has no 'sarcasm' field", line=_json_line(text, key))
         try:
             sarcasm_label(entry["sarcasm"])
         except ValueError as err:
-            raise DataFormatError(path, f"utterance {key!r}: {err}") from None
-    return entries
+            raise DataFormatError(path, f"utterance {key!r}: {err}", line=_json_line(text, key)) from None
+    return entries, text
+
+
+def read_utterances(path: Path | str) -> dict[str, dict]:
+    """``sarcasm_data.json`` (or its ``.gz``) as id → entry, in file order; each entry needs a valid
+    ``sarcasm`` (else a DataFormatError naming the utterance and its line)."""
+    return _checked_utterances(with_gz(Path(path)))[0]
+
+
+def read_texts(root: Path | str | None = None) -> tuple[tuple[str, ...], list[str], list[list[str]]]:
+    """(ids, utterances, contexts) from ``<root>/sarcasm_data.json`` (default :func:`mustard_dir`):
+    the utterance ids in file order (the row order of :func:`load_mustard`), each utterance's text
+    and its list of context turns. With the checks of :func:`read_utterances`; a missing or
+    non-string ``utterance``, or a ``context`` that is not a list of strings, is a DataFormatError
+    naming the utterance id and its line."""
+    folder = Path(root) if root is not None else mustard_dir()
+    path = with_gz(folder / JSON_FILE)
+    entries, text = _checked_utterances(path)
+    utterances, contexts = [], []
+    for key, entry in entries.items():
+        utterance, context = entry.get("utterance"), entry.get("context")
+        if not isinstance(utterance, str):
+            found = "no 'utterance' field" if "utterance" not in entry else f"'utterance' {utterance!r}, not a string"
+            raise DataFormatError(path, f"utterance {key!r} has {found}; use MUStARD's own {JSON_FILE}",
+                                  line=_json_line(text, key))
+        if not isinstance(context, list) or not all(isinstance(turn, str) for turn in context):
+            found = "no 'context' field" if "context" not in entry else f"'context' {str(context)[:60]}"
+            raise DataFormatError(path, f"utterance {key!r} has {found}, not a list of strings (the turns before the "
+                                        f"utterance); use MUStARD's own {JSON_FILE}", line=_json_line(text, key))
+        utterances.append(utterance)
+        contexts.append(list(context))
+    return tuple(entries), utterances, contexts
+
+
+def _delimiter(header: str) -> str:
+    """The annotation sheet's delimiter (comma, semicolon or tab) found from its header row."""
+    return sniff_delimiter(header, ANNOTATION_COLUMNS)
 
 
 def _groups(path: Path):
     """The groups of an annotation CSV: lists of (line, row dict) between blank rows (empty lines or
     rows of empty cells); ``line`` is the row's first line in the file (the header is line 1)."""
-    records = csv_records(path)
+    lines = text_lines(path)
+    first = next(lines, "")
+    records = csv_records(path, itertools.chain([first], lines), delimiter=_delimiter(first))
     header = [name.strip().upper() for name in next(records, (1, []))[1]]
     missing = [c for c in ("KEY", "SARCASM", *LABEL_COLUMNS.values()) if c not in header]
     if missing:
@@ -296,7 +375,7 @@ def read_annotations(path: Path | str) -> dict[str, dict]:
     line and value for a file that is not UTF-8, a missing column, an unknown label, a repeated KEY
     or a group of two KEYs (a missing blank separator row).
     """
-    path = Path(path)
+    path = with_gz(Path(path))
     if not path.is_file():
         raise _missing("the annotation CSV", path, path.parent)
     notes = {}
@@ -353,11 +432,12 @@ def read_split_indices(path: Path | str, n: int) -> tuple[np.ndarray, ...]:
     (train, test) index arrays into ``sarcasm_data.json`` order); they must partition ``range(n)``."""
     path = Path(path)
     try:
-        with open(path, "rb") as fh:
+        with (gzip.open if path.name.endswith(".gz") else open)(path, "rb") as fh:
             splits = pickle.load(fh, encoding="latin1")
         folds = tuple(np.asarray(test, dtype=np.int64) for _, test in splits)
-    except (pickle.UnpicklingError, EOFError, TypeError, ValueError):
-        raise DataFormatError(path, "expected a pickled list of (train, test) index arrays") from None
+    except (pickle.UnpicklingError, EOFError, TypeError, ValueError, OSError):
+        raise DataFormatError(path, f"expected a pickled list of (train, test) index arrays; get MUStARD's own "
+                                    f"{SPLIT_FILE} again ({_SPLITS_FROM})") from None
     _check_partition(folds, n, path, "test folds")
     return folds
 
@@ -409,47 +489,110 @@ def read_feature_npz(path: Path | str, folds, modalities=DEFAULT_MODALITIES) -> 
     return features, sarcasm
 
 
-def _find(folder: Path, name: str) -> Path | None:
-    return next(iter(sorted(folder.rglob(name))), None)
+def _files_below(folder: Path) -> Iterator[Path]:
+    """Every file below ``folder``, following symbolic links to folders (each folder visited once,
+    so a link back up the tree is no endless loop)."""
+    seen, stack = set(), [folder]
+    while stack:
+        current = stack.pop()
+        try:
+            info = current.stat()
+            children = sorted(current.iterdir())
+        except OSError:  # unreadable, or a dangling link
+            continue
+        if (info.st_dev, info.st_ino) in seen:
+            continue
+        seen.add((info.st_dev, info.st_ino))
+        for child in children:
+            if child.is_dir():
+                stack.append(child)
+            elif child.is_file():
+                yield child
+
+
+def _find(files: list[Path], *names: str) -> Path | None:
+    """The first (by path) of ``files`` called ``names[0]``, else ``names[1]``, ..., else None."""
+    return next((min(found) for name in names if (found := [p for p in files if p.name == name])), None)
+
+
+def _annotation_header(path: Path) -> list[str]:
+    """The column names (upper case) of a CSV's header row, its delimiter sniffed (none where the
+    file cannot be read as text)."""
+    try:
+        first = next(text_lines(path), "")
+    except DataFormatError:
+        return []
+    return [c.strip().upper() for c in next(csv.reader([first.rstrip("\r\n")], delimiter=_delimiter(first)), [])]
 
 
 def _annotation_csv(folder: Path) -> Path:
+    """The annotation sheet in ``folder``: its one ``*.csv`` (or ``*.csv.gz``), or among several the
+    one whose header holds the annotation columns; none or several such is an error listing them."""
     found = sorted(folder.glob("*.csv"))
+    found += sorted(p for p in folder.glob("*.csv.gz") if p.with_suffix("") not in found)
     if not found:
         raise _missing("the annotation CSV (*.csv)", folder, folder)
-    if len(found) > 1:
-        raise DataFormatError(folder, f"several CSV files ({', '.join(p.name for p in found)}); "
-                                      "pass annotations=<the annotation sheet>")
-    return found[0]
+    if len(found) == 1:
+        return found[0]
+    needed = ("KEY", "SARCASM", *LABEL_COLUMNS.values())
+    lacking = {p: [c for c in needed if c not in _annotation_header(p)] for p in found}
+    sheets = [p for p in found if not lacking[p]]
+    if len(sheets) == 1:
+        return sheets[0]
+    if not sheets:
+        listed = "; ".join(f"{p.name} lacks {', '.join(lacking[p])}" for p in found)
+        raise DataFormatError(folder, f"none of its {len(found)} CSV files is the annotation sheet (a header row "
+                                      f"with the columns {', '.join(ANNOTATION_COLUMNS)}): {listed}. Export the "
+                                      "annotation sheet as CSV with its header row into this folder")
+    raise DataFormatError(folder, f"{len(sheets)} CSV files have the annotation sheet's columns: "
+                                  f"{', '.join(p.name for p in sheets)}. Keep the one to use here and move the others "
+                                  "out of this folder (a subfolder is not searched for the sheet)")
+
+
+def _missing_splits(folder: Path, why: str) -> MissingDataError:
+    return MissingDataError(f"Extended MUStARD: {SPLIT_FILE} ({why}) not found in {folder} or below it. Get it from "
+                            f"{_SPLITS_FROM}, and put it in {folder} (or pass root=, or point QMTL_MUSTARD_DIR at "
+                            "the folder that holds it).")
 
 
 def load_mustard(root: Path | str | None = None, *, annotations: Path | str | None = None,
-                 modalities=DEFAULT_MODALITIES, require_features: bool = True, seed: int = 0,
-                 expected: int | None = N_UTTERANCES) -> MustardData:
+                 modalities=DEFAULT_MODALITIES, require_features: bool = True, require_splits: bool = False,
+                 seed: int = 0, expected: int | None = N_UTTERANCES) -> MustardData:
     """The real Extended MUStARD from ``root`` (default :func:`mustard_dir`); see the module docstring.
 
     Without the feature files, ``require_features=False`` returns the labels alone (``features``
-    None, folds from :func:`fold_indices` with ``seed``, stratified by sarcasm). Warns when the
-    data do not hold the ``expected`` 690 utterances (``None``: any count, e.g. a larger demo).
+    None) with MUStARD's folds from ``split_indices.p`` where it is found below the folder, else
+    folds from :func:`fold_indices` with ``seed``, stratified by sarcasm; ``require_splits=True``
+    makes a missing ``split_indices.p`` a MissingDataError instead. Warns when the data do not hold
+    the ``expected`` 690 utterances (``None``: any count, e.g. a larger demo).
     """
     folder = Path(root) if root is not None else mustard_dir()
     if not folder.is_dir():
         raise _missing("the data folder", folder, folder)
-    json_path = folder / JSON_FILE
+    json_path = with_gz(folder / JSON_FILE)
     utterances = read_utterances(json_path)
     csv_path = Path(annotations) if annotations is not None else _annotation_csv(folder)
-    labels = _merge(utterances, read_annotations(csv_path), json_path, csv_path)
+    labels = _merge(utterances, read_annotations(csv_path), json_path, with_gz(csv_path))
     ids, n = tuple(utterances), len(utterances)
     if expected is not None and n != expected:
         warnings.warn(f"Extended MUStARD at {folder} holds {n} utterances, not {expected}", stacklevel=2)
-    npz_path = _find(folder, FEATURE_FILE)
+    below = list(_files_below(folder))
+    npz_path = _find(below, FEATURE_FILE)
+    split_path = _find(below, SPLIT_FILE, SPLIT_FILE + ".gz")
     if npz_path is None:
+        packed = _find(below, FEATURE_FILE + ".gz")
+        if packed is not None and require_features:
+            raise MissingDataError(f"Extended MUStARD: {FEATURE_FILE} not found below {folder}, but {packed} is "
+                                   f"there: decompress it (`gunzip -k {shlex.quote(str(packed))}`) and load again.")
         if require_features:
             raise _missing(FEATURE_FILE, folder, folder)
-        return MustardData(ids, labels, fold_indices(n, N_FOLDS, seed, labels["sarcasm"]))
-    split_path = _find(folder, SPLIT_FILE)
+        if split_path is None and require_splits:
+            raise _missing_splits(folder, "MUStARD's five folds, required here")
+        folds = (read_split_indices(split_path, n) if split_path is not None
+                 else fold_indices(n, N_FOLDS, seed, labels["sarcasm"]))
+        return MustardData(ids, labels, folds)
     if split_path is None:
-        raise _missing(f"{SPLIT_FILE} (needed to align the rows of {npz_path.name})", folder, folder)
+        raise _missing_splits(folder, f"needed to align the rows of {npz_path.name}")
     folds = read_split_indices(split_path, n)
     features, sarcasm = read_feature_npz(npz_path, folds, modalities)
     wrong = np.flatnonzero(sarcasm != labels["sarcasm"])
