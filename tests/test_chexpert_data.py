@@ -3,7 +3,9 @@ the demo generator against the real label counts, and the DenseNet121 backbone (
 
 from __future__ import annotations
 
+import gzip
 import urllib.error
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -51,6 +53,8 @@ VALID_ROWS = [
     "0.0,0.0,0.0,1.0,0.0,1.0,0.0,0.0,0.0,0.0,0.0,0.0,0.0,0.0",
 ]
 GREY = 128
+# The fixture folders are named as the release but hold a few rows: the short-file warning is expected.
+pytestmark = pytest.mark.filterwarnings("ignore:.*data rows, but CheXpert-v1.0:UserWarning")
 # NOTES.md: 1 / 0 / -1 / blank in the real train.csv.
 REAL_COUNTS = {
     "Atelectasis": (33_376, 1_328, 33_739, 154_971),
@@ -387,3 +391,99 @@ def test_real_train_csv_passes_the_loader_and_gives_the_paper_subset():
     assert subset["Sex"].value_counts().to_dict() == {"Male": 10_000, "Female": 10_000}
     assert cx.encode_labels(subset).shape == (20_000, 5)
     assert subset.index.equals(cx.select_subset(frame, seed=0).index)
+
+
+# --------------------------------------------------------------------------- files as users save them
+
+
+@pytest.mark.parametrize("cut", [40, len(TRAIN_ROWS[-1][0]) - 12], ids=["labels-cut", "path-cut"])
+def test_download_cut_off_mid_row_is_an_error(real_root, cut):
+    """The file ends without a line break inside its last row (a Path or the labels cut off): it
+    used to be accepted, and the subset drawn from the truncated pool."""
+    csv = real_root / "train.csv"
+    data = csv.read_bytes()
+    csv.write_bytes(data[: len(data) - 1 - cut])
+    with pytest.raises(DataFormatError) as err:
+        cx.load_chexpert(root=real_root)
+    line = len(TRAIN_ROWS) + 1
+    assert str(err.value).startswith(f"line {line} of {csv}: the last row has ")
+    assert "the file looks truncated" in str(err.value) and "Download (or unzip) it again" in str(err.value)
+    csv.write_bytes(data[:-1])  # only the final line break missing: the row is whole
+    assert len(cx.load_chexpert(root=real_root)) == len(TRAIN_ROWS)
+
+
+def test_fewer_rows_than_the_release_warn_with_the_count(real_root, tmp_path):
+    """A cut at a line break leaves a well-formed file: only its size tells."""
+    with pytest.warns(UserWarning) as record:
+        cx.load_chexpert("train", root=real_root)
+        cx.load_chexpert("valid", root=real_root)
+    assert [str(w.message) for w in record] == [
+        f"{real_root / 'train.csv'} holds 9 data rows, but CheXpert-v1.0-small's train.csv has 223,414: the file may "
+        "have been cut short at a line break (an interrupted download or unzip). Unless you trimmed it on purpose, "
+        "download (or unzip) it again",
+        f"{real_root / 'valid.csv'} holds 2 data rows, but CheXpert-v1.0-small's valid.csv has 234: the file may "
+        "have been cut short at a line break (an interrupted download or unzip). Unless you trimmed it on purpose, "
+        "download (or unzip) it again"]
+    elsewhere = real_root.rename(tmp_path / "my-chexpert")  # another folder name, or the demo: no warning
+    demo = cx.make_chexpert_demo(tmp_path / "demo", n_samples=10, image_size=8)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        cx.load_chexpert(root=elsewhere)
+        cx.load_chexpert(root=demo)
+
+
+def test_header_only_csv_is_an_error(real_root):
+    csv = real_root / "train.csv"
+    csv.write_text(HEADER + "\n" + "," * 18 + "\n")
+    with pytest.raises(DataFormatError, match=r"^line 1 of \S+train.csv: the file holds its header but no data rows"):
+        cx.load_chexpert(root=real_root)
+
+
+@pytest.mark.parametrize("name, save", [
+    pytest.param("train.csv", lambda text: text.replace("\n", "\r").encode(), id="old-mac-cr"),
+    pytest.param("train.csv", lambda text: text.replace("\n", "\r\n").encode("utf-16"), id="utf-16"),
+    pytest.param("train.csv.gz", lambda text: gzip.compress(text.encode()), id="gz-instead"),
+])
+def test_cr_line_ends_utf16_and_gz_are_read(real_root, name, save):
+    clean = cx.load_chexpert(root=real_root, check_images=True)
+    csv = real_root / "train.csv"
+    text = csv.read_text()
+    csv.unlink()
+    (real_root / name).write_bytes(save(text))
+    loaded = cx.load_chexpert(root=real_root, check_images=True)
+    pd.testing.assert_frame_equal(loaded, clean)
+    assert loaded.attrs["source"] == str(real_root / name)
+
+
+def test_tab_or_semicolon_separated_csv_says_so(real_root):
+    csv = real_root / "train.csv"
+    text = csv.read_text()
+    csv.write_bytes(text.replace(",", "\t").replace("\n", "\r\n").encode("utf-16"))  # Excel's "Unicode text"
+    with pytest.raises(DataFormatError) as err:
+        cx.load_chexpert(root=real_root)
+    assert str(err.value).startswith(f"line 1 of {csv}: the header is separated by tabs, not commas")
+    assert 'save the file as "CSV UTF-8 (comma delimited)"' in str(err.value)
+    csv.write_text(text.replace(",", ";"))
+    with pytest.raises(DataFormatError, match="separated by semicolons, not commas"):
+        cx.load_chexpert(root=real_root)
+
+
+@pytest.mark.parametrize("csv_folder, image_folder", [("CheXpert-v1.0", cx.FOLDER_NAME),
+                                                      (cx.FOLDER_NAME, "CheXpert-v1.0")])
+def test_paths_of_the_other_release_find_the_images_in_use(real_root, tmp_path, csv_folder, image_folder):
+    """Full-size `CheXpert-v1.0/...` Paths in the small release's CSV (or the other way round)
+    were "does not exist" though the images were there."""
+    root = real_root.rename(tmp_path / image_folder)
+    for name in ("train.csv", "valid.csv"):
+        path = root / name
+        path.write_text(path.read_text().replace(f"\n{cx.FOLDER_NAME}/", f"\n{csv_folder}/"))
+    frame = cx.load_chexpert(root=root, check_images=True)
+    assert frame["Path"].iloc[0].startswith(f"{csv_folder}/train/")
+    assert cx.ChexpertDataset(frame, root, image_size=8)[0][0].shape == (3, 8, 8)
+    missing = root / "train/patient00003/study1/view1_frontal.jpg"
+    missing.unlink()
+    with pytest.raises(DataFormatError) as err:
+        cx.load_chexpert(root=root, check_images=True)
+    message = str(err.value)
+    assert message.startswith(f"line 6 of {root / 'train.csv'}: image {missing} (Path '{csv_folder}/train/")
+    assert f"the CSV's Path names the release {csv_folder!r} but the images are looked for in {image_folder!r}" in message

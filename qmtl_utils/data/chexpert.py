@@ -10,8 +10,15 @@ uncertain 0, negative 1, positive 2, blank -100 (ignored by the loss, Eq. (24)).
 The DataFrames returned here keep the CSV's row order, and their index is each row's **line in
 the CSV file** (1-based, as an editor shows it: the header is line 1), through :func:`select_subset`
 too; ``frame.attrs["source"]`` is the file. Every error names ``line N of FILE`` that way. The CSV
-is read as UTF-8 (:func:`~qmtl_utils.data.common.read_text`); rows whose cells are all empty (a
-spreadsheet's trailing ``,,,,,``) are dropped, a row with other fields but no ``Path`` is an error.
+is read as UTF-8 (:func:`~qmtl_utils.data.common.read_text`; ``train.csv.gz`` stands in for a
+missing ``train.csv``); rows whose cells are all empty (a spreadsheet's trailing ``,,,,,``) are
+dropped, a row with other fields but no ``Path`` is an error. A file cut off mid-row (no final line
+break, the last row short of fields) is an error that says the file looks truncated; a
+``train.csv``/``valid.csv`` in a ``CheXpert-v1.0-small`` (or ``CheXpert-v1.0``) folder with fewer
+rows than the real 223,414/234 gives a warning naming the count (the demo's folder, marked by its
+``latents.csv``, excepted). A ``Path`` starts with the dataset's folder name, which is replaced by
+the folder in use, whatever it is called: the full-size ``CheXpert-v1.0/...`` paths find the images
+of a ``-small`` folder and the other way round.
 
 Pipeline: :func:`load_chexpert` → :func:`select_subset` (10,000 male + 10,000 female images) →
 :func:`fold_indices` (five non-overlapping folds, §5.1) → :class:`ChexpertDataset` (images through
@@ -24,6 +31,7 @@ from __future__ import annotations
 import importlib.util
 import io
 import os
+import warnings
 from functools import lru_cache
 from pathlib import Path, PurePosixPath
 from statistics import NormalDist
@@ -35,10 +43,13 @@ from PIL import Image
 from torch.utils.data import Dataset
 from torchvision import transforms
 
-from qmtl_utils.data.common import DataFormatError, MissingDataError, csv_records, data_dir, is_empty_row, read_text
+from qmtl_utils.data.common import DataFormatError, MissingDataError, csv_records, data_dir, is_empty_row, read_text, with_gz
 from qmtl_utils.runtime.cache import write_csv
 
 FOLDER_NAME = "CheXpert-v1.0-small"
+FULL_FOLDER_NAME = "CheXpert-v1.0"  # the full-resolution release: the same rows, other images
+REAL_ROWS = {"train.csv": 223_414, "valid.csv": 234}  # data rows of the real CSVs (both releases)
+_SPLIT_FOLDERS = ("train", "valid", "test")
 META_COLUMNS = ("Path", "Sex", "Age", "Frontal/Lateral", "AP/PA")
 OBSERVATIONS = (
     "No Finding", "Enlarged Cardiomediastinum", "Cardiomegaly", "Lung Opacity", "Lung Lesion", "Edema",
@@ -86,7 +97,7 @@ def load_chexpert(split: str = "train", root: Path | str | None = None,
     if split not in ("train", "valid"):
         raise ValueError(f"unknown CheXpert split {split!r}; use 'train' or 'valid'")
     root = chexpert_dir(root)
-    csv = root / f"{split}.csv"
+    csv = with_gz(root / f"{split}.csv")
     if not csv.is_file():
         missing = f"CheXpert folder {root}" if not root.is_dir() else f"{csv}"
         raise MissingDataError(f"{missing} does not exist. " + _GET_IT.format(root=root))
@@ -108,6 +119,7 @@ def read_chexpert_csv(path: Path | str) -> pd.DataFrame:
     records = _records(path, lines)
     if not records or records[0][3]:
         raise DataFormatError(path, "the file is empty; expected a CheXpert CSV with a header row", line=1)
+    _check_delimiter(path, lines[0])
     width, kept = records[0][2], []
     for start, end, fields, empty in records[1:]:
         if empty:  # a blank line or a spreadsheet's row of empty cells: dropped
@@ -116,6 +128,14 @@ def read_chexpert_csv(path: Path | str) -> pd.DataFrame:
             raise DataFormatError(path, f"{fields} fields but the header has {width}; remove the extra commas "
                                         "(or quote cells that hold a comma)", line=start)
         kept.append((start, end))
+    last = next((r for r in reversed(records[1:]) if not r[3]), None)
+    if last is not None and last[2] < width and not lines[-1].endswith(("\n", "\r")):
+        raise DataFormatError(path, f"the last row has {last[2]} of the header's {width} fields and the file does not "
+                                    "end with a line break: the file looks truncated (a download or copy cut off "
+                                    "mid-row). Download (or unzip) it again", line=last[0])
+    if not kept:
+        raise DataFormatError(path, "the file holds its header but no data rows: it was cut short or saved without "
+                                    "its rows; download (or unzip) it again", line=1)
     text = "".join(lines[: records[0][1]] + [line for start, end in kept for line in lines[start - 1: end]])
     frame = pd.read_csv(io.StringIO(text), dtype={"Path": str, "Sex": str, "Frontal/Lateral": str})
     if len(frame) != len(kept):
@@ -133,7 +153,33 @@ def read_chexpert_csv(path: Path | str) -> pd.DataFrame:
                               "is this a CheXpert train.csv/valid.csv?", line=1)
     frame.attrs["source"] = str(path)
     encode_labels(frame)
+    _check_row_count(Path(path), len(frame))
     return frame
+
+
+def _check_delimiter(path: Path | str, header: str) -> None:
+    """A header without commas but with tabs or semicolons: the file is no comma-separated CSV."""
+    if "," in header:
+        return
+    for delimiter, name, source in (("\t", "tabs", "a spreadsheet's \"Unicode text\" or \"Text (tab delimited)\""),
+                                    (";", "semicolons", "a European spreadsheet's \"CSV\"")):
+        if delimiter in header:
+            raise DataFormatError(path, f"the header is separated by {name}, not commas ({source} export?); save the "
+                                        "file as \"CSV UTF-8 (comma delimited)\", or use the CSV from the CheXpert "
+                                        "archive", line=1)
+
+
+def _check_row_count(path: Path, n: int) -> None:
+    """Warn when a real ``train.csv``/``valid.csv`` (by its name and folder's; not the demo's, which
+    has a ``latents.csv`` beside it) holds fewer rows than the release: cut at a line boundary?"""
+    name = path.name[:-3] if path.name.endswith(".gz") else path.name
+    expected = REAL_ROWS.get(name)
+    if (expected is None or n >= expected or path.parent.name not in (FOLDER_NAME, FULL_FOLDER_NAME)
+            or (path.parent / LATENTS_FILE).exists()):
+        return
+    warnings.warn(f"{path} holds {n:,} data rows, but {path.parent.name}'s {name} has {expected:,}: the file may "
+                  "have been cut short at a line break (an interrupted download or unzip). Unless you trimmed it on "
+                  "purpose, download (or unzip) it again", stacklevel=3)
 
 
 def _records(path: Path | str, lines: list[str]) -> list[tuple[int, int, int, bool]]:
@@ -175,11 +221,20 @@ def _where(frame: pd.DataFrame, position: int) -> tuple[str, int | None, str]:
     return "<DataFrame>", None, f"row {frame.index[position]!r}: "
 
 
+def _dataset_folder(parts: tuple[str, ...]) -> bool:
+    """Whether the first of a ``Path``'s parts names the dataset's folder (``CheXpert-v1.0-small``,
+    ``CheXpert-v1.0``, or any name before ``train/``, ``valid/`` or ``test/``)."""
+    return bool(parts) and (parts[0] in (FOLDER_NAME, FULL_FOLDER_NAME)
+                            or (len(parts) > 2 and parts[1] in _SPLIT_FOLDERS and parts[0] not in _SPLIT_FOLDERS))
+
+
 def image_path(root: Path | str, path_value: str) -> Path:
-    """File of a ``Path`` value: CSV paths start with the folder name (``CheXpert-v1.0-small/train/...``),
-    which is dropped so that the folder may have any name."""
+    """File of a ``Path`` value: CSV paths start with the dataset's folder name
+    (``CheXpert-v1.0-small/train/...``, or ``CheXpert-v1.0/train/...`` in the full-size release),
+    which is replaced by ``root``, so that the folder may have any name and either release's CSV
+    finds the images of the folder in use."""
     parts = PurePosixPath(path_value).parts
-    return Path(root, *parts[1:]) if parts and parts[0] == FOLDER_NAME else Path(root, *parts)
+    return Path(root, *parts[1:]) if _dataset_folder(parts) else Path(root, *parts)
 
 
 def _bad_image(frame: pd.DataFrame, position: int, path: Path, problem: str, advice: str) -> DataFormatError:
@@ -188,9 +243,14 @@ def _bad_image(frame: pd.DataFrame, position: int, path: Path, problem: str, adv
                            line=line)
 
 
-def _missing_image(frame: pd.DataFrame, position: int, path: Path) -> DataFormatError:
-    return _bad_image(frame, position, path, "does not exist",
-                      "the image folders train/ and valid/ must sit next to the CSV files")
+def _missing_image(frame: pd.DataFrame, position: int, path: Path, root: Path | str | None = None) -> DataFormatError:
+    advice = "the image folders train/ and valid/ must sit next to the CSV files"
+    parts = PurePosixPath(frame["Path"].iloc[position]).parts
+    if root is not None and parts and {parts[0], Path(root).name} == {FOLDER_NAME, FULL_FOLDER_NAME}:
+        advice += (f"; the CSV's Path names the release {parts[0]!r} but the images are looked for in "
+                   f"{Path(root).name!r} ({root}): a CSV of the other release? Its images have the same names below "
+                   "train/ and valid/; check that they are there, or use the CSV that came with these images")
+    return _bad_image(frame, position, path, "does not exist", advice)
 
 
 _RECOPY = "copy it again from the CheXpert-v1.0-small archive (unzip it again), or delete the line"
@@ -208,7 +268,7 @@ def check_image_files(frame: pd.DataFrame, root: Path | str) -> None:
     for position, value in enumerate(frame["Path"]):
         path = image_path(root, value)
         if not path.is_file():
-            raise _missing_image(frame, position, path)
+            raise _missing_image(frame, position, path, root)
         if path.stat().st_size == 0:
             raise _bad_image(frame, position, path, "is empty (0 bytes)", _RECOPY)
         try:
@@ -293,7 +353,7 @@ class ChexpertDataset(Dataset):
                 image.load()
                 return image
         except FileNotFoundError:
-            raise _missing_image(self.frame, position, path) from None
+            raise _missing_image(self.frame, position, path, self.root) from None
         except (OSError, SyntaxError, ValueError) as err:
             raise _unreadable_image(self.frame, position, path, err) from None
 
