@@ -579,3 +579,23 @@ def test_missing_task_file_names_it_and_how_to_run_the_tasks_there_are(glue_root
     message = str(err.value)
     assert message.startswith(f"{glue_root / 'QQP' / 'train.tsv'} is missing (GLUE task folder QQP)")
     assert message.endswith("\nTo run only the tasks you have, pass `-p glue_tasks cola,mrpc,...` to run_all.sh.")
+
+
+def test_workbook_or_unnamed_gzip_saved_as_the_tsv_says_what_it_is(glue_root: Path) -> None:
+    import gzip
+    import io
+    import zipfile
+
+    path = glue_root / "SST-2" / "train.tsv"
+    text = path.read_bytes()
+    book = io.BytesIO()
+    with zipfile.ZipFile(book, "w") as archive:  # what an .xlsx workbook is
+        archive.writestr("xl/workbook.xml", "<workbook/>")
+    path.write_bytes(book.getvalue())
+    with pytest.raises(DataFormatError, match=r"SST-2/train.tsv: is a ZIP archive, not text: an Excel workbook"):
+        load_glue_dir(glue_root, ["sst2"])
+    path.write_bytes(gzip.compress(text))
+    with pytest.raises(DataFormatError) as err:
+        load_glue_dir(glue_root, ["sst2"])
+    assert str(err.value).startswith(f"{path}: is gzip-compressed, but its name does not end in .gz: rename it "
+                                     f"(`mv {path} {path}.gz`")
