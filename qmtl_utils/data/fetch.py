@@ -483,10 +483,10 @@ class _Fetcher:
     def _by_hand(self, source: Source, path: Path) -> str:
         page = source.page or source.url
         link = "" if page == source.url else f" (direct link: {source.url})"
-        check = (f"it must have sha256 {source.sha256}" if source.sha256
-                 else f"it is checked structurally and its sha256 locked in {self.lock.path}")
+        check = (f"keeps it if its sha256 is {source.sha256}" if source.sha256
+                 else f"checks its structure, keeps it and locks its sha256 in {self.lock.path}")
         return (f"Download it by hand from {page}{link}, put it at {path}, and run `python -m qmtl_utils.data.fetch` "
-                f"again: {check}, and it is kept.")
+                f"again, which {check}.")
 
     # ----------------------------------------------------------------- one file
 
@@ -559,7 +559,6 @@ class _Fetcher:
                           f"reach {host}. " + self._by_hand(source, path))
 
     def _download(self, source: Source, path: Path, transient: bool) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
         part = path.with_name(path.name + ".part")
         if part.exists():  # left by a run that was killed: never taken as complete
             part.unlink()
@@ -569,6 +568,8 @@ class _Fetcher:
             self._probed[host] = _probe(source.url, self.timeout)
         if self._probed[host]:
             raise self._unreachable(source, path, self._probed[host])
+        made = [d for d in (path.parent, *path.parent.parents) if not d.exists()]  # innermost first
+        path.parent.mkdir(parents=True, exist_ok=True)
         finished = False
         try:
             size, sha = self._stream(source, path, part)
@@ -599,6 +600,11 @@ class _Fetcher:
         finally:
             if not finished:
                 part.unlink(missing_ok=True)
+                for folder in made:  # the folders this download made, if still empty
+                    try:
+                        folder.rmdir()
+                    except OSError:
+                        break
         if not transient:
             self.lock.put(key, source.url, size, sha, recorded=bool(source.sha256))
         status = ("ok" if source.sha256 else "ok (structure checked; sha256 locked)") + relock
@@ -695,6 +701,10 @@ class _Fetcher:
                     self.problems.append(f"{p} is missing (GLUE {task})")
                     self.say(f"GLUE {task} {_arrow()} {p}  missing")
             return
+        dist = self.registry.glue.get(task)
+        if self.glue_source == "auto" and dist and all(self.layout.path(s.dest).exists() for s in dist.sources):
+            self._glue_dist(task, products)  # the distribution's files were put here (by hand): use them
+            return
         hub_error = None
         if self.glue_source in ("auto", "hub"):
             try:
@@ -710,7 +720,8 @@ class _Fetcher:
         except FetchError as err:
             if hub_error is None:
                 raise
-            raise FetchError(f"{hub_error} The fallback, GLUE's original distribution, failed too: {err}") from None
+            raise FetchError(f"{hub_error} The fallback, GLUE's original distribution, failed too: "
+                             f"{str(err).removeprefix(f'GLUE {task}: ')}") from None
 
     def _glue_present(self, task: str, products: list[Path]) -> None:
         unlocked, hashes = [], {}
@@ -762,7 +773,7 @@ class _Fetcher:
         return staging
 
     def _glue_hub(self, task: str, products: list[Path]) -> None:
-        what_to_do = (f"Run it on a machine with internet, or use --glue-source dist (GLUE's original distribution), "
+        what_to_do = (f"Run the fetch on a machine with internet, or use --glue-source dist (GLUE's original distribution), "
                       f"or lay the files out by hand: {', '.join(str(p) for p in products)} (from {GLUE_PAGE}).")
         if hub_offline():
             raise FetchError(f"GLUE {task}: the Hugging Face hub route is switched off: HF_HUB_OFFLINE=1 or "
