@@ -296,6 +296,18 @@ def test_files_laid_out_by_hand_are_checked_and_locked(server, files, tmp_path):
     assert lock["glue_data/RTE/train.tsv"]["url"] == "found in place (GLUE rte)"
 
 
+def test_a_distribution_zip_put_by_hand_is_checked_unpacked_and_removed(server, files, tmp_path, monkeypatch):
+    monkeypatch.setattr(glue, "hub_reachable", lambda *a, **k: pytest.fail("the local zip comes first"))
+    dest = tmp_path / "data"
+    (dest / fe.DOWNLOADS).mkdir(parents=True)
+    (dest / fe.DOWNLOADS / "RTE.zip").write_bytes(files["RTE.zip"])
+    lines = []
+    run(dest, registry(server, files), lines, only=["glue"], glue_tasks=("rte",), glue_source="auto")
+    assert sum(server.hits.values()) == 0 and not (dest / fe.DOWNLOADS).exists()
+    assert any("RTE.zip" in line and "already present, checksum ok" in line for line in lines)
+    assert len(glue.load_glue_dir(dest / "glue_data", ["rte"])["rte"].validation) == 6
+
+
 # --------------------------------------------------------------------------- failures leave nothing behind
 
 
