@@ -551,6 +551,8 @@ class _Fetcher:
             source.check(path)
         except ValueError as err:
             return str(err)
+        except Exception as err:  # a file malformed in a way the validator did not foresee is still malformed
+            return f"unreadable ({type(err).__name__}: {err})"
         return None
 
     def _unreachable(self, source: Source, path: Path, reason: str) -> FetchError:
