@@ -1,9 +1,10 @@
 """Plot style, the paper figures' shared drawing code, and saving figures with their numbers.
 
-Every figure goes to ``figures/figNN_<slug>.{png,pdf}`` with the table behind it as
+Every figure goes to ``figures/<profile>/figNN_<slug>.{png,pdf}`` with the table behind it as
 ``figNN_<slug>.csv`` and a small ``.json`` stamp; :func:`draw_if_changed` redraws a figure only
 when its cached inputs, its drawing code or the profile changed. Figures carry a footer naming
-the profile; under the demo profiles a data-dependent figure says it shows demo data.
+the profile; under the demo profiles a data-dependent figure says it shows demo data, under
+``lite`` that it shows real data at reduced scale (and, via ``note``, what that figure's data are).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from qmtl_utils.runtime.paths import figures_dir
 
 VARIANT_COLORS = {"classical": "#7f7f7f", "hqnn4": "#f2b279", "hqnnQ": "#d9711c", "qmtl": "#1f5fa8"}
 DEMO_NOTE = "DEMO DATA (profile '{profile}'): small seeded stand-in data, not the paper's results"
+LITE_NOTE = "lite: real data, reduced scale (profile 'lite'; qmtl_utils/runtime/profiles.py says what differs from the paper)"
 NO_DATA_NOTE = "profile '{profile}': exact counts from instantiated heads; no data involved"
 
 
@@ -32,16 +34,22 @@ def set_style() -> None:
     })
 
 
-def stamp_profile(fig, settings: dict, data_dependent: bool) -> None:
-    """Footer naming the profile; under a demo profile a data-dependent figure says so loudly."""
+def stamp_profile(fig, settings: dict, data_dependent: bool, note: str = "") -> None:
+    """Footer naming the profile; under a demo profile a data-dependent figure says so loudly, under
+    ``lite`` it says the data are real at reduced scale; ``note`` (e.g. which GLUE tasks or MUStARD
+    modalities the figure shows) is a second footer line."""
     if settings["is_demo"] and data_dependent:
         fig.text(0.5, -0.02, DEMO_NOTE.format(profile=settings["name"]), ha="center", va="top",
                  color="#b00020", fontsize=10, fontweight="bold")
     elif not data_dependent:
         fig.text(0.5, -0.02, NO_DATA_NOTE.format(profile=settings["name"]), ha="center", va="top",
                  color="#555555", fontsize=8)
+    elif settings.get("scale") == "lite":
+        fig.text(0.5, -0.02, LITE_NOTE, ha="center", va="top", color="#1f5fa8", fontsize=10, fontweight="bold")
     else:
         fig.text(0.5, -0.02, f"profile '{settings['name']}'", ha="center", va="top", color="#555555", fontsize=8)
+    if note:
+        fig.text(0.5, -0.06, note, ha="center", va="top", color="#333333", fontsize=8)
 
 
 def _source_text(fn: Callable) -> str:
@@ -60,22 +68,24 @@ def figure_stamp(name: str, sources: Sequence[str], settings: dict, draw: Callab
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 
 
-def figure_paths(name: str) -> dict[str, Path]:
-    base = figures_dir() / name
+def figure_paths(name: str, profile: str) -> dict[str, Path]:
+    """The files of figure ``name`` of ``profile``: ``figures/<profile>/<name>.{png,pdf,csv,json}``."""
+    base = figures_dir(profile) / name
     return {ext: base.with_suffix(f".{ext}") for ext in ("png", "pdf", "csv", "json")}
 
 
 def draw_if_changed(name: str, *, sources: Sequence[str], settings: dict,
-                    draw: Callable[[], tuple], data_dependent: bool = True):
+                    draw: Callable[[], tuple], data_dependent: bool = True, note: str = ""):
     """Draw figure ``name`` with ``draw() -> (fig, table)`` unless an up-to-date copy exists.
 
-    ``sources`` are the cache keys of the tables the figure reads. Returns the saved PNG as an
-    IPython image, so a notebook shows the same picture whether it was redrawn or not.
+    ``sources`` are the cache keys of the tables the figure reads; ``note`` a footer line saying
+    what data the figure shows (part of the stamp). Returns the saved PNG as an IPython image, so a
+    notebook shows the same picture whether it was redrawn or not.
     """
     from IPython.display import Image
 
-    paths = figure_paths(name)
-    stamp = figure_stamp(name, sources, settings, draw)
+    paths = figure_paths(name, settings["name"])
+    stamp = figure_stamp(name, [*sources, note], settings, draw)
     if all(p.exists() for p in paths.values()):
         try:
             current = json.loads(paths["json"].read_text()).get("stamp")
@@ -85,7 +95,7 @@ def draw_if_changed(name: str, *, sources: Sequence[str], settings: dict,
             print(f"{name}: up to date ({paths['png'].name})")
             return Image(filename=str(paths["png"]))
     fig, table = draw()
-    stamp_profile(fig, settings, data_dependent)
+    stamp_profile(fig, settings, data_dependent, note)
     paths["png"].parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(paths["png"])
     fig.savefig(paths["pdf"])

@@ -38,8 +38,8 @@ from qmtl_utils.runtime.cache import _write_json_atomic, make_key
 from qmtl_utils.runtime.fingerprint import code_fingerprint, source_imports
 
 STAGE_RE = re.compile(r"^(\d{2}[a-z]?)_[A-Za-z0-9_]+$")
-UP_TO_DATE, STALE, FAILED, NEVER_RUN, INTERRUPTED = (
-    "up to date", "stale", "failed", "never run", "interrupted")
+UP_TO_DATE, STALE, FAILED, NEVER_RUN, INTERRUPTED, SKIPPED = (
+    "up to date", "stale", "failed", "never run", "interrupted", "skipped")
 
 
 class PipelineError(Exception):
@@ -66,7 +66,8 @@ class Stage:
     has_injected: bool  # already holds a papermill ``injected-parameters`` cell
     runs: list[Run]
     stamp: str = field(default="")
-
+    skip_reason: str = ""  # the whole stage is not run under this profile (and why)
+    skipped_runs: list[tuple[str, str]] = field(default_factory=list)  # (run label, why) left out
     @property
     def sid(self) -> str:
         """The ``NN`` / ``NNa`` prefix."""
@@ -226,16 +227,40 @@ def load_stages(notebooks: Path, profile: str, parameters: list[tuple[str, str]]
     stages = [read_stage(p, profile, declared[p.stem] if declared else None) for p in files]
     apply_parameters(stages, parameters or [])
     settings = profiles.get_profile(profile)
+    missing = profiles.missing_benchmarks(settings)
+    if declared:
+        for stage in stages:
+            _apply_skips(stage, declared[stage.stem], settings, missing)
     stamps: dict[str, str] = {}
     for stage in stages:
         if declared:  # the stages whose outputs it reads (their stamps cover their own upstream)
             upstream = [stamps[name] for name in graph.upstream(stage.stem)]
         else:
             upstream = list(stamps.values())
-        content = {"cells": stage.cells, "runs": [r.params for r in stage.runs], "profile": settings}
+        # which optional benchmarks are absent is part of every stamp: adding the data re-runs what uses it
+        content = {"cells": stage.cells, "runs": [r.params for r in stage.runs], "profile": settings,
+                   "missing_benchmarks": sorted(missing)}
         stage.stamp = make_key(stage.stem, content, upstream, _code_version(stage))
         stamps[stage.stem] = stage.stamp
     return stages
+
+
+def _apply_skips(stage: Stage, spec: graph.StageSpec, settings: dict, missing: dict[str, str]) -> None:
+    """Mark what of ``stage`` this profile does not run: the whole stage when the profile skips it
+    or one of the benchmarks it needs is absent; else each execution whose ``benchmark`` is absent."""
+    reason = settings.get("skip_stages", {}).get(stage.stem)
+    absent = [b for b in spec.needs if b in missing]
+    if reason or absent:
+        stage.skip_reason = reason or missing[absent[0]]
+        return
+    kept = []
+    for run in stage.runs:
+        benchmark = run.params.get("benchmark")
+        if benchmark in missing:
+            stage.skipped_runs.append((run.label.strip(), missing[benchmark]))
+        else:
+            kept.append(run)
+    stage.runs = kept
 
 
 # --------------------------------------------------------------------------- stamps
@@ -291,7 +316,9 @@ def bad_entries(profile: str, stage: Stage) -> list[str]:
 
 
 def stage_status(profile: str, stage: Stage) -> str:
-    """up to date / stale / failed / interrupted / never run."""
+    """up to date / stale / failed / interrupted / never run / skipped (not run under this profile)."""
+    if stage.skip_reason:
+        return SKIPPED
     record = read_record(profile, stage)
     if record is None:
         return NEVER_RUN
@@ -445,7 +472,7 @@ def execute_stage(stage: Stage, profile: str, position: str) -> bool:
     folder = _record_path(profile, stage).parent
     log, state = folder / f".{stage.stem}.entries", folder / f".{stage.stem}.progress"
     log.unlink(missing_ok=True)
-    counts, figures_before = {"hits": 0, "misses": 0}, _figure_times()
+    counts, figures_before = {"hits": 0, "misses": 0}, _figure_times(profile)
     for run in stage.runs:
         title = f"{position} {stage.stem}{run.label} (profile {profile})"
         run.output.parent.mkdir(parents=True, exist_ok=True)
@@ -476,15 +503,15 @@ def execute_stage(stage: Stage, profile: str, position: str) -> bool:
         line.finish(f"done in {time.perf_counter() - t0:.1f} s")
         for name, value in _output_counts(run.output).items():
             counts[name] += value
-    figures = sum(1 for path, mtime in _figure_times().items() if figures_before.get(path) != mtime)
+    figures = sum(1 for path, mtime in _figure_times(profile).items() if figures_before.get(path) != mtime)
     wall = round(time.perf_counter() - started, 3)
     write_record(profile, stage, "ok", wall, _produced(stage, log), {**counts, "figures": figures})
     log.unlink(missing_ok=True)
     return True
 
 
-def _figure_times() -> dict[str, float]:
-    folder = paths.figures_dir()
+def _figure_times(profile: str) -> dict[str, float]:
+    folder = paths.figures_dir(profile)
     return {str(p): p.stat().st_mtime for p in folder.glob("*") if p.is_file()} if folder.is_dir() else {}
 
 
@@ -609,6 +636,8 @@ def run_stages(selected: list[Stage], forced: set[str], profile: str, executor_n
     with run_lock(profile):
         todo = []
         for stage in selected:
+            if stage.skip_reason:
+                continue
             if stage.stem in forced or stage_status(profile, stage) != UP_TO_DATE:
                 todo.append(stage)
                 continue
@@ -658,8 +687,13 @@ class run_lock:  # noqa: N801 -- used as ``with run_lock(profile):``
 
 
 def _run_todo(selected: list[Stage], todo: list[Stage], profile: str, started: float) -> int:
-    executed = []
+    executed, skipped = [], [s for s in selected if s.skip_reason]
     for number, stage in enumerate(selected, 1):
+        if stage.skip_reason:
+            print(f"  skipped     {stage.stem}: {stage.skip_reason}", flush=True)
+            continue
+        for label, reason in stage.skipped_runs:
+            print(f"  skipped     {stage.stem} {label}: {reason}", flush=True)
         if stage.stem not in {s.stem for s in todo}:
             print(f"  up to date  {stage.stem}", flush=True)
         elif not execute_stage(stage, profile, f"[{number}/{len(selected)}]"):
@@ -667,9 +701,10 @@ def _run_todo(selected: list[Stage], todo: list[Stage], profile: str, started: f
         else:
             executed.append(stage.stem)
     print_summary(selected, executed, profile)
-    print(f"run_all: {len(selected)} stage{'s' * (len(selected) != 1)}, {len(selected) - len(todo)} up to date, "
-          f"{len(todo)} executed in {time.perf_counter() - started:.1f} s; "
-          f"figures in {_show(paths.figures_dir())}/")
+    up_to_date = len(selected) - len(todo) - len(skipped)
+    print(f"run_all: {len(selected)} stage{'s' * (len(selected) != 1)}, {up_to_date} up to date, "
+          f"{len(todo)} executed" + (f", {len(skipped)} skipped" if skipped else "")
+          + f" in {time.perf_counter() - started:.1f} s; figures in {_show(paths.figures_dir(profile))}/")
     return 0
 
 
@@ -679,23 +714,41 @@ def print_summary(selected: list[Stage], executed: list[str], profile: str) -> N
         return
     width = max(len(s.stem) for s in selected)
     print(f"\n  {'stage':<{width}}  {'status':<11} {'time':>8}  {'cache hits':>10}  {'misses':>6}  {'figures':>7}")
+    notes = []
     for stage in selected:
         record = read_record(profile, stage) or {}
         summary = record.get("summary", {})
         ran = stage.stem in executed
+        status = SKIPPED if stage.skip_reason else "executed" if ran else "up to date"
         seconds = f"{record['wall_s']:.1f} s" if ran and isinstance(record.get("wall_s"), (int, float)) else "-"
-        print(f"  {stage.stem:<{width}}  {'executed' if ran else 'up to date':<11} {seconds:>8}  "
+        print(f"  {stage.stem:<{width}}  {status:<11} {seconds:>8}  "
               f"{summary.get('hits', '-') if ran else '-':>10}  {summary.get('misses', '-') if ran else '-':>6}  "
               f"{summary.get('figures', '-') if ran else '-':>7}")
+        notes += [f"{stage.stem}: {stage.skip_reason}"] if stage.skip_reason else []
+        notes += [f"{stage.stem} {label}: {reason}" for label, reason in stage.skipped_runs]
+    for note in notes:
+        print(f"  skipped: {note}")
     print()
 
 
-def print_plan(profile: str, summary: bool = False) -> int:
+def print_plan(profile: str, summary: bool = False, parameters: list[tuple[str, str]] | None = None) -> int:
     """``--plan``: :mod:`qmtl_utils.studies.plan` in its own process (it reads the studies, a layer
-    this runner does not import), which calibrates and prints the plan; runs no notebook."""
+    this runner does not import), which calibrates and prints the plan; runs no notebook. Of the
+    ``-p`` parameters only ``glue_tasks`` changes what the profile implies, and goes with it."""
     import subprocess
 
     argv = [sys.executable, "-m", "qmtl_utils.studies.plan", "--profile", profile] + ["--summary"] * summary
+    argv += [arg for name, value in parameters or [] if name == "glue_tasks" for arg in ("--glue-tasks", value)]
+    return subprocess.run(argv, check=False).returncode
+
+
+def fetch_data(parameters: list[list[str]]) -> int:
+    """``--fetch``: :mod:`qmtl_utils.data.fetch` in its own process (the data layer, which this runner
+    does not import); ``-p glue_tasks`` limits the GLUE tasks fetched."""
+    import subprocess
+
+    argv = [sys.executable, "-m", "qmtl_utils.data.fetch"]
+    argv += [arg for name, value in parameters if name == "glue_tasks" for arg in ("--glue-tasks", value)]
     return subprocess.run(argv, check=False).returncode
 
 
@@ -703,8 +756,12 @@ def print_list(stages: list[Stage], profile: str) -> None:
     """One line per stage with its status, and the executed copies it writes."""
     width = max(len(s.stem) for s in stages)
     for stage in stages:
+        if stage.skip_reason:
+            print(f"  {stage.stem:<{width}}  {SKIPPED:<11}  ({stage.skip_reason})")
+            continue
         outputs = ", ".join(_show(r.output) for r in stage.runs)
-        print(f"  {stage.stem:<{width}}  {stage_status(profile, stage):<11}  -> {outputs}")
+        gone = "".join(f"; skipped {label} ({reason})" for label, reason in stage.skipped_runs)
+        print(f"  {stage.stem:<{width}}  {stage_status(profile, stage):<11}  -> {outputs}{gone}")
 
 
 # --------------------------------------------------------------------------- CLI
@@ -716,12 +773,14 @@ def build_parser() -> argparse.ArgumentParser:
         description=(
             "Execute the companion notebooks (notebooks/NN_slug.ipynb) in order with papermill. "
             "Executed copies go to runs/<profile>/<stem>.ipynb; results are cached under "
-            "cache/<profile>/ and figures written to figures/. Stages whose notebook, "
+            "cache/<profile>/ and figures written to figures/<profile>/. Stages whose notebook, "
             "parameters, profile settings, qmtl_utils code and upstream stages are unchanged "
             "since their last successful run are skipped."),
         epilog=("STAGE is a notebook's number ('02', '04a'), its full name ('02_heads') or a prefix that only "
                 "one stage has ('02_h'). "
                 "Profiles: paper = the paper's settings and data (GPU recommended); "
+                "lite = the real public data (GLUE, Extended MUStARD; CheXpert where present) at laptop scale "
+                "(get it with --fetch; a subset of GLUE tasks with -p glue_tasks cola,mrpc,...); "
                 "demo = small seeded offline data, minutes on a laptop (default); "
                 "smoke = the smallest settings that run every code path (CI)."))
     parser.add_argument("--profile", choices=profiles.PROFILE_NAMES, default="demo",
@@ -749,6 +808,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="run nothing: calibrate on this machine and print every run the profile implies, "
                              "whether its inputs are present and it is cached, and its disk, memory and time")
     parser.add_argument("--plan-summary", action="store_true", help="with --plan: one line per stage")
+    parser.add_argument("--fetch", action="store_true",
+                        help="run nothing: download the public data (GLUE, Extended MUStARD's files) into data/ "
+                             "(python -m qmtl_utils.data.fetch; it says where to put what it cannot download)")
     parser.add_argument("--notebooks-dir", type=Path, default=None, metavar="DIR",
                         help="where the stage notebooks are (default: notebooks/)")
     return parser
@@ -758,6 +820,8 @@ def main(argv: list[str] | None = None) -> int:
     """Command-line entry point; returns the exit status."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.fetch:
+        return fetch_data(args.parameters)
     notebooks = (args.notebooks_dir or paths.notebooks_dir()).resolve()
     try:
         stages = load_stages(notebooks, args.profile, [tuple(p) for p in args.parameters])
@@ -769,7 +833,7 @@ def main(argv: list[str] | None = None) -> int:
             print_list(selected, args.profile)
             return 0
         if args.plan:
-            return print_plan(args.profile, args.plan_summary)
+            return print_plan(args.profile, args.plan_summary, [tuple(p) for p in args.parameters])
         if args.address and args.executor != "ray":
             parser.error("--address needs --executor ray")
         return run_stages(selected, forced, args.profile, args.executor, args.address)

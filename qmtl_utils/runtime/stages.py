@@ -23,12 +23,16 @@ class StageSpec:
         writes: the cache stages it produces (``figures/`` for the figures notebook).
         reads: the cache stages it needs from earlier notebooks.
         runs: extra parameters of each execution (one executed copy per dict); empty for one run.
+        needs: benchmarks the whole stage needs: under a profile where one of them is optional and
+            absent (``profiles.missing_benchmarks``), run_all skips the stage with the reason; an
+            execution with a ``benchmark`` parameter needs that benchmark.
     """
 
     notebook: str
     writes: tuple[str, ...]
     reads: tuple[str, ...] = ()
     runs: tuple[dict, ...] = ()
+    needs: tuple[str, ...] = ()
 
     @property
     def path(self) -> str:
@@ -43,21 +47,25 @@ _REFERENCES = tuple(f"references_{b}" for b in _BENCHMARKS)
 
 GRAPH: tuple[StageSpec, ...] = (
     StageSpec("00_data_prep", writes=_DATA),
-    StageSpec("01_backbones", writes=("glue_tokens",), reads=_DATA),
+    StageSpec("01_backbones", writes=("glue_tokens", "mustard_text"), reads=_DATA),
     StageSpec("02_heads", writes=("head_parameters",)),
-    StageSpec("03_training", writes=("glue_tokens", *_RUNS, *_RESULTS, *_REFERENCES), reads=(*_DATA, "glue_tokens"),
-              runs=tuple({"benchmark": b} for b in _BENCHMARKS)),
-    StageSpec("03a_mustard_fit", writes=("mustard_fit",), reads=("data_mustard",)),
+    StageSpec("03_training", writes=("glue_tokens", "mustard_text", *_RUNS, *_RESULTS, *_REFERENCES),
+              reads=(*_DATA, "glue_tokens", "mustard_text"), runs=tuple({"benchmark": b} for b in _BENCHMARKS)),
+    StageSpec("03a_mustard_fit", writes=("mustard_fit",), reads=("data_mustard", "mustard_text")),
+    StageSpec("03b_paper_claims", writes=("claims",), reads=(*_DATA, *_RUNS, *_RESULTS, *_REFERENCES)),
     StageSpec("04_ablations", writes=("run_chexpert", "results_chexpert", "ablations_chexpert"),
-              reads=("data_chexpert", "run_chexpert")),
+              reads=("data_chexpert", "run_chexpert"), needs=("chexpert",)),
     StageSpec("04a_task_scaling_and_shots", writes=("scaling_run", "scaling_results", "shot_budget"),
-              reads=("data_chexpert", "run_chexpert")),
-    StageSpec("04b_open_choices", writes=(*_RUNS, *_RESULTS, "open_choices"), reads=(*_DATA, "glue_tokens", *_RUNS, *_RESULTS)),
-    StageSpec("05_noise", writes=("noise_level", "noise_chexpert"), reads=("data_chexpert", "run_chexpert")),
-    StageSpec("06_hardware", writes=("hardware_runs", "hardware_chexpert"), reads=("data_chexpert", "run_chexpert")),
+              reads=("data_chexpert", "run_chexpert"), needs=("chexpert",)),
+    StageSpec("04b_open_choices", writes=(*_RUNS, *_RESULTS, "open_choices"),
+              reads=(*_DATA, "glue_tokens", "mustard_text", *_RUNS, *_RESULTS)),
+    StageSpec("05_noise", writes=("noise_level", "noise_chexpert"), reads=("data_chexpert", "run_chexpert"),
+              needs=("chexpert",)),
+    StageSpec("06_hardware", writes=("hardware_runs", "hardware_chexpert"), reads=("data_chexpert", "run_chexpert"),
+              needs=("chexpert",)),
     StageSpec("07_figures", writes=(FIGURES,),
-              reads=("head_parameters", *_DATA, *_RUNS, *_RESULTS, *_REFERENCES, "ablations_chexpert", "scaling_run",
-                     "scaling_results", "shot_budget", "noise_level", "noise_chexpert", "hardware_runs",
+              reads=("head_parameters", *_DATA, *_RUNS, *_RESULTS, *_REFERENCES, "claims", "ablations_chexpert",
+                     "scaling_run", "scaling_results", "shot_budget", "noise_level", "noise_chexpert", "hardware_runs",
                      "hardware_chexpert", "open_choices")),
 )
 
