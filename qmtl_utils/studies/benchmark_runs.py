@@ -137,6 +137,8 @@ def _predictions(spec: BenchmarkSpec, outputs: dict) -> pd.DataFrame:
     as the metrics decide (:func:`~qmtl_utils.training.metrics.sample_decisions`)."""
     frames = []
     for task in spec.tasks:
+        if task.name not in outputs:  # a GLUE task left out of this run (glue_tasks)
+            continue
         label, prediction = sample_decisions(spec.name, task.kind, *outputs[task.name])
         frames.append(pd.DataFrame({"task": task.name, "label": label, "prediction": prediction}))
     return pd.concat(frames, ignore_index=True)
@@ -160,10 +162,11 @@ def _inputs(cache: Cache, profile: dict, benchmark: str) -> tuple[Entry, dict]:
         entry = datasets.chexpert_dataset(cache, data)
         frame, root, folds = datasets.read_chexpert(entry)
         return entry, {"frame": frame, "root": root, "folds": folds}
-    entry = datasets.mustard_dataset(cache, data)
-    features, labels, folds = datasets.read_mustard(entry)
+    from qmtl_utils.models.backbones.mustard import mustard_features
+
+    entry, features, labels, folds, _ = mustard_features(cache, data)
     label_matrix = labels[[t.name for t in BENCHMARKS["mustard"].tasks]].to_numpy()
-    return entry, {"features": features.astype(np.float32), "labels": label_matrix, "folds": folds}
+    return entry, {"features": features, "labels": label_matrix, "folds": folds}
 
 
 _RUNNERS = {"glue": _glue_run, "chexpert": _chexpert_run, "mustard": _mustard_run}

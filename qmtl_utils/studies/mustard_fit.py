@@ -26,8 +26,7 @@ import pandas as pd
 import torch
 from torch import nn
 
-from qmtl_utils.data import datasets
-from qmtl_utils.models.backbones.mustard import MustardProjection
+from qmtl_utils.models.backbones.mustard import MustardProjection, mustard_features
 from qmtl_utils.models.factory import make_head, make_head_for_config, qmtl_config
 from qmtl_utils.runtime.cache import Cache, Entry, write_csv
 from qmtl_utils.runtime.fingerprint import code_fingerprint
@@ -209,12 +208,11 @@ def mustard_fit(cache: Cache, profile: dict, probes=PROBES, compute: bool = True
     """Stage ``mustard_fit``: ``light_cone.csv`` (:func:`light_cone`) and ``probes.csv`` (every
     :data:`PROBES` entry through :func:`fit_probe` on the profile's first fold, column ``probe``),
     plus ``majority.csv`` (training-row majority rates per task)."""
-    data_entry = datasets.mustard_dataset(cache, profile["data"][BENCHMARK])
+    data_entry, features, label_frame, folds, _ = mustard_features(cache, profile["data"][BENCHMARK])
     settings = profile["training"][BENCHMARK]
     fold = settings["replicates"][0]
 
     def write(folder) -> None:
-        features, label_frame, folds = datasets.read_mustard(data_entry)
         labels = label_frame[[t.name for t in BENCHMARKS[BENCHMARK].tasks]].to_numpy()
         write_csv(light_cone(), folder / "light_cone.csv")
         frames = []

