@@ -1,6 +1,7 @@
-"""The Ray executor (``run_all.sh --executor ray``) on a local Ray with 2 CPUs: units land in the same
-content-keyed cache entries as the serial path would make, a failing unit is reported with its
-traceback while the others complete, and a rerun computes only what failed."""
+"""The executors of ``run_all.sh --executor``: serial (in this process), local (a pool of spawned
+processes, the default) and Ray (a local Ray with 2 CPUs). Units land in the same content-keyed
+cache entries whoever computes them, each computed with the same torch thread count; a failing unit
+is reported with its traceback while the others complete, and a rerun computes only what failed."""
 
 import json
 import os
@@ -15,10 +16,13 @@ ray = pytest.importorskip("ray")
 
 
 def square(folder, *, x: int, fail_on=()) -> dict:
-    """A unit's compute function: writes x² (and fails for the x in ``fail_on``)."""
+    """A unit's compute function: writes x² and the torch threads it ran with (and fails for the x in ``fail_on``)."""
+    import torch
+
     if x in fail_on:
         raise ValueError(f"deliberate failure for x={x}")
-    (folder / "value.json").write_text(json.dumps({"x": x, "square": x * x, "pid": os.getpid()}))
+    (folder / "value.json").write_text(json.dumps({"x": x, "square": x * x, "pid": os.getpid(),
+                                                   "threads": torch.get_num_threads()}))
     return {"x": x}
 
 
@@ -36,23 +40,31 @@ def local_ray():
     ray.shutdown()
 
 
-def test_serial_executor_leaves_the_work_to_the_caller(tmp_path):
+def test_serial_executor_computes_each_unit_here_with_the_unit_thread_count(tmp_path, monkeypatch):
+    import torch
+
+    monkeypatch.setenv(executor.ENV_THREADS, "1")
+    before = torch.get_num_threads()
     cache = Cache(tmp_path)
+    assert executor.prefetch(cache, units(), executor="serial") == 5
+    for unit in units():
+        value = cache.get(unit.stage, unit.key).read_json("value.json")
+        assert value["pid"] == os.getpid() and value["threads"] == 1
+    assert torch.get_num_threads() == before  # restored
     assert executor.prefetch(cache, units(), executor="serial") == 0
-    assert not any(tmp_path.iterdir())
 
 
 def test_unknown_executor_is_rejected(monkeypatch):
     monkeypatch.setenv(executor.ENV_EXECUTOR, "dask")
-    with pytest.raises(ValueError, match="choose one of serial, ray"):
+    with pytest.raises(ValueError, match="choose one of local, serial, ray"):
         executor.current()
+    monkeypatch.delenv(executor.ENV_EXECUTOR)
+    assert executor.current() == "local"
 
 
-@pytest.mark.slow
-def test_ray_units_fill_the_serial_keys_and_a_failure_does_not_stop_the_rest(tmp_path, local_ray, capsys):
-    cache = Cache(tmp_path)
+def _check_failure_and_rerun(cache, tmp_path, capsys, name):
     with pytest.raises(executor.UnitsFailed) as failed:
-        executor.prefetch(cache, units(fail_on=(3,)), executor="ray")
+        executor.prefetch(cache, units(fail_on=(3,)), executor=name)
     message = str(failed.value)
     assert "1 of 5 units failed" in message and "square x=3: ValueError: deliberate failure for x=3" in message
     assert "Traceback (most recent call last)" in message and "in square" in message
@@ -61,14 +73,25 @@ def test_ray_units_fill_the_serial_keys_and_a_failure_does_not_stop_the_rest(tmp
         if unit.params["x"] == 3:
             assert entry is None
         else:
-            assert entry.read_json("value.json")["square"] == unit.params["x"] ** 2
+            value = entry.read_json("value.json")
+            assert value["square"] == unit.params["x"] ** 2 and value["threads"] == executor.unit_threads()
             assert entry.manifest["meta"]["x"] == unit.params["x"]
-            assert entry.read_json("value.json")["pid"] != os.getpid()  # computed by a Ray worker
+            assert value["pid"] != os.getpid()  # computed by a worker
     assert not list(tmp_path.glob("squares/.tmp-*"))  # the failed unit left no temporary folder
     assert "FAILED" in capsys.readouterr().out
 
     # rerun with the fault gone: only the failed unit is computed
-    assert executor.prefetch(cache, units(), executor="ray") == 1
+    assert executor.prefetch(cache, units(), executor=name) == 1
     assert cache.get("squares", units()[3].key).read_json("value.json")["square"] == 9
     # and a third run computes nothing
-    assert executor.prefetch(cache, units(), executor="ray") == 0
+    assert executor.prefetch(cache, units(), executor=name) == 0
+
+
+def test_local_units_fill_the_serial_keys_and_a_failure_does_not_stop_the_rest(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv(executor.ENV_WORKERS, "2")
+    _check_failure_and_rerun(Cache(tmp_path), tmp_path, capsys, "local")
+
+
+@pytest.mark.slow
+def test_ray_units_fill_the_serial_keys_and_a_failure_does_not_stop_the_rest(tmp_path, local_ray, capsys):
+    _check_failure_and_rerun(Cache(tmp_path), tmp_path, capsys, "ray")

@@ -731,7 +731,8 @@ def print_summary(selected: list[Stage], executed: list[str], profile: str) -> N
     print()
 
 
-def print_plan(profile: str, summary: bool = False, parameters: list[tuple[str, str]] | None = None) -> int:
+def print_plan(profile: str, summary: bool = False, parameters: list[tuple[str, str]] | None = None,
+               executor_name: str | None = None) -> int:
     """``--plan``: :mod:`qmtl_utils.studies.plan` in its own process (it reads the studies, a layer
     this runner does not import), which calibrates and prints the plan; runs no notebook. Of the
     ``-p`` parameters only ``glue_tasks`` changes what the profile implies, and goes with it."""
@@ -739,6 +740,7 @@ def print_plan(profile: str, summary: bool = False, parameters: list[tuple[str, 
 
     argv = [sys.executable, "-m", "qmtl_utils.studies.plan", "--profile", profile] + ["--summary"] * summary
     argv += [arg for name, value in parameters or [] if name == "glue_tasks" for arg in ("--glue-tasks", value)]
+    argv += ["--executor", executor_name] if executor_name else []
     return subprocess.run(argv, check=False).returncode
 
 
@@ -798,9 +800,12 @@ def build_parser() -> argparse.ArgumentParser:
                         dest="parameters",
                         help="set parameter NAME of every notebook whose parameters cell declares it (e.g. "
                              "-p mode ibm -p submit True for 06_hardware); checked against those cells")
-    parser.add_argument("--executor", choices=executor.EXECUTORS, default="serial",
-                        help="where the independent runs of a stage are computed: serial = in the notebook's "
-                             "process (default); ray = as Ray tasks, on the cluster at --address or a local Ray")
+    parser.add_argument("--executor", choices=executor.EXECUTORS, default=executor.DEFAULT_EXECUTOR,
+                        help="where the independent runs of a stage are computed: local = a pool of processes on "
+                             "this machine, one per core (default; QMTL_WORKERS sets how many); serial = one after "
+                             "the other in the notebook's process; ray = as Ray tasks, on the cluster at --address or "
+                             "a local Ray. Every executor gives the same entries to the last bit (one torch thread "
+                             "per run: QMTL_UNIT_THREADS)")
     parser.add_argument("--address", metavar="ADDRESS", default=None,
                         help="with --executor ray: the Ray cluster to use (e.g. 10.0.0.1:6379 or 'auto'); "
                              "the cache directory must be on a filesystem every node shares")
@@ -833,7 +838,7 @@ def main(argv: list[str] | None = None) -> int:
             print_list(selected, args.profile)
             return 0
         if args.plan:
-            return print_plan(args.profile, args.plan_summary, [tuple(p) for p in args.parameters])
+            return print_plan(args.profile, args.plan_summary, [tuple(p) for p in args.parameters], args.executor)
         if args.address and args.executor != "ray":
             parser.error("--address needs --executor ray")
         return run_stages(selected, forced, args.profile, args.executor, args.address)
