@@ -51,7 +51,7 @@ GRAPH: tuple[StageSpec, ...] = (
     StageSpec("02_heads", writes=("head_parameters",)),
     StageSpec("03_training", writes=("glue_tokens", "mustard_text", *_RUNS, *_RESULTS, *_REFERENCES),
               reads=(*_DATA, "glue_tokens", "mustard_text"), runs=tuple({"benchmark": b} for b in _BENCHMARKS)),
-    StageSpec("03a_mustard_fit", writes=("mustard_fit",), reads=("data_mustard", "mustard_text")),
+    StageSpec("03a_mustard_fit", writes=("mustard_probe", "mustard_fit"), reads=("data_mustard", "mustard_text")),
     StageSpec("03b_paper_claims", writes=("claims",), reads=(*_DATA, *_RUNS, *_RESULTS, *_REFERENCES)),
     StageSpec("04_ablations", writes=("run_chexpert", "results_chexpert", "ablations_chexpert"),
               reads=("data_chexpert", "run_chexpert"), needs=("chexpert",)),

@@ -20,14 +20,17 @@ from __future__ import annotations
 
 import math
 import time
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import torch
 from torch import nn
 
+from qmtl_utils.data import datasets
 from qmtl_utils.models.backbones.mustard import MustardProjection, mustard_features
 from qmtl_utils.models.factory import make_head, make_head_for_config, qmtl_config
+from qmtl_utils.runtime import executor
 from qmtl_utils.runtime.cache import Cache, Entry, write_csv
 from qmtl_utils.runtime.fingerprint import code_fingerprint
 from qmtl_utils.spec import BENCHMARKS
@@ -204,26 +207,66 @@ def majority_rates(labels: np.ndarray, folds, fold: int) -> dict[str, float]:
 # --------------------------------------------------------------------------- the cached stage
 
 
-def mustard_fit(cache: Cache, profile: dict, probes=PROBES, compute: bool = True) -> Entry:
-    """Stage ``mustard_fit``: ``light_cone.csv`` (:func:`light_cone`) and ``probes.csv`` (every
-    :data:`PROBES` entry through :func:`fit_probe` on the profile's first fold, column ``probe``),
-    plus ``majority.csv`` (training-row majority rates per task)."""
-    data_entry, features, label_frame, folds, _ = mustard_features(cache, profile["data"][BENCHMARK])
+def selected_probes(profile: dict) -> tuple[tuple[str, dict], ...]:
+    """The :data:`PROBES` the profile runs (``mustard_fit.probes``: "all" or their names), in order."""
+    names = profile.get("mustard_fit", {}).get("probes", "all")
+    if names == "all":
+        return PROBES
+    unknown = set(names) - {name for name, _ in PROBES}
+    if unknown:
+        raise ValueError(f"mustard_fit.probes: unknown probe(s) {sorted(unknown)}; see mustard_fit.PROBES")
+    return tuple(p for p in PROBES if p[0] in names)
+
+
+PROBE_STAGE = "mustard_probe"  # one cache entry per probe: the executor's units
+
+
+def _probe_params(name: str, changes: dict, settings: dict, fold: int) -> dict:
+    return {"probe": name, "changes": changes, "settings": settings, "fold": fold}
+
+
+def probe_units(cache: Cache, profile: dict, probes=None) -> list[executor.Unit]:
+    """Each probe of :func:`mustard_fit` as an executor unit (stage ``mustard_probe``: ``probe.csv``)."""
+    probes = selected_probes(profile) if probes is None else probes
+    data_entry = datasets.mustard_dataset(cache, profile["data"][BENCHMARK])
     settings = profile["training"][BENCHMARK]
     fold = settings["replicates"][0]
+    return [executor.Unit(PROBE_STAGE, _probe_params(name, changes, settings, fold), _unit_probe,
+                          {"cache_root": str(cache.root), "profile": profile, "name": name, "changes": changes},
+                          upstream=(data_entry.key,), code_version=code_fingerprint(__name__),
+                          label=f"mustard fit probe: {name}", gpu=True) for name, changes in probes]
+
+
+def _unit_probe(folder, *, cache_root: str, profile: dict, name: str, changes: dict) -> None:
+    """One probe of :func:`mustard_fit` on an executor's worker: the profile's features, fold 1."""
+    _, features, label_frame, folds, _ = mustard_features(Cache(Path(cache_root)), profile["data"][BENCHMARK])
+    settings = profile["training"][BENCHMARK]
+    labels = label_frame[[t.name for t in BENCHMARKS[BENCHMARK].tasks]].to_numpy()
+    start = time.perf_counter()
+    frame = fit_probe(features, labels, folds, settings["replicates"][0], changes, settings)
+    write_csv(frame.assign(probe=name, seconds=round(time.perf_counter() - start, 1)), folder / "probe.csv")
+
+
+def mustard_fit(cache: Cache, profile: dict, probes=None, compute: bool = True) -> Entry:
+    """Stage ``mustard_fit``: ``light_cone.csv`` (:func:`light_cone`) and ``probes.csv`` (each probe —
+    default the profile's :func:`selected_probes` — through :func:`fit_probe` on the profile's first
+    fold, column ``probe``; each probe is its own ``mustard_probe`` entry, computed by the executor),
+    plus ``majority.csv`` (training-row majority rates per task)."""
+    probes = selected_probes(profile) if probes is None else probes
+    data_entry, _, label_frame, folds, _ = mustard_features(cache, profile["data"][BENCHMARK])
+    settings = profile["training"][BENCHMARK]
+    fold = settings["replicates"][0]
+    units = probe_units(cache, profile, probes)
+    if compute:
+        executor.prefetch(cache, units)
+    entries = [cache.lookup(u.stage, u.params, upstream=list(u.upstream), code_version=u.code_version) for u in units]
 
     def write(folder) -> None:
         labels = label_frame[[t.name for t in BENCHMARKS[BENCHMARK].tasks]].to_numpy()
         write_csv(light_cone(), folder / "light_cone.csv")
-        frames = []
-        for name, changes in probes:
-            start = time.perf_counter()
-            print(f"[mustard_fit] {name}", flush=True)
-            frame = fit_probe(features.astype(np.float32), labels, folds, fold, changes, settings)
-            frames.append(frame.assign(probe=name, seconds=round(time.perf_counter() - start, 1)))
-        write_csv(pd.concat(frames, ignore_index=True), folder / "probes.csv")
+        write_csv(pd.concat([e.read_csv("probe.csv") for e in entries], ignore_index=True), folder / "probes.csv")
         write_csv(pd.DataFrame([majority_rates(labels, folds, fold)]), folder / "majority.csv")
 
     params = {"probes": [[n, c] for n, c in probes], "settings": settings, "fold": fold}
-    return cache.fetch("mustard_fit", params, write, compute=compute, upstream=[data_entry.key],
+    return cache.fetch("mustard_fit", params, write, compute=compute, upstream=[data_entry.key, *(e.key for e in entries)],
                        code_version=code_fingerprint(__name__), meta={"profile": profile["name"]})
