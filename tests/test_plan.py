@@ -107,3 +107,40 @@ def test_run_all_plan_calibrates_and_runs_nothing(tmp_path):
     assert "[calibrate] chexpert qmtl:" in done.stdout and "03_training: 12 units, 0 cached" in done.stdout
     assert "total: expected" in done.stdout
     assert not (tmp_path / "runs").exists() and not (tmp_path / "figures").exists()
+
+
+def test_makespan_deals_units_to_the_first_free_process():
+    assert plan.makespan([5, 3, 3, 1], 2) == 6  # [5, 1] and [3, 3]
+    assert plan.makespan([5, 3, 3, 1], 1) == 12 and plan.makespan([], 4) == 0.0
+    assert plan.makespan([2, 2, 2], 8) == 2
+
+
+def test_lite_plan_caps_glue_skips_what_is_absent_and_counts_the_pool(tmp_path, monkeypatch):
+    from lite_fixtures import write_lite_data
+
+    for name, value in write_lite_data(tmp_path / "data", n_glue=40, n_mustard=60).items():
+        monkeypatch.setenv(name, value)
+    profile = profiles.get_profile("lite", glue_tasks="cola,qqp")
+    calibration = {**fixed_calibration(profile), "encoder_text_s": 0.001, "encoder_token_s": 0.0001,
+                   "notebook_s": 4.0, "tsv_row_s": 1e-5, "figure_s": 0.5}
+    monkeypatch.setenv("QMTL_WORKERS", "2")
+    the_plan = plan.make_plan("lite", Cache(tmp_path / "cache"), calibration, glue_tasks="cola,qqp",
+                              executor_name="local")
+    stages = by_stage(the_plan)
+    assert {what for what, _ in the_plan.skipped} >= {"04_ablations", "05_noise", "06_hardware",
+                                                       "04a_task_scaling_and_shots", "03_training [benchmark=chexpert]"}
+    assert not {"04_ablations", "05_noise", "06_hardware", "04a_task_scaling_and_shots"} & set(stages)
+    assert [u.what for u in stages["01_backbones"]] == ["GLUE token features: cola (3,043 texts)",
+                                                        "GLUE token features: qqp (8,000 texts)",
+                                                        "MUStARD text features (~3,450 utterances and context turns)"]
+    qqp = stages["01_backbones"][1]  # 2,000 + 2,000 pairs (capped) at 16 + 16 tokens
+    assert qqp.seconds == pytest.approx(2 * 4000 * (0.001 + 0.0001 * 16))
+    glue = [u for u in stages["03_training"] if u.what.startswith("glue")]
+    assert len(glue) == 4 * 3 and {u.group for u in glue} == {"03 glue"}
+    assert len([u for u in stages["03_training"] if u.what.startswith("mustard")]) == 4 * 5
+    assert len(stages["03a_mustard_fit"]) == 4 and len(stages["04b_open_choices"]) == 3 * 5
+    # the stage's wall time: two kernel starts, a pool start per benchmark, and each group dealt to 2 processes
+    seconds = {g: [u.seconds for u in stages["03_training"] if u.group == g] for g in ("03 glue", "03 mustard")}
+    expected = 2 * 4.0 + 2 * 4.0 + sum(plan.makespan(v, the_plan.workers) for v in seconds.values())
+    assert the_plan.stage_seconds("03_training") == pytest.approx(expected)
+    assert "skipped  05_noise: CheXpert not found" in plan.format_plan(the_plan)

@@ -130,11 +130,16 @@ def compute_unit(root: str, unit: Unit, threads: int) -> tuple[str, str | None, 
 
 
 def _worker_start(path: list[str]) -> None:
-    """A local worker's interpreter: the driver's import path, and Ctrl-C left to the driver."""
+    """A local worker's interpreter: the driver's import path, Ctrl-C left to the driver, and its
+    output (the training loops' progress lines) discarded: the driver prints one line per unit, and
+    a failing unit's traceback comes back with its result."""
     import signal
 
     sys.path[:0] = [p for p in path if p not in sys.path]
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    for fd in (1, 2):
+        os.dup2(devnull, fd)
 
 
 def connect(address: str | None = None) -> Any:

@@ -47,10 +47,11 @@ GLUE_SIZES = {"cola": (8551, 1043), "sst2": (67349, 872), "mrpc": (3668, 408), "
 PAIR_TASKS = ("mrpc", "stsb", "qqp", "mnli", "qnli", "rte", "wnli")
 # Mean WordPiece tokens per text ([CLS] and [SEP] included) of the first and second text of each
 # task's real training examples (0: single sentences), for plans made before the texts are cached.
-# Measured with the MiniLM tokenizer on the real files of CoLA, MRPC, RTE, STS-B and WNLI
-# (2026-12-06); SST-2, QQP, MNLI and QNLI from their published average lengths in words x 1.3 + 2.
+# Measured with the MiniLM tokenizer on the real training files of CoLA, MRPC, RTE, STS-B and WNLI
+# (2026-12-06, 2,000 examples each); SST-2, QQP, MNLI and QNLI from their typical lengths in words
+# (about 9, 11 + 11, 20 + 10 and 10 + 30) x 1.3 + 2.
 TYPICAL_TOKENS = {"cola": (11, 0), "sst2": (14, 0), "mrpc": (27, 27), "stsb": (14, 14), "qqp": (16, 16),
-                  "mnli": (27, 14), "qnli": (15, 38), "rte": (60, 13), "wnli": (24, 13)}
+                  "mnli": (28, 15), "qnli": (15, 41), "rte": (55, 14), "wnli": (26, 12)}
 MUSTARD_TEXT_TOKENS = 16  # a MUStARD utterance or context turn (sitcom dialogue), for the text-feature plan
 MUSTARD_CONTEXT_TURNS = 4  # context turns per utterance before the texts are cached (MUStARD: 2-8)
 MUSTARD_ASSUMED_FEATURES = 2048  # width of the real UT+UA+UV features before they are cached (the projection's cost is small)
@@ -88,8 +89,10 @@ class Plan:
         executor units dealt in order to the first free of :attr:`workers` processes."""
         units = [u for u in self.units if u.stage == stage]
         total = self.overhead.get(stage, 0.0) + sum(getattr(u, key) or 0.0 for u in units if not u.group)
+        slowdown = self.calibration.get("parallel_slowdown", 1.0) if self.workers > 1 else 1.0
         for group in dict.fromkeys(u.group for u in units if u.group):
-            total += makespan([getattr(u, key) or 0.0 for u in units if u.group == group], self.workers)
+            seconds = [getattr(u, key) or 0.0 for u in units if u.group == group]
+            total += makespan([x * (slowdown if len(seconds) > 1 else 1.0) for x in seconds], self.workers)
         return total
 
 
@@ -278,7 +281,8 @@ def _batch_size(profile: dict, benchmark: str, variant: str) -> int:
 
 
 def calibrate(profile: dict, device: str | None = None, max_batch: int = 32, verbose: bool = True,
-              token_length: float | None = None) -> dict:
+              token_length: float | None = None, task_tokens: dict[str, tuple[float, float]] | None = None,
+              workers: int = 1) -> dict:
     """Seconds per training step of each (benchmark, head) at the profile's sizes, on ``device``.
 
     A step is timed as the backbone's (on synthetic inputs: token embeddings, images or feature
@@ -288,7 +292,10 @@ def calibrate(profile: dict, device: str | None = None, max_batch: int = 32, ver
     BiLSTM is timed on pairs and on single sentences of ``token_length`` tokens (default the
     profile's ``max_length``, an upper bound; :func:`glue_token_length` estimates it from the cached
     texts). Also measures the noisy path per test sample, one short epoch of each task-scaling size
-    and the frozen text encoder per text.
+    and the frozen text encoder per text. With ``task_tokens`` (:func:`glue_task_tokens`) each GLUE
+    task's update is also timed through the training code's own data path (ragged float16 tokens
+    read per batch, at the task's own lengths and the profile's batch). With ``workers`` > 1, how much
+    slower a run goes while ``workers`` runs share the machine (``parallel_slowdown``).
     """
     import torch
 
@@ -297,12 +304,26 @@ def calibrate(profile: dict, device: str | None = None, max_batch: int = 32, ver
     threads = torch.get_num_threads()
     torch.set_num_threads(executor.unit_threads())  # what every executor gives a unit
     try:
-        return _calibrate(profile, device, max_batch, verbose, token_length)
+        out = _calibrate(profile, device, max_batch, verbose, token_length, task_tokens)
     finally:
         torch.set_num_threads(threads)
+    out["parallel_slowdown"] = _parallel_slowdown(workers, executor.unit_threads()) if workers > 1 else 1.0
+    if verbose and workers > 1:
+        print(f"[calibrate] a run is {out['parallel_slowdown']:.2f}x slower beside {workers - 1} other(s)", flush=True)
+    # what a notebook computes itself runs with the kernel's threads: the frozen encoder, reading files, figures
+    out.update(_encoder_rates(profile, out["device"]))
+    out["notebook_s"] = _notebook_start()
+    out["tsv_row_s"] = _tsv_rate()
+    out["figure_s"] = _figure_rate()
+    if verbose:
+        print(f"[calibrate] encoder {out['encoder_token_s'] * 1e6:.0f} us per token + {out['encoder_text_s'] * 1e3:.1f} ms "
+              f"per text ({threads} threads); a notebook starts in {out['notebook_s']:.1f} s; a figure takes "
+              f"{out['figure_s']:.1f} s", flush=True)
+    return out
 
 
-def _calibrate(profile: dict, device, max_batch: int, verbose: bool, token_length: float | None) -> dict:
+def _calibrate(profile: dict, device, max_batch: int, verbose: bool, token_length: float | None,
+               task_tokens: dict | None = None) -> dict:
     import torch
 
     from qmtl_utils.models.factory import make_head
@@ -340,19 +361,125 @@ def _calibrate(profile: dict, device, max_batch: int, verbose: bool, token_lengt
             if verbose:
                 print(f"[calibrate] {benchmark} {variant}: {step * 1e3:.1f} ms per step of {batch} "
                       f"(backbone {per_sample['backbone'] * batch * 1e3:.1f}, head {head_s * 1e3:.1f})", flush=True)
+    if "glue" not in missing and task_tokens:
+        out["glue_task_steps"] = _glue_task_steps(profile, task_tokens, device, verbose)
+    # the open choices' switched heads (another encoding order, angle map or ansatz can cost more)
+    from qmtl_utils.studies import open_choices
+
+    for choice, benchmark in open_choices.planned(profile):
+        overrides = choice.spec_overrides(benchmark)
+        if benchmark in missing or not overrides:
+            continue
+        base = out["steps"][f"{benchmark}/{choice.variant}"]
+        spec = benchmark_spec(benchmark, overrides)
+        z = torch.rand(base["batch"], spec.d, generator=torch.Generator().manual_seed(0)).to(device)
+        head_s = _step_time(make_head(spec, choice.variant).to(device), (z,), device)
+        out["steps"][f"{benchmark}/{choice.variant}/{choice.id}"] = {
+            **base, "head_s": head_s, "step_s": base["step_s"] - base["head_s"] + head_s,
+            **({"single_step_s": base["single_step_s"] - base["head_s"] + head_s} if "single_step_s" in base else {})}
+        if verbose:
+            print(f"[calibrate] {benchmark} {choice.variant} [{choice.id}]: head {head_s * 1e3:.1f} ms per step", flush=True)
     skipped = set(profile.get("skip_stages", {})) | ({"04_ablations", "04a_task_scaling_and_shots", "05_noise",
                                                         "06_hardware"} if "chexpert" in missing else set())
     out["noise_per_sample_s"] = None if "05_noise" in skipped else _noise_rate(profile)
     out["scaling_epoch_s"] = {} if "04a_task_scaling_and_shots" in skipped else _scaling_rates(profile, verbose)
-    out.update(_encoder_rates(profile, device))
-    out["notebook_s"] = _notebook_start()
-    out["tsv_row_s"] = _tsv_rate()
-    out["figure_s"] = _figure_rate()
-    if verbose:
-        print(f"[calibrate] encoder {out['encoder_token_s'] * 1e6:.0f} us per token + {out['encoder_text_s'] * 1e3:.1f} ms "
-              f"per text; a notebook starts in {out['notebook_s']:.1f} s; a figure takes {out['figure_s']:.1f} s",
-              flush=True)
     return out
+
+
+def _glue_task_steps(profile: dict, task_tokens: dict[str, tuple[float, float]], device, verbose: bool,
+                     rows: int = 512, steps: int = 3) -> dict[str, float]:
+    """Seconds per update of each GLUE task through the training code's data path: ``rows`` texts of
+    random float16 tokens stored ragged (lengths drawn around the task's means), read per batch of the
+    profile's size, the backbone, the classical head, the loss and a clipped AdamW step."""
+    import tempfile
+
+    import torch
+
+    from qmtl_utils.models.backbones.glue import RaggedTokens, TokenFeatures
+    from qmtl_utils.models.factory import make_head
+    from qmtl_utils.training import MultiTaskModel
+    from qmtl_utils.training.common import clipped_step
+    from qmtl_utils.training.glue import _inputs
+    from qmtl_utils.training.losses import task_loss
+
+    spec = benchmark_spec("glue")
+    kinds = {t.name: t.kind for t in spec.tasks}
+    batch = _batch_size(profile, "glue", "classical")
+    hidden, limit = _hidden(profile), profile["data"]["glue"]["max_length"]
+    rng = np.random.default_rng(0)
+    torch.manual_seed(0)
+    model = MultiTaskModel(_backbone(profile, "glue", "classical", 0), make_head(spec, "classical")).to(device)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=5e-4)
+    out = {}
+    with tempfile.TemporaryDirectory() as folder:
+        def ragged(name: str, mean: float) -> RaggedTokens:
+            lengths = np.clip(np.round(mean * rng.lognormal(0, 0.4, rows)), 3, limit).astype(np.int64)
+            values = rng.standard_normal((int(lengths.sum()), hidden)).astype(np.float16)
+            values.tofile(Path(folder) / f"{name}.f16")
+            starts = np.concatenate([[0], np.cumsum(lengths)[:-1]])
+            return RaggedTokens(Path(folder) / f"{name}.f16", starts, lengths, hidden)
+
+        for task, (a, b) in task_tokens.items():
+            tokens_a = ragged(f"{task}_a", a)
+            tokens_b = ragged(f"{task}_b", b) if b else None
+            labels = torch.rand(rows) if kinds[task] == "regression" else torch.randint(0, 3 if task == "mnli" else 2,
+                                                                                          (rows,))
+            features = TokenFeatures(tokens_a, tokens_a.mask, tokens_b, None if tokens_b is None else tokens_b.mask,
+                                     labels.float() if kinds[task] != "multiclass" else labels, {})
+            index = list(kinds).index(task)
+            times = []
+            for i in range(steps + 1):
+                picked = torch.from_numpy(rng.choice(rows, batch, replace=False))
+                start = time.perf_counter()
+                output = model(*_inputs(features, picked, torch.device(device)))[index]
+                clipped_step(model, optimizer, task_loss(kinds[task], output, features.label[picked]), 1.0)
+                if i:
+                    times.append(time.perf_counter() - start)
+            out[task] = float(np.median(times))
+            if verbose:
+                print(f"[calibrate] glue {task}: {out[task] * 1e3:.0f} ms per update of {batch} "
+                      f"({a:.0f}{f' + {b:.0f}' if b else ''} tokens)", flush=True)
+    return out
+
+
+def _busy(seconds_hint: float) -> float:
+    """A fixed CPU workload and the seconds it took in this process: Adam steps of the MUStARD QMTL
+    head (13 qubits, batch 16; the state-vector simulation most runs spend their time in) and of a
+    small BiLSTM (the GLUE backbone's kind of work)."""
+    import torch
+
+    from qmtl_utils.models.factory import make_head
+
+    torch.manual_seed(0)
+    head = make_head(benchmark_spec("mustard"), "qmtl")
+    lstm = torch.nn.LSTM(64, 32, num_layers=2, bidirectional=True, batch_first=True)
+    z, x = torch.rand(16, head.config.d), torch.randn(32, 40, 64)
+    start = time.perf_counter()
+    for _ in range(max(1, int(seconds_hint * 12))):
+        sum(o.sum() for o in head(z)).backward()
+        lstm(x)[0].sum().backward()
+    return time.perf_counter() - start
+
+
+def _busy_in(threads: int, seconds_hint: float) -> float:
+    import torch
+
+    torch.set_num_threads(threads)
+    return _busy(seconds_hint)
+
+
+def _parallel_slowdown(workers: int, threads: int, seconds_hint: float = 1.5) -> float:
+    """How many times longer a workload takes while ``workers`` copies of it run at once (spawned
+    processes with ``threads`` torch threads each, as the local executor runs units), against one
+    copy alone; at least 1."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+        list(pool.map(_busy_in, [threads] * workers, [0.1] * workers))  # start the processes and warm up
+        alone = pool.submit(_busy_in, threads, seconds_hint).result()
+        together = list(pool.map(_busy_in, [threads] * workers, [seconds_hint] * workers))
+    return max(1.0, float(np.mean(together)) / alone)
 
 
 def _noise_rate(profile: dict, n: int = 4) -> float:
@@ -406,7 +533,7 @@ def _scaling_rates(profile: dict, verbose: bool, cap_s: float = 20.0) -> dict[st
     return rates
 
 
-def _encoder_rates(profile: dict, device, n: int = 16) -> dict[str, float]:
+def _encoder_rates(profile: dict, device: str, n: int = 16) -> dict[str, float]:
     """The frozen encoder's cost (weights from the configuration: no download), timed on ``n`` texts
     of 16 and of 64 tokens: ``encoder_text_s + encoder_token_s * tokens`` per text, and
     ``encoder_per_text_s`` at the profile's ``max_length`` (the bound)."""
@@ -420,6 +547,7 @@ def _encoder_rates(profile: dict, device, n: int = 16) -> dict[str, float]:
         config = AutoConfig.from_pretrained(_fallback_path())
     else:
         config = BertConfig()  # bert-base-uncased's architecture
+    device = torch.device(device)
     model = AutoModel.from_config(config).to(device).eval()
     generator = torch.Generator().manual_seed(0)
 
@@ -520,17 +648,25 @@ def _history(cache: Cache, benchmark: str) -> dict[str, float]:
 
 
 def _run_seconds(profile: dict, benchmark: str, variant: str, calibration: dict, sizes, history: dict,
-                 settings: dict | None = None) -> tuple[float, float, str]:
-    """(expected, at most, how) seconds of one training run."""
+                 settings: dict | None = None, choice: str | None = None) -> tuple[float, float, str]:
+    """(expected, at most, how) seconds of one training run (``choice``: an open choice's switched head)."""
     settings = settings or profile["training"][benchmark]
     train = settings["train"]
-    step = calibration["steps"][f"{benchmark}/{variant}"]["step_s"]
+    key = f"{benchmark}/{variant}/{choice}" if f"{benchmark}/{variant}/{choice}" in calibration["steps"] \
+        else f"{benchmark}/{variant}"
+    step = calibration["steps"][key]["step_s"]
     batch = _batch_size(profile, benchmark, variant)
     if benchmark == "glue":
         updates = {t: min(math.ceil(n / batch), train.get("batch_cap", 300)) for t, (n, _) in sizes.items()}
         per_epoch = sum(updates.values())
-        single = calibration["steps"][f"{benchmark}/{variant}"].get("single_step_s", step)
-        step = sum(u * (step if t in PAIR_TASKS else single) for t, u in updates.items()) / max(per_epoch, 1)
+        single = calibration["steps"][key].get("single_step_s", step)
+        task_steps = calibration.get("glue_task_steps", {})
+        if task_steps and set(updates) <= set(task_steps):  # each task through the real data path
+            head = (calibration["steps"][key].get("head_s", 0.0)
+                    - calibration["steps"]["glue/classical"].get("head_s", 0.0))
+            step = sum(u * (task_steps[t] + head) for t, u in updates.items()) / max(per_epoch, 1)
+        else:
+            step = sum(u * (step if t in PAIR_TASKS else single) for t, u in updates.items()) / max(per_epoch, 1)
         eval_batches = sum(math.ceil(v / batch) for _, v in sizes.values())
         full = train["max_epochs"] * per_epoch
         expected = min(history.get("n_updates", full), full)
@@ -577,7 +713,7 @@ def _inputs_present(profile: dict) -> list[tuple[str, bool, str]]:
     else:
         folder = chexpert.chexpert_dir()
         rows.append(("CheXpert images", (folder / "train.csv").is_file(), f"{paths_show(folder)}/train.csv and images"))
-    if profile["training"]["chexpert"].get("pretrained"):
+    if profile["training"]["chexpert"].get("pretrained") and "chexpert" not in missing:
         from qmtl_utils.models.backbones.chexpert import imagenet_weights_file
 
         weights = imagenet_weights_file()
@@ -694,7 +830,7 @@ def make_plan(profile_name: str, cache: Cache | None = None, calibration: dict |
                   note="kernel start only (a few seconds of its own)")
 
     def training_units(stage: str, benchmark: str, variants, spec_overrides=None, settings_profile=None, label="",
-                       group=""):
+                       group="", choice=None):
         p = settings_profile or profile
         settings = p["training"][benchmark]
         history = _history(cache, benchmark)
@@ -702,7 +838,8 @@ def make_plan(profile_name: str, cache: Cache | None = None, calibration: dict |
         code = code_fingerprint(benchmark_runs.__name__)
         for variant in variants:
             for replicate in settings["replicates"]:
-                expected, most, how = _run_seconds(p, benchmark, variant, calibration, sizes[benchmark], history, settings)
+                expected, most, how = _run_seconds(p, benchmark, variant, calibration, sizes[benchmark], history, settings,
+                                                   choice)
                 cached = None if data_key is None else _cached(
                     cache, f"run_{benchmark}", benchmark_runs._run_params(variant, replicate, settings, spec_overrides),
                     [data_key], code)
@@ -754,7 +891,8 @@ def make_plan(profile_name: str, cache: Cache | None = None, calibration: dict |
         if benchmark in missing:
             continue
         training_units("04b_open_choices", benchmark, (choice.variant,), choice.spec_overrides(benchmark) or None,
-                       open_choices.switched_profile(profile, choice, benchmark), label=f" [{choice.id}]", group="04b")
+                       open_choices.switched_profile(profile, choice, benchmark), label=f" [{choice.id}]", group="04b",
+                       choice=choice.id)
     if "05_noise" not in skipped:
         executions("05_noise")
         noise = profile["noise"]
@@ -802,7 +940,7 @@ def format_plan(plan: Plan, detail: bool = True) -> str:
     for what, why in plan.skipped:
         lines.append(f"  skipped  {what}: {why}")
     pending_plan = Plan(plan.profile, plan.device, units=[u for u in plan.units if not u.cached], workers=plan.workers,
-                        overhead=plan.overhead)
+                        overhead=plan.overhead, calibration=plan.calibration)
     total = total_max = todo = 0.0
     for stage in dict.fromkeys(u.stage for u in plan.units):
         units = [u for u in plan.units if u.stage == stage]
@@ -845,7 +983,11 @@ def main(argv: list[str] | None = None) -> int:
     print(f"run_all: calibrating on this machine for the {args.profile} profile (nothing is executed) ...", flush=True)
     settings = profiles.get_profile(args.profile, glue_tasks=args.glue_tasks)
     cache = Cache.for_profile(args.profile)
-    calibration = calibrate(settings, token_length=glue_token_length(cache, settings))
+    from qmtl_utils.runtime import executor
+
+    workers = executor.local_workers() if (args.executor or executor.current()) == "local" else 1
+    calibration = calibrate(settings, token_length=glue_token_length(cache, settings),
+                            task_tokens=glue_task_tokens(cache, settings), workers=workers)
     print(format_plan(make_plan(args.profile, cache, calibration, recorded, glue_tasks=args.glue_tasks,
                                 executor_name=args.executor), detail=not args.summary))
     return 0
