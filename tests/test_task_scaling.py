@@ -69,6 +69,7 @@ def test_backend_rule():
 
 
 def test_run_scaling_writes_the_table_and_resumes_from_the_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("QMTL_EXECUTOR", "serial")  # the runs computed in this process, where they are counted
     cache = Cache(tmp_path)
     calls = []
     train = task_scaling.train_scaling_run
