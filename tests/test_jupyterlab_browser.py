@@ -76,7 +76,7 @@ def lab(tmp_path):
     """A JupyterLab server on a free port over a copy of notebooks/ (its autosave writes there);
     yields (base url, token); shut down, kernels included, however the test ends."""
     served = tmp_path / "notebooks"
-    shutil.copytree(notebooks_dir(), served)
+    shutil.copytree(notebooks_dir(), served, ignore=shutil.ignore_patterns("kernel-ipc-*", ".ipynb_checkpoints"))
     settings = tmp_path / "lab-settings"
     for name, values in LAB_SETTINGS.items():
         (settings / name).parent.mkdir(parents=True, exist_ok=True)

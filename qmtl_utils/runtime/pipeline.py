@@ -418,9 +418,15 @@ KERNEL_CONFIG = {"KernelManager": {"transport": "ipc"}}
 
 
 def _kernel_config():
+    """The kernels' configuration; their IPC socket files go to a private temporary folder (by
+    default they would appear in the notebooks' folder, beside the notebooks)."""
+    import tempfile
+
     from traitlets.config import Config
 
-    return Config(KERNEL_CONFIG)
+    folder = Path(tempfile.gettempdir()) / f"qmtl-kernels-{os.getuid()}"
+    folder.mkdir(mode=0o700, exist_ok=True)
+    return Config({"KernelManager": {**KERNEL_CONFIG["KernelManager"], "ip": str(folder / f"kernel-{os.getpid()}")}})
 
 
 class Interrupted(Exception):
