@@ -24,7 +24,8 @@ def test_mustard_runs_are_cached_and_tabulated(tmp_path, capsys):
     entry = benchmark_runs.run_benchmark(cache, profile, "mustard")
     metrics, runs = entry.read_csv("metrics.csv"), entry.read_csv("runs.csv")
     assert set(metrics.variant) == set(HEAD_VARIANTS) == set(runs.variant)
-    assert set(metrics.metric) == {"accuracy", "precision", "recall", "f1"} and len(set(metrics.task)) == 5
+    assert set(metrics.metric) == {"accuracy", "precision", "recall", "f1", "balanced_accuracy", "auroc"}
+    assert len(set(metrics.task)) == 5 and set(metrics[metrics.metric == "auroc"].task) == {"sarcasm"}  # binary only
     assert metrics.value.between(0, 1).all()
     assert dict(zip(runs.variant, runs.head_params)) == {"classical": 1000, "hqnn4": 258, "hqnnQ": 510, "qmtl": 78}
 

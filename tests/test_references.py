@@ -59,13 +59,45 @@ def test_dependence_test_sees_signal_below_the_majority_accuracy():
     decisions = _decisions(references.BASELINE, 0, "atelectasis", label, np.ones(300, int))
     predictions = {("classical", 0): pd.DataFrame({"task": "atelectasis", "label": label, "prediction": prediction})}
     row = references.signal_table("chexpert", decisions, predictions).iloc[0]
-    assert row.statistic == pytest.approx(265 / 300) and row.baseline == pytest.approx(0.9) and not row.significant
+    assert row.statistic == pytest.approx(265 / 300) and row.baseline == pytest.approx(0.9)
+    assert row.p_value > 0.5  # below the majority class in accuracy ...
     expected = stats.fisher_exact([[25, 5], [30, 240]], alternative="greater").pvalue
     assert row.dependence_p == pytest.approx(expected) and expected < 1e-10
+    assert row.significant and row.signal_p == pytest.approx(expected)  # ... and yet it carries signal
+    assert row.balanced_accuracy == pytest.approx((240 / 270 + 25 / 30) / 2)
     assert references.dependence_pvalue(label, np.ones(300, int)) == 1.0  # a constant says nothing
     three = np.repeat([0, 1, 2], 50)
     assert references.dependence_pvalue(three, three) == pytest.approx(
         stats.chi2_contingency(pd.crosstab(three, three).to_numpy()).pvalue)
+
+
+def test_auroc_balanced_accuracy_and_the_binary_signal_match_scikit_learn_and_scipy():
+    from sklearn.metrics import balanced_accuracy_score, roc_auc_score
+
+    from qmtl_utils.training.metrics import auroc_test, balanced_accuracy, sample_scores, signal_metrics
+
+    rng = np.random.default_rng(1)
+    label = (rng.random(400) < 0.2).astype(int)
+    score = np.clip(0.3 + 0.25 * label + 0.2 * rng.standard_normal(400), 0, 1)
+    score[:10] = 0.5  # ties count half
+    auc, p = auroc_test(label, score)
+    assert auc == pytest.approx(roc_auc_score(label, score))
+    assert p == pytest.approx(stats.mannwhitneyu(score[label == 1], score[label == 0], alternative="greater").pvalue)
+    prediction = (score > 0.45).astype(int)
+    assert balanced_accuracy(label, prediction) == pytest.approx(balanced_accuracy_score(label, prediction))
+    assert balanced_accuracy(label, np.zeros(400, int)) == 0.5  # a constant, whatever the balance
+    assert np.isnan(auroc_test(np.ones(5, int), np.ones(5))[0])
+    logits = np.log(score / (1 - score + 1e-12) + 1e-12)
+    assert np.allclose(sample_scores("glue", "binary", logits, label), score, atol=1e-6)
+    assert set(signal_metrics("glue", "binary", logits, label)) == {"balanced_accuracy", "auroc"}
+    assert signal_metrics("glue", "regression", score, score) == {}
+    # the signal table tests AUROC > 0.5 where the heads' predictions carry a score
+    decisions = _decisions(references.BASELINE, 0, "sarcasm", label, np.zeros(400, int))
+    predictions = {("classical", 0): pd.DataFrame({"task": "sarcasm", "label": label, "prediction": prediction,
+                                                    "score": score})}
+    row = references.signal_table("mustard", decisions, predictions).iloc[0]
+    assert row.auroc == pytest.approx(auc) and row.auroc_p == pytest.approx(p)
+    assert row.signal_p == pytest.approx(max(p, row.dependence_p)) and row.significant
 
 
 def test_criterion_needs_the_head_only_where_the_ceiling_is_significant():
@@ -76,6 +108,9 @@ def test_criterion_needs_the_head_only_where_the_ceiling_is_significant():
     ])
     table = references.criterion(signal).set_index("task")
     assert table.holds.to_dict() == {"a": True, "b": True, "c": False}
+    # a task without a ceiling in a profile that has them (the demo's WNLI) is not required
+    no_ceiling = pd.concat([signal, pd.DataFrame([{"task": "d", "model": "classical", "significant": False}])])
+    assert references.criterion(no_ceiling).set_index("task").holds["d"]
 
 
 def test_chexpert_decisions_keep_only_negative_and_positive_labels():
@@ -120,6 +155,7 @@ def test_glue_ceiling_is_the_noiseless_label(smoke_cache):
     table, _ = references.reference_tables(entry, profile, "glue")
     ceiling = table[table.reference == references.CEILING].set_index(["task", "metric"]).value
     assert ceiling[("cola", "primary:matthews_corr")] == pytest.approx(1.0)
+    assert "wnli" not in set(ceiling.index.get_level_values("task")) and "wnli" in references.NO_CEILING
     assert ceiling[("mnli", "primary:accuracy")] == pytest.approx(1.0)
     assert 0.8 < ceiling[("stsb", "primary:spearman")] < 1.0  # the score carries noise around (4 - k)/4
     baseline = table[table.reference == references.BASELINE].set_index(["task", "metric"]).value
@@ -136,7 +172,7 @@ def test_demo_mustard_classical_head_meets_the_signal_criterion(tmp_path):
     entry = references.references(cache, profile, "mustard", variants=("classical",))
     criterion, signal = entry.read_csv("criterion.csv"), entry.read_csv("signal.csv")
     assert criterion.holds.all(), criterion
-    assert (signal[signal.model == "ceiling"].p_value < references.ALPHA).all()
+    assert (signal[signal.model == "ceiling"].signal_p < references.ALPHA).all()
     assert (signal.n >= 900).all()  # three disjoint test folds of 300
 
 

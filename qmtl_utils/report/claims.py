@@ -16,8 +16,9 @@ decision rules, with ``δ`` the margin (profile setting ``claims.margin``, fixed
 * **brings no systematic gain** (``no_gain``): does not hold if the interval lies above 0 (a
   systematic gain); holds if its upper end is below ``+δ``.
 
-A claim about one task says nothing when neither head beats that task's majority class (both at
-chance agree trivially, often exactly): such a row is "cannot tell", with that reason in ``note``.
+A claim about one task says nothing when neither head carries signal on it (their predictions do
+not depend on the label: two heads at chance agree trivially, often exactly): such a row is
+"cannot tell", with that reason in ``note``.
 
 "Cannot tell at this size" is a verdict, not a failure: with three seeds the 95 % interval is about
 2.5 standard deviations wide on each side. Each row also says how the profile's setup differs from
@@ -124,7 +125,7 @@ CLAIMS: tuple[Claim, ...] = (
     Claim("mustard_competitive_f1", "§5.2.3", "… in F1 too", ("mustard",), "qmtl", "classical", "f1",
           "non_inferiority"),
     Claim("mustard_sarcasm", "§5.2.3", "QMTL performs particularly well on sarcasm (matches the classical head and "
-          "beats the majority class)", ("mustard",), "qmtl", "classical", "f1", "non_inferiority",
+          "carries signal)", ("mustard",), "qmtl", "classical", "f1", "non_inferiority",
           tasks=("sarcasm",), needs_signal=True),
     Claim("no_task_degraded", "§5.2.4", "No single task is systematically degraded (QMTL against the classical head, "
           "task by task)", ("glue", "chexpert", "mustard"), "qmtl", "classical", "headline", "non_inferiority",
@@ -163,9 +164,11 @@ def compare(metrics: pd.DataFrame, a: str, b: str, metric: str, tasks: Sequence[
 
 
 def _signal_p(signal: pd.DataFrame, variant: str, tasks: Sequence[str]) -> float:
-    """The largest p-value of ``variant`` against the majority baseline over ``tasks`` (signal.csv)."""
+    """The largest p-value over ``tasks`` of ``variant`` carrying signal (signal.csv's ``signal_p``:
+    its predictions depend on the label; older tables: its accuracy beats the majority class)."""
     rows = signal[(signal.model == variant) & signal.task.isin(tasks)]
-    return float(rows.p_value.max()) if len(rows) else float("nan")
+    column = "signal_p" if "signal_p" in rows else "p_value"
+    return float(rows[column].max()) if len(rows) else float("nan")
 
 
 def _verdict(rule: str, low: float, high: float, margin: float) -> str:
@@ -217,11 +220,11 @@ def claims_table(results: dict[str, pd.DataFrame], margin: float, *, signal: dic
                 if table is not None and tasks is not None:
                     p_a, p_b = (_signal_p(table, v, tasks) for v in (claim.a, claim.b))
                     if claim.needs_signal:
-                        test += f"; {VARIANT_NAMES[claim.a]} above the majority class: p = {p_a:.2g}"
+                        test += f"; {VARIANT_NAMES[claim.a]} carries signal: p = {p_a:.2g}"
                         if verdict == HOLDS and not p_a < alpha:
-                            verdict, note = CANNOT_TELL, f"{VARIANT_NAMES[claim.a]} does not beat the majority class"
+                            verdict, note = CANNOT_TELL, f"{VARIANT_NAMES[claim.a]} carries no signal on this task"
                     if not (p_a < alpha or p_b < alpha):  # two heads that learned nothing agree trivially
-                        verdict, note = CANNOT_TELL, "neither head beats the majority class on this task"
+                        verdict, note = CANNOT_TELL, "neither head carries signal on this task"
                 rows.append({**base, "task": label, "metric": metric_name, **result, "test": test, "verdict": verdict,
                              "note": note})
     columns = ["claim", "section", "words", "benchmark", "task", "comparison", "metric", "n", "a_mean", "b_mean",

@@ -27,11 +27,18 @@ import torch
 from qmtl_utils.data import datasets
 from qmtl_utils.models.factory import make_head
 from qmtl_utils.models.params import count_trainable, variant_label
-from qmtl_utils.runtime import executor, progress
+from qmtl_utils.runtime import executor
 from qmtl_utils.runtime.cache import Cache, Entry, write_csv, write_json
 from qmtl_utils.runtime.fingerprint import code_fingerprint
 from qmtl_utils.spec import BENCHMARKS, HEAD_VARIANTS, BenchmarkSpec, benchmark_spec
-from qmtl_utils.training.metrics import chexpert_metrics, metric_rows, multiclass_metrics, sample_decisions
+from qmtl_utils.training.metrics import (
+    chexpert_metrics,
+    metric_rows,
+    multiclass_metrics,
+    sample_decisions,
+    sample_scores,
+    signal_metrics,
+)
 
 CHECKPOINT_BENCHMARK = "chexpert"  # §6.3 and §7 evaluate the fold-1 CheXpert head
 TEST_METRICS = ("accuracy", "precision", "recall", "f1")  # Table 3
@@ -133,15 +140,23 @@ def _checkpoint_outputs(spec: BenchmarkSpec, checkpoint: dict) -> dict:
 
 
 def _predictions(spec: BenchmarkSpec, outputs: dict) -> pd.DataFrame:
-    """``predictions.csv``: one row per evaluated test sample and task (label, prediction), decided
-    as the metrics decide (:func:`~qmtl_utils.training.metrics.sample_decisions`)."""
+    """``predictions.csv``: one row per evaluated test sample and task (label, prediction, score),
+    decided as the metrics decide (:func:`~qmtl_utils.training.metrics.sample_decisions`); ``score``
+    is the positive-class probability of a binary decision (NaN otherwise), what AUROC ranks."""
     frames = []
     for task in spec.tasks:
         if task.name not in outputs:  # a GLUE task left out of this run (glue_tasks)
             continue
         label, prediction = sample_decisions(spec.name, task.kind, *outputs[task.name])
-        frames.append(pd.DataFrame({"task": task.name, "label": label, "prediction": prediction}))
+        frames.append(pd.DataFrame({"task": task.name, "label": label, "prediction": prediction,
+                                    "score": sample_scores(spec.name, task.kind, *outputs[task.name])}))
     return pd.concat(frames, ignore_index=True)
+
+
+def _signal_rows(spec: BenchmarkSpec, outputs: dict) -> list[dict]:
+    """Balanced accuracy and (binary decisions) AUROC of each task's test outputs, as metric rows."""
+    return [{"task": task.name, "metric": name, "value": value} for task in spec.tasks if task.name in outputs
+            for name, value in signal_metrics(spec.name, task.kind, *outputs[task.name]).items()]
 
 
 # --------------------------------------------------------------------------- orchestration
@@ -204,8 +219,6 @@ def run_benchmark(cache: Cache, profile: dict, benchmark: str, variants=HEAD_VAR
         eta = elapsed / (done + 1) * (len(jobs) - done - 1)
         print(f"[{benchmark}] run {done + 1}/{len(jobs)} ({variant}, replicate {replicate}) ready; "
               f"{elapsed:.0f} s so far, about {eta:.0f} s to go", flush=True)
-        progress.report(done + 1, len(jobs), f"{benchmark} {variant} replicate {replicate}",
-                        scope=f"{benchmark} {spec_overrides or ''}", elapsed_s=elapsed)
 
     def write(folder: Path) -> None:
         write_csv(pd.concat(frames, ignore_index=True), folder / "metrics.csv")
@@ -257,6 +270,7 @@ def _write_run(folder: Path, spec: BenchmarkSpec, settings: dict, variant: str, 
     start = time.perf_counter()
     rows, info, checkpoint, outputs = _RUNNERS[spec.name](spec, settings, variant, replicate, **inputs)
     write_csv(_predictions(spec, outputs), folder / "predictions.csv")
+    rows = rows + _signal_rows(spec, outputs)
     if checkpoint:
         torch.save(checkpoint["head"].state_dict(), folder / "head.pt")
         np.savez(folder / "test_features.npz", z=checkpoint["z"], labels=checkpoint["labels"])

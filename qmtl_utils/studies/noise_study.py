@@ -20,7 +20,7 @@ import torch
 
 from qmtl_utils.quantum import noisy, shots
 from qmtl_utils.report.stats import percentile_interval
-from qmtl_utils.runtime import executor, progress
+from qmtl_utils.runtime import executor
 from qmtl_utils.runtime.cache import Cache, Entry, write_csv, write_json
 from qmtl_utils.runtime.fingerprint import code_fingerprint
 from qmtl_utils.studies.benchmark_runs import (
@@ -134,7 +134,7 @@ def noise_study(cache: Cache, profile: dict, compute: bool = True) -> Entry:
     settings = profile["noise"]
     head, z, labels, run_key = checkpoint_inputs(cache, profile, CHECKPOINT_BENCHMARK, settings["n_samples"])
     code, meta = code_fingerprint(__name__), profile_meta(profile)
-    levels, upstream, started = [0.0, *settings["levels"]], [run_key], time.perf_counter()
+    levels, upstream = [0.0, *settings["levels"]], [run_key]
     if compute:
         executor.prefetch(cache, [executor.Unit("noise_level", {"p": p, **settings}, _unit_level,
                                                 {"cache_root": str(cache.root), "profile": profile, "p": p},
@@ -144,9 +144,6 @@ def noise_study(cache: Cache, profile: dict, compute: bool = True) -> Entry:
         upstream.append(cache.fetch("noise_level", {"p": p, **settings},
                                     lambda folder, p=p: _write_level(folder, head, z, p, settings), compute=compute,
                                     upstream=[run_key], code_version=code, meta=meta).key)
-        if compute:
-            progress.report(len(upstream) - 1, len(levels), f"noise p={p:g}", scope="noise",
-                            elapsed_s=time.perf_counter() - started)
 
     def write(folder):
         with torch.no_grad():

@@ -37,7 +37,7 @@ from qmtl_utils.models.factory import make_head_for_config
 from qmtl_utils.models.params import capacity_matched_qmtl, classical_head_params, count_trainable, hqnn_head_params
 from qmtl_utils.quantum.config import QMTLConfig
 from qmtl_utils.quantum.observables import default_observables
-from qmtl_utils.runtime import executor, progress
+from qmtl_utils.runtime import executor
 from qmtl_utils.runtime.cache import Cache, Entry, write_csv, write_json
 from qmtl_utils.runtime.fingerprint import code_fingerprint
 from qmtl_utils.training.common import MultiTaskModel, Progress, parallel_epoch, seed_all
@@ -297,8 +297,6 @@ def run_scaling(cache: Cache, settings: ScalingSettings | dict | None = None, ve
             print(f"[scaling] run {i + 1}/{len(jobs)} T={T} {variant} seed {seed} ({record['backend']}): "
                   f"acc {record['accuracy']:.3f} (majority {record['majority_accuracy']:.3f}), "
                   f"{record['epoch_s']:.2f} s/epoch; {time.perf_counter() - started:.0f} s so far", flush=True)
-            progress.report(i + 1, len(jobs), f"T={T} {variant} seed {seed}", scope="scaling",
-                            elapsed_s=time.perf_counter() - started)
     finally:
         torch.set_num_threads(threads)
 

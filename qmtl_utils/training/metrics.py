@@ -134,6 +134,56 @@ def sample_decisions(benchmark: str, kind: str, outputs, labels, threshold: floa
     return labels.astype(np.int64), (outputs.reshape(-1) > 0).astype(np.int64)
 
 
+def sample_scores(benchmark: str, kind: str, outputs, labels) -> np.ndarray:
+    """The positive-class probability of each sample :func:`sample_decisions` evaluates, for the
+    binary decisions (CheXpert's Eq. (25), a sigmoid of a single logit, a softmax of two); NaN for
+    multi-class and regression tasks. What the AUROC of :func:`auroc_test` ranks."""
+    outputs, labels = np.asarray(outputs, dtype=np.float64), np.asarray(labels)
+    if benchmark == "chexpert":
+        keep = (labels == NEGATIVE) | (labels == POSITIVE)
+        return binary_positive_probability(outputs[keep])
+    if kind == "regression" or (outputs.ndim == 2 and outputs.shape[1] > 2):
+        return np.full(len(labels), np.nan)
+    if outputs.ndim == 2 and outputs.shape[1] == 2:
+        return expit(outputs[:, 1] - outputs[:, 0])
+    return expit(outputs.reshape(-1))
+
+
+def balanced_accuracy(labels, predictions) -> float:
+    """The mean over the classes present in ``labels`` of each class's recall: 1/K for a constant
+    prediction whatever the class balance (where accuracy can be 0.97 on a 97 % majority)."""
+    labels, predictions = np.asarray(labels), np.asarray(predictions)
+    classes = np.unique(labels)
+    if not len(classes):
+        return float("nan")
+    return float(np.mean([np.mean(predictions[labels == c] == c) for c in classes]))
+
+
+def auroc_test(labels, scores) -> tuple[float, float]:
+    """AUROC of ``scores`` for binary ``labels`` (1 positive) and the one-sided p-value of AUROC > 0.5:
+    the Mann-Whitney U test (AUROC = U / (n+ n-), ties counted half). NaN where a class is absent."""
+    labels, scores = np.asarray(labels), np.asarray(scores, dtype=np.float64)
+    positive, negative = scores[labels == 1], scores[labels == 0]
+    if not len(positive) or not len(negative) or np.isnan(scores).any():
+        return float("nan"), float("nan")
+    test = stats.mannwhitneyu(positive, negative, alternative="greater")
+    return float(test.statistic / (len(positive) * len(negative))), float(test.pvalue)
+
+
+def signal_metrics(benchmark: str, kind: str, outputs, labels) -> dict[str, float]:
+    """Beside Table 3's metrics, what says whether a classifier carries signal whatever the class
+    balance: ``balanced_accuracy`` (every classification task) and ``auroc`` (the binary decisions:
+    CheXpert after Eq. (25), the binary GLUE tasks, sarcasm); empty for regression."""
+    if kind == "regression":
+        return {}
+    label, prediction = sample_decisions(benchmark, kind, outputs, labels)
+    out = {"balanced_accuracy": balanced_accuracy(label, prediction)}
+    scores = sample_scores(benchmark, kind, outputs, labels)
+    if not np.isnan(scores).all():
+        out["auroc"] = auroc_test(label, scores)[0]
+    return out
+
+
 def metric_rows(per_task: Mapping[str, Mapping[str, float]], names: Sequence[str] | None = None,
                 **columns) -> list[dict]:
     """``{task: {metric: value}}`` as tidy rows ``{**columns, task, metric, value}`` (all metrics of
