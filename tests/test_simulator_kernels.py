@@ -48,7 +48,45 @@ def test_fused_encoder_step_matches_dense_and_gradcheck():
     assert torch.autograd.gradcheck(lambda *x: sim.phase_rotate_permute(*x, perm_t), args)
 
 
-@pytest.mark.parametrize("wires", [[0, 1], [2, 3], [3, 4], [4], [3, 0], [1, 4, 2]])
+@pytest.mark.parametrize("groups", [[2, 1, 2], [1, 1, 1, 1], [3, 2]])
+def test_phase_rotate_permute_chunks_is_the_dense_product_and_differentiates(groups):
+    torch.manual_seed(0)
+    n = sum(groups)
+    args = [torch.randn(2, 2**n, dtype=torch.complex128, requires_grad=True) for _ in range(2)]
+    gates = [torch.randn(2**s, 2**s, dtype=torch.complex128, requires_grad=True) for s in groups]
+    perm = torch.randperm(2**n)
+    dense = gates[0]
+    for gate in gates[1:]:
+        dense = torch.kron(dense, gate)
+    expected = ((args[0] * args[1]) @ dense.T)[:, perm]
+    assert torch.allclose(sim.phase_rotate_permute_chunks(*args, gates, perm), expected)
+    assert torch.autograd.gradcheck(lambda a, b, *g: sim.phase_rotate_permute_chunks(a, b, list(g), perm),
+                                    (*args, *gates))
+
+
+@pytest.mark.parametrize("n_qubits", [12, 13])
+def test_chunked_encoder_equals_the_two_halves(n_qubits, monkeypatch):
+    """From Q = 12 the encoder uses groups of about four wires; the two-halves kernel is the reference."""
+    from qmtl_utils.quantum.config import QMTLConfig
+
+    assert len(sim.wire_groups(n_qubits)) == 3 and sum(sim.wire_groups(n_qubits)) == n_qubits
+    config = QMTLConfig(n_qubits=n_qubits, n_layers=3, task_outputs=(1, 3), task_kinds=("binary", "multiclass"),
+                        task_qubits=(2, 2))
+    torch.manual_seed(0)
+    z = torch.randn(3, config.d, dtype=torch.float64)
+    angles = 2 * torch.pi * torch.rand(3, n_qubits, dtype=torch.float64)
+    weights = [angles.clone().requires_grad_(True) for _ in range(2)]
+    states = []
+    for chunked_from in (12, 99):
+        monkeypatch.setattr(sim, "CHUNKED_FROM_QUBITS", chunked_from)
+        state = sim.qmtl_encoder_state(z, weights[len(states)], config)
+        (state.real * torch.arange(2**n_qubits)).sum().backward()
+        states.append(state.detach())
+    assert torch.allclose(states[0], states[1])
+    assert torch.allclose(weights[0].grad, weights[1].grad)
+
+
+@pytest.mark.parametrize("wires", [[0, 1], [2, 3], [3, 4], [4], [3], [1, 2], [0, 1, 2, 3, 4], [3, 0], [1, 4, 2]])
 def test_reduced_density_matrix_paths(wires):
     torch.manual_seed(1)
     n = 5

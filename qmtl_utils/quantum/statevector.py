@@ -18,7 +18,8 @@ What makes it fast:
 * the QMTL encoder runs in the Hadamard frame, where the data layer is an elementwise phase and
   the trainable rotations are batch-independent: each layer is one fused step
   (:func:`phase_rotate_permute`: phase, two matrix products over the whole batch, one gather for
-  the CNOT ladder) with a hand-written backward;
+  the CNOT ladder; from Q = 12 on, :func:`phase_rotate_permute_chunks`, one smaller product per
+  group of about four wires) with a hand-written backward;
 * a fixed sequence of CNOTs is a permutation of basis states, applied as one gather;
 * a task block acts on a few qubits only, so its readout needs only the task's reduced density
   matrix ``rho_t`` (``2**S_t`` square): ``<O> = Re tr(rho_t U^† O U)``.
@@ -168,6 +169,86 @@ def phase_rotate_permute(state, phases, left, right, perm_t):
     return _PhaseRotatePermute.apply(state, phases, left, right, perm_t)
 
 
+def _on_axis(x: torch.Tensor, gate: torch.Tensor, before: int, size: int, after: int) -> torch.Tensor:
+    """``gate`` (``size x size``) applied to the middle axis of ``x`` viewed as ``(before, size, after)``."""
+    if after == 1:
+        return x.reshape(before, size) @ gate.transpose(0, 1)
+    return torch.matmul(gate, x.reshape(before, size, after))
+
+
+def _gate_gradient(grad: torch.Tensor, x: torch.Tensor, before: int, size: int, after: int) -> torch.Tensor:
+    """``Σ_{b,a} grad[b,i,a] conj(x[b,j,a])``: the gradient of a gate applied by :func:`_on_axis`
+    (PyTorch's complex convention ``grad_A = grad_y x^H`` for ``y = A x``)."""
+    if after == 1:
+        return grad.reshape(before, size).transpose(0, 1) @ x.reshape(before, size).conj()
+    return (grad.reshape(before, size, after) @ x.reshape(before, size, after).mH).sum(0)
+
+
+class _PhaseRotatePermuteChunks(torch.autograd.Function):
+    """``P · (G_1 ⊗ G_2 ⊗ … ⊗ G_k) · (state ⊙ phases)`` for batch-independent gates on consecutive
+    groups of wires, with a hand-written backward: each ``G_c`` is one matrix product on its axis of
+    the state viewed as ``(batch · before, 2**s_c, after)``.
+
+    With ``k`` groups a layer costs ``Σ_c 2**s_c`` multiply-adds per amplitude instead of
+    ``2**h + 2**(Q-h)`` for the two halves of :class:`_PhaseRotatePermute`: for Q = 13 in groups
+    of 4, 4 and 5 wires, 64 instead of 192. Small matrix products run less efficiently, so the
+    halves stay faster up to about Q = 11 (``benchmarks/bench_update.py`` measures both).
+    """
+
+    @staticmethod
+    def forward(ctx, state, phases, perm, inverse, *gates):
+        batch, dim = state.shape
+        x = state * phases
+        inputs, before = [], batch
+        for gate in gates:
+            size = gate.shape[0]
+            inputs.append(x)
+            x = _on_axis(x, gate, before, size, batch * dim // before // size)
+            before *= size
+        ctx.save_for_backward(state, phases, inverse, *inputs, *gates)
+        return torch.gather(x.reshape(batch, dim), 1, perm.expand(batch, -1))
+
+    @staticmethod
+    def backward(ctx, grad):
+        state, phases, inverse, *rest = ctx.saved_tensors
+        k = len(rest) // 2
+        inputs, gates = rest[:k], rest[k:]
+        batch, dim = state.shape
+        befores = [batch]
+        for gate in gates[:-1]:
+            befores.append(befores[-1] * gate.shape[0])
+        grad_x = torch.gather(grad, 1, inverse.expand(batch, -1))
+        grad_gates = [None] * k
+        for c in reversed(range(k)):
+            before, size = befores[c], gates[c].shape[0]
+            after = batch * dim // before // size
+            if ctx.needs_input_grad[4 + c]:
+                grad_gates[c] = _gate_gradient(grad_x, inputs[c], before, size, after)
+            grad_x = _on_axis(grad_x, gates[c].mH, before, size, after)
+        grad_x = grad_x.reshape(batch, dim)
+        grad_state = grad_x * phases.conj() if ctx.needs_input_grad[0] else None
+        grad_phases = grad_x * state.conj() if ctx.needs_input_grad[1] else None
+        return (grad_state, grad_phases, None, None, *grad_gates)
+
+
+def phase_rotate_permute_chunks(state, phases, gates, perm):
+    """``gather(perm) · (gates[0] ⊗ gates[1] ⊗ …) · (state ⊙ phases)`` (see :class:`_PhaseRotatePermuteChunks`)."""
+    return _PhaseRotatePermuteChunks.apply(state, phases, perm, torch.argsort(perm), *gates)
+
+
+def wire_groups(n_qubits: int) -> list[int]:
+    """How the encoder's trainable layer is split: two halves up to Q = 11 (:class:`_PhaseRotatePermute`),
+    groups of about four wires from Q = 12 on (:class:`_PhaseRotatePermuteChunks`), larger groups last."""
+    if n_qubits < CHUNKED_FROM_QUBITS:
+        half = max(n_qubits // 2, 1)
+        return [half, n_qubits - half] if n_qubits > 1 else [1]
+    k = n_qubits // 4
+    return [n_qubits // k + (i >= k - n_qubits % k) for i in range(k)]
+
+
+CHUNKED_FROM_QUBITS = 12  # measured: benchmarks/bench_update.py
+
+
 def kron_shared(matrices: Sequence[torch.Tensor]) -> torch.Tensor:
     """``M_0 ⊗ M_1 ⊗ …`` of batch-independent square matrices."""
     out = matrices[0]
@@ -315,8 +396,12 @@ class _Gram(torch.autograd.Function):
 def reduced_density_matrix(state: torch.Tensor, wires: Sequence[int], n_qubits: int) -> torch.Tensor:
     """``rho[b] = tr_{other wires} |psi_b><psi_b|`` on ``wires`` (in that order): ``(batch, 2**S, 2**S)``.
 
-    For a contiguous block of wires (the usual task layout) the state is viewed, without copies,
-    as ``(leading, block, trailing)`` and the smaller of the two traced sides is summed last.
+    For a contiguous block of wires (the usual task layout) the state is viewed as ``(leading, block,
+    trailing)``. Every path costs ``batch · 2**Q · 2**S`` multiply-adds: with no leading wires, or no
+    trailing ones, the state is used as it is; with fewer leading than trailing wires the leading ones
+    are summed after a matrix product over the trailing ones; otherwise the block is moved to the
+    front in one copy and both sides are contracted in one product (a product over the leading
+    wires alone would build a ``(block · trailing)``-square matrix, ``trailing`` times the work).
     """
     batch, wires = state.shape[0], list(wires)
     first, n_wires = wires[0], len(wires)
@@ -329,10 +414,11 @@ def reduced_density_matrix(state: torch.Tensor, wires: Sequence[int], n_qubits: 
     if rest >= first:  # contract the trailing wires in a matrix product, sum the leading ones
         rho = _Gram.apply(state.reshape(batch * 2**first, block, 2**rest))
         return rho.reshape(batch, 2**first, block, block).sum(1)
-    # contract the leading wires in a matrix product, then trace out the trailing ones
-    psi = state.reshape(batch, 2**first, block * 2**rest).transpose(1, 2)
-    rho = _Gram.apply(psi).reshape(batch, block, 2**rest, block, 2**rest)
-    return rho.diagonal(dim1=2, dim2=4).sum(-1)
+    if rest == 0:  # the block is the last wires: contract the leading ones
+        return _Gram.apply(state.reshape(batch, 2**first, block).transpose(1, 2))
+    # the block to the front (one copy of the state), then one product over everything else
+    psi = state.reshape(batch, 2**first, block, 2**rest).transpose(1, 2).reshape(batch, block, -1)
+    return _Gram.apply(psi)
 
 
 def rotated_observables(words: Sequence[str], unitary: torch.Tensor) -> torch.Tensor:
@@ -376,14 +462,15 @@ def qmtl_encoder_state(z, encoder_weights, config: QMTLConfig) -> torch.Tensor:
     batch, Q = z.shape[0], config.n_qubits
     features = z.reshape(batch, config.n_layers, Q)
     written = config.encoding_order == "written"
-    half = max(Q // 2, 1)
     hadamard_1 = hadamard(1, z.dtype, z.device)
     swapped_ladder = [(target, control) for control, target in ladder_pairs(Q)]
     ladder = cnot_permutation(Q, swapped_ladder, z.device) if config.entangle and Q > 1 else None
-    rows, cols = 2**half, 2 ** (Q - half)
-    # the shared rotations leave the state transposed; one gather undoes that and applies the ladder
-    no_ladder = torch.arange(2**Q, device=z.device)
-    ladder_t = transposed_permutation(no_ladder if ladder is None else ladder, rows, cols)
+    groups = wire_groups(Q)
+    ends = np.cumsum([0, *groups])
+    perm = torch.arange(2**Q, device=z.device) if ladder is None else ladder
+    if len(groups) <= 2:  # two halves: the rotations leave the state transposed, one gather undoes that too
+        half = groups[0]
+        perm = transposed_permutation(perm, 2**half, 2 ** (Q - half))
     for layer in range(config.n_layers):  # Eq. (3): U_param,ℓ U_enc,ℓ
         theta = encoder_weights[layer]
         rotations = hadamard_1 @ ry(theta) @ rz(theta) @ hadamard_1  # (Q, 2, 2)
@@ -393,11 +480,14 @@ def qmtl_encoder_state(z, encoder_weights, config: QMTLConfig) -> torch.Tensor:
                 state = permute_basis(state, ladder)
             state = state.expand(batch, -1)
             continue
-        left = kron_shared(list(rotations[:half]))
-        right = kron_shared(list(rotations[half:])) if Q > 1 else torch.ones_like(left[:1, :1])
+        gates = [kron_shared(list(rotations[a:b])) for a, b in zip(ends[:-1], ends[1:])]
         # the data phase before this layer's rotations: its own ("operator") or the previous layer's
         data = features[:, layer - 1] if written else features[:, layer]
-        state = phase_rotate_permute(state, z_phases(data), left, right, ladder_t)
+        if len(gates) > 2:
+            state = phase_rotate_permute_chunks(state, z_phases(data), gates, perm)
+        else:
+            right = gates[1] if Q > 1 else torch.ones_like(gates[0][:1, :1])
+            state = phase_rotate_permute(state, z_phases(data), gates[0], right, perm)
     return state * z_phases(features[:, -1]) if written else state  # "written" ends on a data layer
 
 
@@ -454,14 +544,18 @@ def hqnn_expvals(angles: torch.Tensor, weights: torch.Tensor, ansatz: str = "ry_
     batch, n_repeats = angles.shape[0], weights.shape[0]
     Q = n_qubits or weights.shape[1]
     pairs = hqnn_entangler(ansatz, Q)
-    state = zero_state(batch, Q, angles.dtype, angles.device)
+    if n_repeats == 0:
+        return expval_z_all(zero_state(batch, Q, angles.dtype, angles.device), Q)
     encode = rz(angles[:, 2]) @ ry(angles[:, 1]) @ rx(angles[:, 0])  # (batch, 2, 2)
     entangler = cnot_permutation(Q, pairs, angles.device) if pairs else None
     for repeat in range(n_repeats):
         gates = encode.unsqueeze(1).expand(-1, Q, -1, -1)
         if ansatz != "ring":
             gates = ry(weights[repeat]).unsqueeze(0) @ gates  # (batch, Q, 2, 2)
-        state = apply_single_qubit_layer(state, gates)
+        if repeat == 0:  # from |0…0>: the product of each gate's first column
+            state = product_state(gates[..., 0])
+        else:
+            state = apply_single_qubit_layer(state, gates)
         if entangler is not None:
             state = permute_basis(state, entangler)
     return expval_z_all(state, Q)
