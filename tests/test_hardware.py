@@ -308,7 +308,7 @@ def test_plan_is_made_offline_without_submit(head_and_z, offline, tmp_path):
 
 
 PROFILE = {"name": "test", "is_demo": True,
-           "hardware": {"backends": ["ibm_fez"], "shots": 256, "seed": 7, "n_samples": 2}}
+           "hardware": {"backends": ["ibm_fez"], "shots": 256, "seed": 7, "n_samples": 2, "bootstrap": 30}}
 
 
 @pytest.fixture
@@ -340,6 +340,14 @@ def test_study_is_reproducible_with_the_same_seeds(study_inputs, tmp_path):
     entries = [hardware_study.hardware_study(Cache(tmp_path / name), PROFILE, mode="fake") for name in ("a", "b")]
     first, second = (entry.file("hardware.csv").read_bytes() for entry in entries)
     assert first == second and b"ibm_fez: fake_fez" in first
+    assert entries[0].file("summary.csv").read_bytes() == entries[1].file("summary.csv").read_bytes()
+    # every metric of every backend has its bootstrap interval around the value hardware.csv reports
+    table, summary = entries[0].read_csv("hardware.csv"), entries[0].read_csv("summary.csv")
+    merged = table.merge(summary, on=["backend", "task", "metric"], validate="one_to_one")
+    assert len(merged) == len(table) and set(merged.metric) >= {"accuracy", "f1"}
+    assert np.allclose(merged.value, merged["mean"], equal_nan=True)
+    finite = merged.dropna(subset=["value", "ci_low", "ci_high"])
+    assert len(finite) and ((finite.ci_low <= finite.value + 1e-12) & (finite.value <= finite.ci_high + 1e-12)).all()
     jobs = [entry.read_csv("jobs.csv") for entry in entries]
     assert jobs[0].drop(columns="wall_s").equals(jobs[1].drop(columns="wall_s"))
     runs = [sorted((tmp_path / name).rglob("expvals.npy")) for name in ("a", "b")]

@@ -44,7 +44,8 @@ _COMMON: dict[str, Any] = {
     # gates are counted (qmtl_utils.quantum.noisy; "native" = Aer's gate set, as before).
     "noise": {"levels": [0.01, 0.05, 0.1, 0.2], "shots": 1024, "seed": 7, "n_samples": None, "shot_seeds": 5,
               "granularity": "native", "bootstrap": 1000},
-    "hardware": {"backends": ["ibm_fez", "ibm_boston"], "shots": 1024, "seed": 7, "n_samples": None},
+    "hardware": {"backends": ["ibm_fez", "ibm_boston"], "shots": 1024, "seed": 7, "n_samples": None,
+                 "bootstrap": 1000},
     # Beyond the paper (04b): which (open choice, benchmark) pairs of
     # qmtl_utils.studies.open_choices.CHOICES are trained, on the profile's replicates; "all" = every pair.
     "open_choices": {"runs": "all"},
@@ -148,7 +149,7 @@ _PROFILES: dict[str, dict[str, Any]] = {
                          "train": {"max_epochs": 10, "validate_every_epochs": 1, "early_stopping_patience": 2}},
         },
         "noise": {"bootstrap": 200},
-        "hardware": {"n_samples": 64},
+        "hardware": {"n_samples": 64, "bootstrap": 200},
         # The MUStARD rows of the demo's open choices, on the five real folds: does the demo's finding
         # about the angle scale hold on the real data? Not task_weight_1: with one weight for every
         # task and no clipping, Adam's update ignores the loss scale (the demo measured Δ = 0 exactly
@@ -208,7 +209,7 @@ _PROFILES: dict[str, dict[str, Any]] = {
         "noise": {"bootstrap": 200},
         # the calibration snapshots simulate at ~1.1 samples/s on 2 cores (benchmarks/bench_hardware.py):
         # 64 of fold 1's 1,600 test samples
-        "hardware": {"n_samples": 64},
+        "hardware": {"n_samples": 64, "bootstrap": 200},
         # within ~8 minutes on 2 cores: three QMTL choices on Extended MUStARD (the benchmark where
         # the literal QMTL head does not fit, and the cheapest runs: ~35 s each), the encoding order
         # on CheXpert too (10 of its 30 features are dead in the literal reading), and the HQNN
@@ -241,7 +242,7 @@ _PROFILES: dict[str, dict[str, Any]] = {
         "task_scaling": {"tasks": [2, 4], "seeds": [0], "n_train": 128, "n_test": 128, "epochs": 2},
         "shot_budget": {"shots_per_setting": [16, 256], "seeds": [0]},
         "noise": {"levels": [0.05, 0.2], "shots": 256, "n_samples": 8, "shot_seeds": 2, "bootstrap": 20},
-        "hardware": {"backends": ["ibm_fez"], "shots": 256, "n_samples": 4},
+        "hardware": {"backends": ["ibm_fez"], "shots": 256, "n_samples": 4, "bootstrap": 20},
         "open_choices": {"runs": [["encoding_written", "mustard"], ["hqnn_no_ry", "mustard"]]},
     },
 }

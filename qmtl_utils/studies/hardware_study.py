@@ -3,11 +3,13 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from qmtl_utils.quantum import hardware, noise
 from qmtl_utils.runtime.cache import Cache, Entry, write_csv
 from qmtl_utils.runtime.fingerprint import code_fingerprint
+from qmtl_utils.studies import noise_study
 from qmtl_utils.studies.benchmark_runs import CHECKPOINT_BENCHMARK, checkpoint_inputs, expval_metric_rows, profile_meta
 
 
@@ -22,7 +24,8 @@ def hardware_study(cache: Cache, profile: dict, mode: str = "fake", backends=Non
     snapshots (no network needed).
     Every job is recorded (stage ``hardware_runs``); this table is rebuilt from the records.
     ``hardware.csv``: per backend (and the noiseless ``p = 0`` Aer reference with the same shots),
-    task and metric; ``jobs.csv``: one row per job record (job id, backend actually used,
+    task and metric; ``summary.csv``: the same with 95 % bootstrap intervals over the test samples
+    (``settings["bootstrap"]`` replicates); ``jobs.csv``: one row per job record (job id, backend actually used,
     substitution, calibration time, depth, two-qubit gates, shots).
     """
     settings = {**profile["hardware"], "mode": mode}
@@ -46,14 +49,20 @@ def hardware_study(cache: Cache, profile: dict, mode: str = "fake", backends=Non
         reference, _ = noise.aer_expectation_values(head, z, 0.0, shots, seed)
         rows = expval_metric_rows(CHECKPOINT_BENCHMARK, head, reference, labels, backend="noiseless simulator",
                                   requested="noiseless simulator")
-        jobs = []
+        jobs, estimates = [], {"noiseless simulator": reference[None]}
         for name, (values, records) in results.items():
             used = records[0]["backend"] + (" (stand-in)" if records[0]["substituted"] else "")
             rows += expval_metric_rows(CHECKPOINT_BENCHMARK, head, values, labels, backend=f"{name}: {used}",
                                        requested=name)
             jobs += records
+            estimates[f"{name}: {used}"] = np.asarray(values)[None]
         write_csv(pd.DataFrame(rows), folder / "hardware.csv")
         write_csv(pd.DataFrame(jobs), folder / "jobs.csv")
+        # 95 % intervals of every metric, F1 included (not a proportion: no Wilson interval), over
+        # the test samples resampled with replacement; one draw serves every backend
+        summary, _ = noise_study.bootstrap_summary(head, estimates, labels, settings["bootstrap"], seed,
+                                                   reference="noiseless simulator", compare="noiseless simulator")
+        write_csv(summary.rename(columns={"level": "backend"}).drop(columns="shot_seed_std"), folder / "summary.csv")
 
     job_keys = [hardware.STAGE + ":" + r.get("job_id", "") for _, records in results.values() for r in records]
     params = {**settings, "jobs": job_keys}
