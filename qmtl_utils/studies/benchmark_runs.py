@@ -4,9 +4,17 @@ Each run (benchmark, head variant, seed or fold) is one entry of the content-key
 the training settings, the dataset it used and the code; a run that was already done is read back,
 so an interrupted notebook resumes where it stopped. :func:`run_benchmark` trains what is missing
 and writes the benchmark's result tables (stage ``results_<benchmark>``): ``metrics.csv`` in long
-format (variant, replicate, task, metric, value) and ``runs.csv`` (best epoch, wall time, head
-parameters, backbone actually used, profile). The figures notebook reads them with
+format (variant, replicate, task, metric, value), ``runs.csv`` (best epoch and the checkpoint's
+validation score, wall time, head parameters, backbone actually used, profile) and ``history.csv``
+(every run's learning curve, :func:`history_frame`). The figures notebook reads them with
 :func:`results_entry`.
+
+Every run keeps its **history** (``history.csv``): one row per validation check of its protocol
+(GLUE: every ``validate_every`` updates and after the last one; CheXpert and MUStARD: every
+epoch) with the step, the epoch, the mean training loss since the previous row, the validation
+score that selects the checkpoint (:data:`VALIDATION_METRIC`) and the learning rate, so a learning
+curve is drawn from the cache without retraining. ``run.json`` names the checkpoint's row:
+``best_step`` and ``best_validation``.
 
 ``spec_overrides`` (e.g. ``{"n_layers": 4}``, ``{"entangle": False}``) train a variant of the
 benchmark's configuration: the §6 ablations. CheXpert and MUStARD runs also keep what the noise,
@@ -42,6 +50,40 @@ from qmtl_utils.training.metrics import (
 
 CHECKPOINT_BENCHMARK = "chexpert"  # §6.3 and §7 evaluate the fold-1 CheXpert head
 TEST_METRICS = ("accuracy", "precision", "recall", "f1")  # Table 3
+# The validation score that selects each protocol's checkpoint (Appendix C), as its history names it:
+# GLUE the macro average of the tasks' primary metrics, CheXpert the mean F1 over the five tasks
+# (Eq. (25) decisions), Extended MUStARD the sarcasm F1.
+VALIDATION_METRIC = {"glue": "macro_average", "chexpert": "val_mean_f1", "mustard": "val_sarcasm_f1"}
+HISTORY_COLUMNS = ("step", "epoch", "train_loss", "validation", "lr")
+
+
+class RunOutput(NamedTuple):
+    """What one training run gives :func:`_write_run`."""
+
+    rows: list  # metric rows (task, metric, value)
+    info: dict  # run.json fields
+    checkpoint: dict  # {"head", "z", "labels"} (CheXpert, MUStARD) or {} (GLUE)
+    outputs: dict  # {task: (test outputs, test labels)}
+    history: pd.DataFrame  # history_frame of the protocol's history
+
+
+def history_frame(benchmark: str, history: list[dict], lr: float | None = None) -> pd.DataFrame:
+    """A protocol's ``history`` (:func:`~qmtl_utils.training.train_glue`, ``train_chexpert``,
+    ``train_mustard``) as the table a run keeps, columns :data:`HISTORY_COLUMNS`: ``step`` (GLUE:
+    the update count at the validation check; otherwise the epoch), ``epoch``, ``train_loss`` (mean
+    over the updates since the previous row; for GLUE each update's loss is the sampled task's, for
+    the others Eq. (1) over the five tasks), ``validation`` (:data:`VALIDATION_METRIC`; NaN on a
+    CheXpert epoch without a validation check) and ``lr`` (MUStARD's constant Adam rate ``lr``)."""
+    metric = VALIDATION_METRIC[benchmark]
+    return pd.DataFrame([{"step": h["update"] if benchmark == "glue" else h["epoch"], "epoch": h["epoch"],
+                          "train_loss": h["train_loss"], "validation": h.get(metric, float("nan")),
+                          "lr": h.get("lr", lr)} for h in history], columns=list(HISTORY_COLUMNS))
+
+
+def best_row(history: pd.DataFrame) -> pd.Series:
+    """The history row of the checkpoint a protocol keeps: the first row with the largest validation
+    score (every protocol's :class:`~qmtl_utils.training.common.BestCheckpoint` keeps the first of ties)."""
+    return history.loc[history["validation"].idxmax()]
 
 
 # --------------------------------------------------------------------------- one run per benchmark
@@ -55,7 +97,7 @@ def _test_features(model, batches) -> np.ndarray:
 
 
 def _glue_run(spec: BenchmarkSpec, settings: dict, variant: str, seed: int, tokens: dict,
-              encoder_info: dict) -> tuple[list, dict, dict]:
+              encoder_info: dict) -> RunOutput:
     from qmtl_utils.models.backbones.glue import GlueBackbone
     from qmtl_utils.training import MultiTaskModel, train_glue
 
@@ -69,13 +111,15 @@ def _glue_run(spec: BenchmarkSpec, settings: dict, variant: str, seed: int, toke
         rows += [{"task": task, "metric": f"primary:{primary}", "value": values["primary"]},
                  {"task": task, "metric": f"secondary:{secondary}", "value": values["secondary"]}]
     outputs = {t: (result["validation_outputs"][t], tokens[t]["validation"].label.numpy()) for t in tokens}
-    return rows, {"best_epoch": result["best_epoch"], "n_updates": result["n_updates"],
-                  "stopped_early": result["stopped_early"], "backbone": encoder_info["encoder"],
-                  "head_params": count_trainable(model.head)}, {}, outputs
+    info = {"best_epoch": result["best_epoch"], "best_step": result["best_update"],
+            "best_validation": result["macro_average"], "n_updates": result["n_updates"],
+            "stopped_early": result["stopped_early"], "backbone": encoder_info["encoder"],
+            "head_params": count_trainable(model.head)}
+    return RunOutput(rows, info, {}, outputs, history_frame("glue", result["history"]))
 
 
 def _chexpert_run(spec: BenchmarkSpec, settings: dict, variant: str, fold: int, frame, root: Path,
-                  folds) -> tuple[list, dict, dict]:
+                  folds) -> RunOutput:
     from torch.utils.data import DataLoader
 
     from qmtl_utils.data.chexpert import ChexpertDataset
@@ -104,13 +148,16 @@ def _chexpert_run(spec: BenchmarkSpec, settings: dict, variant: str, fold: int, 
     checkpoint = {"head": model.head, "z": _test_features(model, (x for x, _ in test_loader)),
                   "labels": np.asarray(test_loader.dataset.labels)}
     name = "densenet121" if settings.get("densenet") is None else "small DenseNet"
-    info = {"best_epoch": result["best_epoch"], "n_epochs": result["n_epochs"], "stopped_early": result["stopped_early"],
-            "backbone": f"{name} ({backbone.weights})", "head_params": count_trainable(model.head)}
-    return metric_rows(result["test"], TEST_METRICS), info, checkpoint, _checkpoint_outputs(spec, checkpoint)
+    info = {"best_epoch": result["best_epoch"], "best_step": result["best_epoch"],
+            "best_validation": result["val_mean_f1"], "n_epochs": result["n_epochs"],
+            "stopped_early": result["stopped_early"], "backbone": f"{name} ({backbone.weights})",
+            "head_params": count_trainable(model.head)}
+    return RunOutput(metric_rows(result["test"], TEST_METRICS), info, checkpoint, _checkpoint_outputs(spec, checkpoint),
+                     history_frame("chexpert", result["history"]))
 
 
 def _mustard_run(spec: BenchmarkSpec, settings: dict, variant: str, fold: int, features, labels,
-                 folds) -> tuple[list, dict, dict]:
+                 folds) -> RunOutput:
     from qmtl_utils.models.backbones.mustard import MustardProjection
     from qmtl_utils.training import MultiTaskModel, train_mustard
     from qmtl_utils.training.mustard import validation_split
@@ -126,9 +173,11 @@ def _mustard_run(spec: BenchmarkSpec, settings: dict, variant: str, fold: int, f
                            {**settings["train"], "seed": fold, "task_weight": weight})
     checkpoint = {"head": model.head, "z": _test_features(model, [torch.from_numpy(features[test])]),
                   "labels": labels[test]}
-    info = {"best_epoch": result["best_epoch"], "n_epochs": result["n_epochs"], "backbone": "dense projection",
-            "head_params": count_trainable(model.head)}
-    return metric_rows(result["test"], TEST_METRICS), info, checkpoint, _checkpoint_outputs(spec, checkpoint)
+    info = {"best_epoch": result["best_epoch"], "best_step": result["best_epoch"],
+            "best_validation": result["val_sarcasm_f1"], "n_epochs": result["n_epochs"],
+            "backbone": "dense projection", "head_params": count_trainable(model.head)}
+    return RunOutput(metric_rows(result["test"], TEST_METRICS), info, checkpoint, _checkpoint_outputs(spec, checkpoint),
+                     history_frame("mustard", result["history"], lr=result["settings"]["lr"]))
 
 
 @torch.no_grad()
@@ -206,7 +255,7 @@ def run_benchmark(cache: Cache, profile: dict, benchmark: str, variants=HEAD_VAR
     data_entry, inputs = _inputs(cache, profile, benchmark)
     executor.prefetch(cache, benchmark_units(cache, profile, benchmark, variants, spec_overrides, data_entry.key))
     jobs = [(v, r) for v in variants for r in settings["replicates"]]
-    run_keys, frames, runs, started = [], [], [], time.perf_counter()
+    run_keys, frames, runs, histories, started = [], [], [], [], time.perf_counter()
     for done, (variant, replicate) in enumerate(jobs):
         entry = cache.get_or_compute(
             f"run_{benchmark}", _run_params(variant, replicate, settings, spec_overrides),
@@ -215,6 +264,7 @@ def run_benchmark(cache: Cache, profile: dict, benchmark: str, variants=HEAD_VAR
         run_keys.append(entry.key)
         frames.append(entry.read_csv("metrics.csv"))
         runs.append(entry.read_json("run.json"))
+        histories.append(entry.read_csv("history.csv").assign(variant=variant, replicate=replicate))
         elapsed = time.perf_counter() - started
         eta = elapsed / (done + 1) * (len(jobs) - done - 1)
         print(f"[{benchmark}] run {done + 1}/{len(jobs)} ({variant}, replicate {replicate}) ready; "
@@ -223,6 +273,9 @@ def run_benchmark(cache: Cache, profile: dict, benchmark: str, variants=HEAD_VAR
     def write(folder: Path) -> None:
         write_csv(pd.concat(frames, ignore_index=True), folder / "metrics.csv")
         write_csv(pd.DataFrame(runs), folder / "runs.csv")
+        history = pd.concat(histories, ignore_index=True)
+        history["label"] = history.variant.map(lambda v: variant_label(v, spec.n_qubits))
+        write_csv(history[["variant", "replicate", "label", *HISTORY_COLUMNS]], folder / "history.csv")
 
     return cache.get_or_compute(f"results_{benchmark}", _results_params(variants, settings, spec_overrides), write,
                                 upstream=run_keys, code_version=code_fingerprint(__name__),
@@ -268,8 +321,10 @@ def _results_params(variants, settings: dict, spec_overrides: dict | None) -> di
 def _write_run(folder: Path, spec: BenchmarkSpec, settings: dict, variant: str, replicate: int, inputs: dict,
                profile_name: str) -> None:
     start = time.perf_counter()
-    rows, info, checkpoint, outputs = _RUNNERS[spec.name](spec, settings, variant, replicate, **inputs)
+    rows, info, checkpoint, outputs, history = _RUNNERS[spec.name](spec, settings, variant, replicate, **inputs)
     write_csv(_predictions(spec, outputs), folder / "predictions.csv")
+    write_csv(history, folder / "history.csv")
+    info["validation_metric"] = VALIDATION_METRIC[spec.name]
     rows = rows + _signal_rows(spec, outputs)
     if checkpoint:
         torch.save(checkpoint["head"].state_dict(), folder / "head.pt")
@@ -292,7 +347,8 @@ def _data_key(cache: Cache, profile: dict, benchmark: str) -> str:
 
 def run_entry(cache: Cache, profile: dict, benchmark: str, variant: str, replicate: int,
               spec_overrides: dict | None = None, data_key: str | None = None) -> Entry:
-    """Look up one run's cache entry (metrics, ``run.json`` and, for CheXpert/MUStARD, the checkpoint)."""
+    """Look up one run's cache entry (metrics, ``run.json``, ``history.csv`` and, for CheXpert/MUStARD,
+    the checkpoint)."""
     settings = profile["training"][benchmark]
     data_key = data_key or _data_key(cache, profile, benchmark)
     return cache.lookup(f"run_{benchmark}", _run_params(variant, replicate, settings, spec_overrides),
