@@ -2,6 +2,7 @@
 their tables, a second run executes nothing, the figures notebook reads the cache alone, and
 without a cache it fails with a clear message."""
 
+import json
 import os
 import subprocess
 import sys
@@ -9,6 +10,7 @@ import time
 
 import pandas as pd
 import pytest
+from notebook_warnings import environment_warnings
 
 from qmtl_utils.runtime.paths import repo_root
 from qmtl_utils.runtime.stages import GRAPH
@@ -69,6 +71,11 @@ def test_smoke_chain_draws_figures_and_then_does_nothing(smoke_dirs):
     assert set(fig11.requested) == {"noiseless simulator", "ibm_fez"}
     executed = sorted(p.name for p in (base / "runs" / "smoke").glob("*.ipynb"))
     assert executed == sorted(EXECUTED)
+    # what a reader sees: no executed notebook shows a warning about our environment, only the
+    # companion's deliberate messages (tests/notebook_warnings.py)
+    noise = {name: environment_warnings(json.loads((base / "runs" / "smoke" / name).read_text()))
+             for name in executed}
+    assert not any(noise.values()), {name: lines for name, lines in noise.items() if lines}
 
     mtime = (figures / "fig02_param_scaling.png").stat().st_mtime
     start = time.perf_counter()
