@@ -21,7 +21,9 @@ from qmtl_utils.runtime.fingerprint import code_fingerprint
 
 def _entry(cache: Cache, stage: str, settings: dict, write, compute: bool) -> Entry:
     params = {"data": settings, "seed": settings.get("seed", 0)}
-    return cache.fetch(stage, params, write, compute=compute, code_version=code_fingerprint(__name__))
+    if compute:
+        return cache.get_or_compute(stage, params, write, code_version=code_fingerprint(__name__))
+    return cache.lookup(stage, params, code_version=code_fingerprint(__name__))
 
 
 # --------------------------------------------------------------------------- GLUE

@@ -188,4 +188,6 @@ def parameter_tables(cache, scaling: dict, *, compute: bool = True):
         write_csv(scaling_table(**scaling), folder / "param_scaling.csv")
 
     params = {"scaling": scaling}
-    return cache.fetch(PARAMETER_STAGE, params, write, compute=compute, code_version=code_fingerprint(__name__))
+    if compute:
+        return cache.get_or_compute(PARAMETER_STAGE, params, write, code_version=code_fingerprint(__name__))
+    return cache.lookup(PARAMETER_STAGE, params, code_version=code_fingerprint(__name__))

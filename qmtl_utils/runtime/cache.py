@@ -441,23 +441,6 @@ class Cache:
             )
         return entry
 
-    def fetch(
-        self,
-        stage: str,
-        params: dict,
-        write: WriteFn,
-        *,
-        compute: bool,
-        upstream: Sequence[str] = (),
-        code_version: str = "",
-        meta: dict | None = None,
-    ) -> Entry:
-        """The one compute-or-look-up step of every study: :meth:`get_or_compute` when ``compute``
-        (the producing notebook), else :meth:`lookup` (every later reader)."""
-        if compute:
-            return self.get_or_compute(stage, params, write, upstream=upstream, code_version=code_version, meta=meta)
-        return self.lookup(stage, params, upstream=upstream, code_version=code_version)
-
 
 def _write_json_atomic(obj: Any, path: Path) -> None:
     tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")

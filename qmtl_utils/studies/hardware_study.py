@@ -66,5 +66,7 @@ def hardware_study(cache: Cache, profile: dict, mode: str = "fake", backends=Non
 
     job_keys = [hardware.STAGE + ":" + r.get("job_id", "") for _, records in results.values() for r in records]
     params = {**settings, "jobs": job_keys}
-    return cache.fetch("hardware_chexpert", params, write, compute=compute, upstream=[run_key],
-                       code_version=code_fingerprint(__name__), meta=profile_meta(profile))
+    if compute:
+        return cache.get_or_compute("hardware_chexpert", params, write, upstream=[run_key],
+                                    code_version=code_fingerprint(__name__), meta=profile_meta(profile))
+    return cache.lookup("hardware_chexpert", params, upstream=[run_key], code_version=code_fingerprint(__name__))

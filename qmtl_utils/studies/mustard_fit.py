@@ -268,5 +268,8 @@ def mustard_fit(cache: Cache, profile: dict, probes=None, compute: bool = True) 
         write_csv(pd.DataFrame([majority_rates(labels, folds, fold)]), folder / "majority.csv")
 
     params = {"probes": [[n, c] for n, c in probes], "settings": settings, "fold": fold}
-    return cache.fetch("mustard_fit", params, write, compute=compute, upstream=[data_entry.key, *(e.key for e in entries)],
-                       code_version=code_fingerprint(__name__), meta={"profile": profile["name"]})
+    upstream, code = [data_entry.key, *(e.key for e in entries)], code_fingerprint(__name__)
+    if compute:
+        return cache.get_or_compute("mustard_fit", params, write, upstream=upstream, code_version=code,
+                                    meta={"profile": profile["name"]})
+    return cache.lookup("mustard_fit", params, upstream=upstream, code_version=code)

@@ -141,9 +141,13 @@ def noise_study(cache: Cache, profile: dict, compute: bool = True) -> Entry:
                                                 upstream=(run_key,), code_version=code, meta=meta, label=f"noise p={p:g}")
                                   for p in levels])
     for p in levels:
-        upstream.append(cache.fetch("noise_level", {"p": p, **settings},
-                                    lambda folder, p=p: _write_level(folder, head, z, p, settings), compute=compute,
-                                    upstream=[run_key], code_version=code, meta=meta).key)
+        if compute:
+            level = cache.get_or_compute("noise_level", {"p": p, **settings},
+                                         lambda folder, p=p: _write_level(folder, head, z, p, settings),
+                                         upstream=[run_key], code_version=code, meta=meta)
+        else:
+            level = cache.lookup("noise_level", {"p": p, **settings}, upstream=[run_key], code_version=code)
+        upstream.append(level.key)
 
     def write(folder):
         with torch.no_grad():
@@ -168,5 +172,6 @@ def noise_study(cache: Cache, profile: dict, compute: bool = True) -> Entry:
         write_csv(delta, folder / "delta.csv")
         write_csv(pd.DataFrame(infos), folder / "levels.csv")
 
-    return cache.fetch("noise_chexpert", settings, write, compute=compute, upstream=upstream, code_version=code,
-                       meta=meta)
+    if compute:
+        return cache.get_or_compute("noise_chexpert", settings, write, upstream=upstream, code_version=code, meta=meta)
+    return cache.lookup("noise_chexpert", settings, upstream=upstream, code_version=code)

@@ -228,9 +228,11 @@ def run_open_choices(cache: Cache, profile: dict, compute: bool = True) -> Entry
         write_csv(pd.concat([literal_verdicts(tables), summary_table(changes, tables)], ignore_index=True),
                   folder / "summary.csv")
 
-    upstream = [e.key for e in literal.values()] + [e.key for _, _, e in switched]
-    return cache.fetch("open_choices", _params(profile), write, compute=compute, upstream=upstream,
-                       code_version=code_fingerprint(__name__), meta=benchmark_runs.profile_meta(profile))
+    upstream, code = [e.key for e in literal.values()] + [e.key for _, _, e in switched], code_fingerprint(__name__)
+    if compute:
+        return cache.get_or_compute("open_choices", _params(profile), write, upstream=upstream, code_version=code,
+                                    meta=benchmark_runs.profile_meta(profile))
+    return cache.lookup("open_choices", _params(profile), upstream=upstream, code_version=code)
 
 
 def literal_verdicts(literal_by_benchmark: dict[str, pd.DataFrame]) -> pd.DataFrame:

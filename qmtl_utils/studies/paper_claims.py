@@ -49,9 +49,11 @@ def claims(cache: Cache, profile: dict, *, compute: bool = True) -> Entry:
 
     params = {"margin": profile["claims"]["margin"], "not_run": sorted(not_run),
               "differences": setup_differences(profile)}
-    return cache.fetch("claims", params, write, compute=compute,
-                       upstream=[e.key for e in (*results.values(), *refs.values())],
-                       code_version=code_fingerprint(__name__), meta=benchmark_runs.profile_meta(profile))
+    upstream, code = [e.key for e in (*results.values(), *refs.values())], code_fingerprint(__name__)
+    if compute:
+        return cache.get_or_compute("claims", params, write, upstream=upstream, code_version=code,
+                                    meta=benchmark_runs.profile_meta(profile))
+    return cache.lookup("claims", params, upstream=upstream, code_version=code)
 
 
 def verdict_sentences(summary: pd.DataFrame) -> list[str]:

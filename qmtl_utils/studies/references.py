@@ -345,6 +345,8 @@ def references(cache: Cache, profile: dict, benchmark: str, *, variants=HEAD_VAR
     params = {"replicates": settings["replicates"]}
     if tuple(variants) != HEAD_VARIANTS:
         params["variants"] = list(variants)
-    return cache.fetch(f"references_{benchmark}", params, write, compute=compute,
-                       upstream=[data_entry.key, results.key], code_version=code_fingerprint(__name__),
-                       meta=benchmark_runs.profile_meta(profile))
+    stage, upstream, code = f"references_{benchmark}", [data_entry.key, results.key], code_fingerprint(__name__)
+    if compute:
+        return cache.get_or_compute(stage, params, write, upstream=upstream, code_version=code,
+                                    meta=benchmark_runs.profile_meta(profile))
+    return cache.lookup(stage, params, upstream=upstream, code_version=code)

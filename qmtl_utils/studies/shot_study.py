@@ -33,5 +33,7 @@ def shot_budget(cache: Cache, profile: dict, benchmark: str, compute: bool = Tru
                     "groups_per_task": [[list(g) for g in groups] for groups in shots.task_groups(head.config)]},
                    folder / "info.json")
 
-    return cache.fetch("shot_budget", params, write, compute=compute, upstream=[run_key],
-                       code_version=code_fingerprint(__name__), meta=profile_meta(profile))
+    if compute:
+        return cache.get_or_compute("shot_budget", params, write, upstream=[run_key],
+                                    code_version=code_fingerprint(__name__), meta=profile_meta(profile))
+    return cache.lookup("shot_budget", params, upstream=[run_key], code_version=code_fingerprint(__name__))

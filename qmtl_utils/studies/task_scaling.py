@@ -284,13 +284,14 @@ def run_scaling(cache: Cache, settings: ScalingSettings | dict | None = None, ve
         for i, (T, variant, seed) in enumerate(jobs):
             backend = backends[T] if variant == "qmtl" else "fast"
             params = {"T": T, "variant": variant, "seed": seed, "backend": backend, "settings": s.run_settings()}
-            entry = cache.fetch(
+            if not compute:  # the figures notebook needs only the keys of the runs
+                keys.append(cache.lookup(RUN_STAGE, params, code_version=code).key)
+                continue
+            entry = cache.get_or_compute(
                 RUN_STAGE, params,
                 lambda folder, T=T, v=variant, seed=seed, b=backend: _write_run(folder, T, v, seed, s, b, verbose),
-                compute=compute, code_version=code)
+                code_version=code)
             keys.append(entry.key)
-            if not compute:  # the figures notebook needs only the keys of the runs
-                continue
             record = entry.read_json("run.json")
             runs.append(record)
             task_frames.append(entry.read_csv("tasks.csv").assign(T=T, variant=variant, seed=seed))
@@ -307,4 +308,6 @@ def run_scaling(cache: Cache, settings: ScalingSettings | dict | None = None, ve
                   folder / "tasks.csv")
 
     params = {"tasks": s.tasks, "seeds": s.seeds, "variants": s.variants}  # the runs: their keys are upstream
-    return cache.fetch(RESULTS_STAGE, params, write, compute=compute, upstream=keys, code_version=code)
+    if compute:
+        return cache.get_or_compute(RESULTS_STAGE, params, write, upstream=keys, code_version=code)
+    return cache.lookup(RESULTS_STAGE, params, upstream=keys, code_version=code)
