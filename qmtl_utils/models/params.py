@@ -151,6 +151,34 @@ def scaling_table(tasks: Iterable[int], task_qubits: int = 2, outputs_per_task: 
     return pd.DataFrame(rows)
 
 
+PARAMETER_STAGE = "head_parameters"
+
+
+def parameter_count_tables(cache, scaling: dict, *, compute: bool = True):
+    """The cache entry holding the parameter-count tables: ``head_parameters.csv`` (every head of
+    every benchmark counted against its closed form, Fig. 4) and ``param_scaling.csv`` (Eqs. (15)-(17)
+    against counted heads as the number of tasks grows, Fig. 2).
+
+    ``scaling`` holds :func:`scaling_table`'s arguments (a profile's ``scaling`` settings).
+    With ``compute=True`` (the heads notebook) it counts and caches them on a miss; with
+    ``compute=False`` (the figures notebook) it only looks them up.
+    """
+    from qmtl_utils.runtime.cache import write_csv
+    from qmtl_utils.runtime.fingerprint import code_fingerprint
+
+    def write(folder):
+        write_csv(benchmark_table(), folder / "head_parameters.csv")
+        write_csv(scaling_table(**scaling), folder / "param_scaling.csv")
+
+    params = {"scaling": scaling}
+    if compute:
+        return cache.get_or_compute(PARAMETER_STAGE, params, write, code_version=code_fingerprint(__name__))
+    return cache.lookup(PARAMETER_STAGE, params, code_version=code_fingerprint(__name__))
+
+
+parameter_tables = parameter_count_tables  # alias for the notebooks until they move to parameter_count_tables
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description="Trainable head parameters of the paper's configurations.")
     parser.add_argument("--json", action="store_true", help="print JSON records instead of a table")
@@ -169,25 +197,3 @@ def main(argv=None) -> None:
 
 if __name__ == "__main__":
     main()
-
-
-PARAMETER_STAGE = "head_parameters"
-
-
-def parameter_tables(cache, scaling: dict, *, compute: bool = True):
-    """The cache entry holding ``head_parameters.csv`` (Fig. 4) and ``param_scaling.csv`` (Fig. 2).
-
-    ``scaling`` holds :func:`scaling_table`'s arguments (a profile's ``scaling`` settings).
-    The heads notebook computes it (``compute=True``); the figures notebook only looks it up.
-    """
-    from qmtl_utils.runtime.cache import write_csv
-    from qmtl_utils.runtime.fingerprint import code_fingerprint
-
-    def write(folder):
-        write_csv(benchmark_table(), folder / "head_parameters.csv")
-        write_csv(scaling_table(**scaling), folder / "param_scaling.csv")
-
-    params = {"scaling": scaling}
-    if compute:
-        return cache.get_or_compute(PARAMETER_STAGE, params, write, code_version=code_fingerprint(__name__))
-    return cache.lookup(PARAMETER_STAGE, params, code_version=code_fingerprint(__name__))
