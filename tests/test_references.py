@@ -169,7 +169,7 @@ def test_demo_mustard_classical_head_meets_the_signal_criterion(tmp_path):
     cache = Cache(tmp_path / "demo")
     datasets.mustard_dataset(cache, profile["data"]["mustard"], compute=True)
     benchmark_runs.run_benchmark(cache, profile, "mustard", variants=("classical",))
-    entry = references.references(cache, profile, "mustard", variants=("classical",))
+    entry = references.baselines_and_ceilings(cache, profile, "mustard", variants=("classical",))
     criterion, signal = entry.read_csv("criterion.csv"), entry.read_csv("signal.csv")
     assert criterion.holds.all(), criterion
     assert (signal[signal.model == "ceiling"].signal_p < references.ALPHA).all()

@@ -38,7 +38,7 @@ def claims(cache: Cache, profile: dict, *, compute: bool = True) -> Entry:
                for b in missing_benchmarks(profile)}
     ran = [b for b in BENCHMARKS if b not in not_run]
     results = {b: benchmark_runs.results_entry(cache, profile, b) for b in ran}
-    refs = {b: references.references(cache, profile, b, compute=False) for b in ran}
+    refs = {b: references.baselines_and_ceilings(cache, profile, b, compute=False) for b in ran}
 
     def write(folder) -> None:
         table = claims_table({b: e.read_csv("metrics.csv") for b, e in results.items()},

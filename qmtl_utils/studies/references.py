@@ -323,9 +323,10 @@ def criterion(signal: pd.DataFrame, head: str = "classical") -> pd.DataFrame:
 # --------------------------------------------------------------------------- the cached stage
 
 
-def references(cache: Cache, profile: dict, benchmark: str, *, variants=HEAD_VARIANTS,
-               compute: bool = True) -> Entry:
-    """Stage ``references_<benchmark>``: ``references.csv`` (baseline and ceiling metrics),
+def baselines_and_ceilings(cache: Cache, profile: dict, benchmark: str, *, variants=HEAD_VARIANTS,
+                           compute: bool = True) -> Entry:
+    """The majority-class baseline and the ceiling of each task, and whether each head carries signal:
+    stage ``references_<benchmark>``, ``references.csv`` (baseline and ceiling metrics),
     ``signal.csv`` (:func:`signal_table`) and ``criterion.csv`` (:func:`criterion`), computed from the
     benchmark's dataset and the predictions of every training run of ``results_<benchmark>``
     (``variants``: the heads of that results table)."""
@@ -350,3 +351,6 @@ def references(cache: Cache, profile: dict, benchmark: str, *, variants=HEAD_VAR
         return cache.get_or_compute(stage, params, write, upstream=upstream, code_version=code,
                                     meta=benchmark_runs.profile_meta(profile))
     return cache.lookup(stage, params, upstream=upstream, code_version=code)
+
+
+references = baselines_and_ceilings  # alias for the notebooks until they move to baselines_and_ceilings
