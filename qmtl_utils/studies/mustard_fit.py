@@ -4,11 +4,11 @@
 Two kinds of evidence, both on the benchmark's own configuration (Q = 13, L = 3, S = 1, 2, 2, 4, 4,
 raw expectation values as logits, Appendix B.3):
 
-* :func:`light_cone` — which encoding angles can move which task's outputs: the RMS derivative of
-  each task's expectation values with respect to each angle slot ``(layer l, qubit q)`` of
-  Eq. (3), over random inputs and random head weights. A slot with zero derivative for every task
-  is a feature the head can never use (the first data layer acts on ``H|0> = |+>``, an eigenstate
-  of RX, so its angles are a global phase).
+* :func:`angle_sensitivity` — which encoding angles can move which task's outputs (each task's
+  light cone): the RMS derivative of each task's expectation values with respect to each angle slot
+  ``(layer l, qubit q)`` of Eq. (3), over random inputs and random head weights. A slot with zero
+  derivative for every task is a feature the head can never use (the first data layer acts on
+  ``H|0> = |+>``, an eigenstate of RX, so its angles are a global phase).
 * :func:`fit_probe` — the training protocol of Appendix C.3 (Adam, batch 16, the task weights, the
   validation split) instrumented per epoch: accuracy on the **training** rows and on the test fold
   per task, and the gradient norm reaching the projection and the circuit. Each probe changes one
@@ -56,7 +56,7 @@ PROBES: tuple[tuple[str, dict], ...] = (
 # --------------------------------------------------------------------------- light cone
 
 
-def light_cone(spec=None, n_samples: int = 16, n_heads: int = 2, seed: int = 0, **config_overrides) -> pd.DataFrame:
+def angle_sensitivity(spec=None, n_samples: int = 16, n_heads: int = 2, seed: int = 0, **config_overrides) -> pd.DataFrame:
     """RMS of ``d<O>/d z_{l,q}`` per task and encoding slot (layer ``l``, qubit ``q``; the angle
     ``z[l*Q + q]`` of Eq. (3)), over ``n_samples`` uniform random angle vectors and ``n_heads``
     random initialisations of the head (its own ``reset_parameters``). Columns: task, layer, qubit,
@@ -81,6 +81,9 @@ def light_cone(spec=None, n_samples: int = 16, n_heads: int = 2, seed: int = 0, 
     rows = [{"task": spec.tasks[t].name, "layer": slot // config.n_qubits + 1, "qubit": slot % config.n_qubits,
              "sensitivity": float(rms[t, slot])} for t in range(config.n_tasks) for slot in range(config.d)]
     return pd.DataFrame(rows)
+
+
+light_cone = angle_sensitivity  # alias for the notebooks until they move to angle_sensitivity
 
 
 # --------------------------------------------------------------------------- instrumented training
@@ -248,7 +251,7 @@ def _unit_probe(folder, *, cache_root: str, profile: dict, name: str, changes: d
 
 
 def mustard_fit(cache: Cache, profile: dict, probes=None, compute: bool = True) -> Entry:
-    """Stage ``mustard_fit``: ``light_cone.csv`` (:func:`light_cone`) and ``probes.csv`` (each probe —
+    """Stage ``mustard_fit``: ``light_cone.csv`` (:func:`angle_sensitivity`) and ``probes.csv`` (each probe —
     default the profile's :func:`selected_probes` — through :func:`fit_probe` on the profile's first
     fold, column ``probe``; each probe is its own ``mustard_probe`` entry, computed by the executor),
     plus ``majority.csv`` (training-row majority rates per task)."""
@@ -263,7 +266,7 @@ def mustard_fit(cache: Cache, profile: dict, probes=None, compute: bool = True) 
 
     def write(folder) -> None:
         labels = label_frame[[t.name for t in BENCHMARKS[BENCHMARK].tasks]].to_numpy()
-        write_csv(light_cone(), folder / "light_cone.csv")
+        write_csv(angle_sensitivity(), folder / "light_cone.csv")
         write_csv(pd.concat([e.read_csv("probe.csv") for e in entries], ignore_index=True), folder / "probes.csv")
         write_csv(pd.DataFrame([majority_rates(labels, folds, fold)]), folder / "majority.csv")
 
