@@ -141,7 +141,7 @@ def paper_plan(device: torch.device, quick: bool) -> dict:
     from qmtl_utils.studies import plan
 
     name = "smoke" if quick else "paper"
-    calibration = plan.calibrate(profiles.get_profile(name), device=str(device), verbose=False)
+    calibration = plan.measure_costs(profiles.get_profile(name), device=str(device), verbose=False)
     with tempfile.TemporaryDirectory() as folder:
         the_plan = plan.make_plan(name, Cache(folder), calibration)
     stages: dict[str, dict] = {}

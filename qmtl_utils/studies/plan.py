@@ -6,7 +6,7 @@ and study settings: the same units :mod:`qmtl_utils.runtime.executor` dispatches
 inputs are present (data folders, encoder and ImageNet weights, IBM credentials), whether it is
 already cached, and the disk, memory and time it needs. Times come from a short **calibration** on
 this machine: a few optimiser steps of each backbone + head at the profile's sizes on synthetic
-tensors (:func:`calibrate`), a few samples of the noisy path, one short epoch of each task-scaling
+tensors (:func:`measure_costs`), a few samples of the noisy path, one short epoch of each task-scaling
 size, and a batch of the frozen text encoder. A run's time is its number of steps times the step
 time measured here, plus its evaluations; nothing is read from a table of guesses.
 
@@ -280,10 +280,11 @@ def _batch_size(profile: dict, benchmark: str, variant: str) -> int:
     return settings["train"].get("batch_size", 128 if benchmark == "glue" else 16)
 
 
-def calibrate(profile: dict, device: str | None = None, max_batch: int = 32, verbose: bool = True,
-              token_length: float | None = None, task_tokens: dict[str, tuple[float, float]] | None = None,
-              workers: int = 1) -> dict:
-    """Seconds per training step of each (benchmark, head) at the profile's sizes, on ``device``.
+def measure_costs(profile: dict, device: str | None = None, max_batch: int = 32, verbose: bool = True,
+                  token_length: float | None = None, task_tokens: dict[str, tuple[float, float]] | None = None,
+                  workers: int = 1) -> dict:
+    """Measures on this machine what the plan's times are made of (the calibration): seconds per
+    training step of each (benchmark, head) at the profile's sizes, on ``device``.
 
     A step is timed as the backbone's (on synthetic inputs: token embeddings, images or feature
     vectors) plus the head's (on synthetic features Z of width d), each the median of a few Adam
@@ -304,7 +305,7 @@ def calibrate(profile: dict, device: str | None = None, max_batch: int = 32, ver
     threads = torch.get_num_threads()
     torch.set_num_threads(executor.unit_threads())  # what every executor gives a unit
     try:
-        out = _calibrate(profile, device, max_batch, verbose, token_length, task_tokens)
+        out = _measure_costs(profile, device, max_batch, verbose, token_length, task_tokens)
     finally:
         torch.set_num_threads(threads)
     out["parallel_slowdown"] = _parallel_slowdown(workers, executor.unit_threads()) if workers > 1 else 1.0
@@ -322,8 +323,8 @@ def calibrate(profile: dict, device: str | None = None, max_batch: int = 32, ver
     return out
 
 
-def _calibrate(profile: dict, device, max_batch: int, verbose: bool, token_length: float | None,
-               task_tokens: dict | None = None) -> dict:
+def _measure_costs(profile: dict, device, max_batch: int, verbose: bool, token_length: float | None,
+                   task_tokens: dict | None = None) -> dict:
     import torch
 
     from qmtl_utils.models.factory import make_head
@@ -763,7 +764,7 @@ def make_plan(profile_name: str, cache: Cache | None = None, calibration: dict |
               recorded: dict[str, float] | None = None, glue_tasks: str | None = None,
               executor_name: str | None = None) -> Plan:
     """The plan of ``profile_name`` (with the notebooks' ``glue_tasks``) against ``cache`` (default: the
-    profile's); ``calibration`` from :func:`calibrate` (measured now if None); ``recorded``: seconds of
+    profile's); ``calibration`` from :func:`measure_costs` (measured now if None); ``recorded``: seconds of
     earlier runs of each notebook; ``executor_name``: how its units run (default: the executor's default)."""
     from qmtl_utils.runtime import executor
     from qmtl_utils.runtime.fingerprint import code_fingerprint
@@ -771,7 +772,7 @@ def make_plan(profile_name: str, cache: Cache | None = None, calibration: dict |
 
     profile = profiles.get_profile(profile_name, glue_tasks=glue_tasks)
     cache = cache or Cache.for_profile(profile_name)
-    calibration = calibration or calibrate(profile)
+    calibration = calibration or measure_costs(profile)
     recorded = recorded or {}
     executor_name = executor_name or executor.current()
     workers = executor.local_workers() if executor_name == "local" else 1
@@ -986,8 +987,8 @@ def main(argv: list[str] | None = None) -> int:
     from qmtl_utils.runtime import executor
 
     workers = executor.local_workers() if (args.executor or executor.current()) == "local" else 1
-    calibration = calibrate(settings, token_length=glue_token_length(cache, settings),
-                            task_tokens=glue_task_tokens(cache, settings), workers=workers)
+    calibration = measure_costs(settings, token_length=glue_token_length(cache, settings),
+                                task_tokens=glue_task_tokens(cache, settings), workers=workers)
     print(format_plan(make_plan(args.profile, cache, calibration, recorded, glue_tasks=args.glue_tasks,
                                 executor_name=args.executor), detail=not args.summary))
     return 0
