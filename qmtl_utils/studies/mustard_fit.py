@@ -33,8 +33,9 @@ from qmtl_utils.models.factory import make_head, make_head_for_config, qmtl_conf
 from qmtl_utils.runtime import executor
 from qmtl_utils.runtime.cache import Cache, Entry, write_csv
 from qmtl_utils.runtime.fingerprint import code_fingerprint
+from qmtl_utils.runtime.seeding import seed_everything
 from qmtl_utils.spec import BENCHMARKS
-from qmtl_utils.training.common import MultiTaskModel, seed_all
+from qmtl_utils.training.common import MultiTaskModel
 from qmtl_utils.training.losses import multitask_loss
 from qmtl_utils.training.mustard import validation_split
 
@@ -168,7 +169,7 @@ def fit_probe(features: np.ndarray, labels: np.ndarray, folds, fold: int, change
     test = folds[fold]
     train_val = np.setdiff1d(np.arange(len(features)), test)
     train, _ = validation_split(train_val, settings["validation_fraction"], fold, strata=labels[train_val, 0])
-    seed_all(fold)
+    seed_everything(fold)
     model = _model(variant, features.shape[1], changes)
     optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=changes.get("lr", train_settings["lr"]))
     x, y = torch.as_tensor(features, dtype=torch.float32), torch.as_tensor(labels, dtype=torch.long)

@@ -40,7 +40,8 @@ from qmtl_utils.quantum.observables import default_observables
 from qmtl_utils.runtime import executor
 from qmtl_utils.runtime.cache import Cache, Entry, write_csv, write_json
 from qmtl_utils.runtime.fingerprint import code_fingerprint
-from qmtl_utils.training.common import MultiTaskModel, Progress, parallel_epoch, seed_all
+from qmtl_utils.runtime.seeding import seed_everything
+from qmtl_utils.training.common import MultiTaskModel, Progress, parallel_epoch
 from qmtl_utils.training.losses import multitask_loss
 from qmtl_utils.training.metrics import accuracy_macro_f1, majority_accuracy, predicted_classes
 
@@ -200,7 +201,7 @@ def train_scaling_run(n_tasks: int, variant: str, seed: int, settings: ScalingSe
     data = make_task_family(n_tasks, seed, s.n_train, s.n_test, s.n_features, s.n_latent, s.input_noise,
                             s.label_noise)
     config = capacity_matched_config(n_tasks, s.task_qubits, s.n_layers, s.head_layers, s.output_scale)
-    seed_all(seed)
+    seed_everything(seed)
     head = make_head_for_config(config, variant, s.hqnn_qubits, **({"backend": backend} if variant == "qmtl" else {}))
     model = MultiTaskModel(nn.Sequential(nn.Linear(s.n_features, config.d), nn.Tanh()), head)
     optimizer = torch.optim.Adam(model.parameters(), lr=s.lr)

@@ -27,6 +27,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from qmtl_utils.runtime.seeding import seed_everything
 from qmtl_utils.spec import BENCHMARKS
 from qmtl_utils.training.common import (
     BestCheckpoint,
@@ -35,7 +36,6 @@ from qmtl_utils.training.common import (
     clipped_step,
     coerce_settings,
     model_device,
-    seed_all,
     settings_dict,
     trainable_parameters,
 )
@@ -113,7 +113,7 @@ def train_chexpert(model: nn.Module, train_loader: Iterable, val_loader: Iterabl
     on validation epochs, ``val_mean_f1``).
     """
     cfg = coerce_settings(ChexpertSettings, settings)
-    seed_all(cfg.seed)
+    seed_everything(cfg.seed)
     class_weights = inverse_frequency_weights(training_labels(train_loader),
                                               normalisation=cfg.loss_normalisation).to(model_device(model))
     optimizer = torch.optim.Adam(trainable_parameters(model), lr=cfg.lr)

@@ -10,14 +10,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from qmtl_utils.runtime.seeding import seed_everything
-
 S = TypeVar("S")
-
-
-def seed_all(seed: int) -> None:
-    """Seed Python, NumPy and torch (:func:`qmtl_utils.notebook.seed_everything`)."""
-    seed_everything(seed)
 
 
 def coerce_settings(cls: type[S], settings: S | Mapping[str, Any] | None) -> S:

@@ -31,6 +31,7 @@ import torch
 from torch import nn
 
 from qmtl_utils.models.backbones.glue import TokenFeatures
+from qmtl_utils.runtime.seeding import seed_everything
 from qmtl_utils.training.common import (
     BestCheckpoint,
     EarlyStopping,
@@ -39,7 +40,6 @@ from qmtl_utils.training.common import (
     coerce_settings,
     model_device,
     plateau_scheduler,
-    seed_all,
     settings_dict,
     trainable_parameters,
 )
@@ -158,7 +158,7 @@ def train_glue(model: nn.Module, tokens: Mapping[str, Mapping[str, TokenFeatures
     (``update, epoch, lr, train_loss, macro_average, primary``).
     """
     cfg = coerce_settings(GlueSettings, settings)
-    seed_all(cfg.seed)
+    seed_everything(cfg.seed)
     head_index = {task: i for i, task in enumerate(specs)}
     train = {task: splits["train"] for task, splits in tokens.items()}
     sampler = TaskSampler({t: math.ceil(len(f.label) / cfg.batch_size) for t, f in train.items()},

@@ -23,6 +23,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from qmtl_utils.runtime.seeding import seed_everything
 from qmtl_utils.spec import BENCHMARKS
 from qmtl_utils.training.common import (
     BestCheckpoint,
@@ -30,7 +31,6 @@ from qmtl_utils.training.common import (
     coerce_settings,
     model_device,
     parallel_epoch,
-    seed_all,
     settings_dict,
     trainable_parameters,
 )
@@ -103,7 +103,7 @@ def train_mustard(model: nn.Module, features, labels, train_idx, val_idx, test_i
     one dict per epoch (``epoch, train_loss, val_sarcasm_f1``).
     """
     cfg = coerce_settings(MustardSettings, settings)
-    seed_all(cfg.seed)
+    seed_everything(cfg.seed)
     x = torch.as_tensor(np.asarray(features), dtype=torch.float32)
     y = torch.as_tensor(np.asarray(labels), dtype=torch.long)
     part = {name: torch.as_tensor(np.asarray(idx), dtype=torch.long)
