@@ -1,5 +1,7 @@
 """The noise study's intervals (studies/noise_study.py): bootstrap over test samples and shot seeds."""
 
+import warnings
+
 import numpy as np
 import torch
 
@@ -48,3 +50,18 @@ def test_level_evaluation_is_exact_at_p0_and_reproducible():
     again = evaluate_level(head, z, 0.0, settings)[1]
     np.testing.assert_array_equal(again, estimates)
     assert info["n_samples"] == 6 and info["measurement_settings"] == 2
+
+
+def test_a_task_without_evaluated_samples_is_nan_and_warns_nothing():
+    """A task whose test samples are all uncertain or blank has no metric (NaN): the summary says so
+    without numpy's "Mean of empty slice" warnings, which an executed notebook would show."""
+    head, _, clean, labels = _setup(n=12)
+    labels = labels.copy()
+    labels[:, 0] = 0  # every sample uncertain on the first task: nothing to evaluate
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        summary, _ = bootstrap_summary(head, {"a": np.stack([clean, clean]), "b": clean[None]}, labels, 10, 0,
+                                       reference="a", compare="b")
+    first = summary[summary.task == summary.task.iloc[0]]
+    assert first["mean"].isna().all() and first.shot_seed_std.isna().all()
+    assert summary[summary.task != summary.task.iloc[0]]["mean"].notna().any()

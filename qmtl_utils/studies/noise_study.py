@@ -68,6 +68,24 @@ def _metrics(outputs: list[np.ndarray], labels: np.ndarray, rows: np.ndarray) ->
     return evaluate_outputs(CHECKPOINT_BENCHMARK, [o[rows] for o in outputs], labels[rows])
 
 
+def _defined(values) -> np.ndarray:
+    """The values that are defined: a metric is NaN where a task has no evaluated test sample."""
+    values = np.asarray(values, dtype=float)
+    return values[~np.isnan(values)]
+
+
+def _mean_of_defined(values) -> float:
+    """``np.nanmean`` without its empty-slice warning: NaN when no value is defined."""
+    defined = _defined(values)
+    return float(defined.mean()) if defined.size else float("nan")
+
+
+def _std_of_defined(values) -> float:
+    """``np.nanstd(ddof=1)`` without its warning: NaN when fewer than two values are defined."""
+    defined = _defined(values)
+    return float(defined.std(ddof=1)) if defined.size > 1 else float("nan")
+
+
 def bootstrap_summary(head, estimates: dict[str, np.ndarray], labels: np.ndarray, replicates: int, seed: int,
                       reference: str, compare: str, level: float = 0.95) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Mean over shot seeds and ``level`` bootstrap intervals of every task metric, per noise level, and
@@ -86,7 +104,7 @@ def bootstrap_summary(head, estimates: dict[str, np.ndarray], labels: np.ndarray
     boot = {name: [_metrics(per_seed[int(u * len(per_seed))], labels, rows) for rows, u in draws]
             for name, per_seed in outputs.items()}
     point = {name: [_metrics(o, labels, everyone) for o in per_seed] for name, per_seed in outputs.items()}
-    mean = {name: {(task, metric): float(np.nanmean([m[task][metric] for m in values]))
+    mean = {name: {(task, metric): _mean_of_defined([m[task][metric] for m in values])
                    for task in values[0] for metric in METRICS} for name, values in point.items()}
     summary, deltas = [], []
     for name, values in point.items():
@@ -94,7 +112,7 @@ def bootstrap_summary(head, estimates: dict[str, np.ndarray], labels: np.ndarray
             per_seed = [m[task][metric] for m in values]
             low, high = percentile_interval([b[task][metric] for b in boot[name]], level)
             summary.append({"level": name, "task": task, "metric": metric, "mean": value,
-                            "shot_seed_std": float(np.nanstd(per_seed, ddof=1)) if len(per_seed) > 1 else float("nan"),
+                            "shot_seed_std": _std_of_defined(per_seed),
                             "ci_low": low, "ci_high": high})
     for task, metric in mean[reference]:
         low, high = percentile_interval([c[task][metric] - r[task][metric]
