@@ -5,7 +5,7 @@ noiseless Aer readout, side by side in one process.
 
 Samples per second of :func:`qmtl_utils.quantum.hardware.run_on_backend` (``mode="fake"``: the
 backend's noise model on the transpiled circuit, one EstimatorV2 job per batch) and of
-:func:`qmtl_utils.quantum.noise.aer_expectation_values` at ``p = 0`` (the figure's noiseless
+:func:`qmtl_utils.quantum.aer_noise.aer_expectation_values` at ``p = 0`` (the figure's noiseless
 reference), for a random CheXpert QMTL head on ``--samples`` random inputs, and their ratio. The
 hardware records go to a throw-away cache, so every call simulates.
 """
@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 from qmtl_utils.models.factory import make_head
-from qmtl_utils.quantum import hardware, noise
+from qmtl_utils.quantum import aer_noise, hardware
 from qmtl_utils.runtime.cache import Cache
 from qmtl_utils.spec import benchmark_spec
 
@@ -39,7 +39,7 @@ def main() -> None:
         hardware.run_on_backend(head, z, args.backend, mode="fake", shots=args.shots, seed=7, cache=Cache(folder))
         fake = time.perf_counter() - start
     start = time.perf_counter()
-    noise.aer_expectation_values(head, z, 0.0, args.shots, 7)
+    aer_noise.aer_expectation_values(head, z, 0.0, args.shots, 7)
     exact = time.perf_counter() - start
     print(f"{args.samples} samples, {args.shots} shots per setting")
     print(f"calibration snapshot ({args.backend}): {args.samples / fake:8.2f} samples/s ({fake:.1f} s)")

@@ -3,13 +3,13 @@
     python benchmarks/bench_noise.py [--p 0.05] [--shots 1024] [--aer-samples 64] [--threads 1]
 
 Samples per second, in one process, side by side: today's Aer path
-(:func:`qmtl_utils.quantum.noise.aer_expectation_values`, default settings: ``density_matrix``,
+(:func:`qmtl_utils.quantum.aer_noise.aer_expectation_values`, default settings: ``density_matrix``,
 ``BackendEstimatorV2``, ``--shots`` per measurement setting) on ``--aer-samples`` samples, and
-:mod:`qmtl_utils.quantum.noisy` in float32 (best of ``--repeats`` after a warm-up) at batch 64 and
-larger, both exact (:func:`~qmtl_utils.quantum.noisy.noisy_expectation_values`) and with the same shots
-(:func:`~qmtl_utils.quantum.noisy.noisy_sample_expvals`, the like-for-like comparison); on CUDA as well
+:mod:`qmtl_utils.quantum.exact_noise` in float32 (best of ``--repeats`` after a warm-up) at batch 64 and
+larger, both exact (:func:`~qmtl_utils.quantum.exact_noise.noisy_expectation_values`) and with the same shots
+(:func:`~qmtl_utils.quantum.exact_noise.noisy_sample_expvals`, the like-for-like comparison); on CUDA as well
 where a GPU exists. Then the agreement: the largest ``|difference|`` of the exact values against
-Aer's exact noisy values (:func:`~qmtl_utils.quantum.noise.aer_exact_expectation_values`) in float32 and
+Aer's exact noisy values (:func:`~qmtl_utils.quantum.aer_noise.aer_exact_expectation_values`) in float32 and
 float64, and the largest z-score of Aer's shot estimates around the exact values. On a shared
 machine use ``--threads 1`` (it sets torch's threads; Aer keeps its own defaults).
 """
@@ -24,8 +24,8 @@ import torch
 
 from qmtl_utils.models.factory import qmtl_config
 from qmtl_utils.models.heads import QMTLHead
-from qmtl_utils.quantum.noise import aer_exact_expectation_values, aer_expectation_values
-from qmtl_utils.quantum.noisy import noisy_expectation_values, noisy_sample_expvals
+from qmtl_utils.quantum.aer_noise import aer_exact_expectation_values, aer_expectation_values
+from qmtl_utils.quantum.exact_noise import noisy_expectation_values, noisy_sample_expvals
 from qmtl_utils.spec import BENCHMARKS
 
 
@@ -76,14 +76,14 @@ def main() -> None:
             exact = best_rate(lambda v: noisy_expectation_values(head, v, args.p), x, args.repeats, device == "cuda")
             shots = best_rate(lambda v: noisy_sample_expvals(head, v, args.p, args.shots, seed=0), x,
                               args.repeats, device == "cuda")
-            rows += [("quantum.noisy exact", device, batch, exact), ("quantum.noisy shots", device, batch, shots)]
+            rows += [("quantum.exact_noise exact", device, batch, exact), ("quantum.exact_noise shots", device, batch, shots)]
             ours[device, batch] = (exact, shots)
     print(f"{'path':<34} {'device':>6} {'batch':>6} {'samples/s':>11}")
     for name, device, batch, rate in rows:
         print(f"{name:<34} {device:>6} {batch:>6} {rate:>11.1f}")
     if ("cpu", 64) in ours:
         exact, shots = ours["cpu", 64]
-        print(f"ratio at batch 64 on cpu (quantum.noisy / aer): {shots / aer_rate:.0f}x with shots, "
+        print(f"ratio at batch 64 on cpu (quantum.exact_noise / aer): {shots / aer_rate:.0f}x with shots, "
               f"{exact / aer_rate:.0f}x exact")
     if "cuda" not in devices:
         print("cuda: no GPU, skipped")
@@ -92,7 +92,7 @@ def main() -> None:
     reference = aer_exact_expectation_values(head, check, args.p)
     for dtype in (torch.float32, torch.float64):
         ours_exact = noisy_expectation_values(head, check.to(dtype), args.p).double().numpy()
-        print(f"max |quantum.noisy - aer exact| over {len(check)} samples, {str(dtype)[6:]}: "
+        print(f"max |quantum.exact_noise - aer exact| over {len(check)} samples, {str(dtype)[6:]}: "
               f"{np.abs(ours_exact - reference).max():.2e}")
     exact = noisy_expectation_values(head, z[:args.aer_samples].double(), args.p).numpy()
     z_scores = (aer_shots - exact) / np.sqrt(np.clip(1 - exact**2, 1e-12, None) / args.shots)

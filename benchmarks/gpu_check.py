@@ -121,7 +121,7 @@ def bert_base(device: torch.device, tokens: int, batch: int, repeats: int, layer
 
 def noisy(device: torch.device, batch: int, repeats: int) -> dict:
     from qmtl_utils.models.factory import make_head
-    from qmtl_utils.quantum.noisy import noisy_expectation_values
+    from qmtl_utils.quantum.exact_noise import noisy_expectation_values
     from qmtl_utils.spec import benchmark_spec
 
     torch.manual_seed(0)

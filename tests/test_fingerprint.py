@@ -25,10 +25,10 @@ def test_closure_follows_imports_at_any_depth():
                     "qmtl_utils.quantum.mps",  # imported inside a method: still reachable
                     "qmtl_utils.training.losses", "qmtl_utils.data.datasets", "qmtl_utils.spec"):
         assert reached in closure, reached
-    assert "qmtl_utils.quantum.hardware" not in closure and "qmtl_utils.quantum.noise" not in closure
+    assert "qmtl_utils.quantum.hardware" not in closure and "qmtl_utils.quantum.aer_noise" not in closure
     noise = import_closure("qmtl_utils.studies.noise_study")  # the exact noisy path, not Aer
-    assert "qmtl_utils.quantum.noisy" in noise and "qmtl_utils.quantum.noise" not in noise
-    assert "qmtl_utils.quantum.noise" in import_closure("qmtl_utils.studies.hardware_study")
+    assert "qmtl_utils.quantum.exact_noise" in noise and "qmtl_utils.quantum.aer_noise" not in noise
+    assert "qmtl_utils.quantum.aer_noise" in import_closure("qmtl_utils.studies.hardware_study")
 
 
 def test_editing_a_used_module_changes_the_key_and_an_unrelated_one_does_not(package_copy):
@@ -43,7 +43,7 @@ def test_editing_a_used_module_changes_the_key_and_an_unrelated_one_does_not(pac
 
 
 def test_type_checking_imports_do_not_count():
-    assert "qmtl_utils.models.heads" not in import_closure("qmtl_utils.quantum.noise")
+    assert "qmtl_utils.models.heads" not in import_closure("qmtl_utils.quantum.aer_noise")
 
 
 def test_notebook_imports_are_read_from_cell_source():

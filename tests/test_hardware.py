@@ -23,6 +23,7 @@ from qiskit_ibm_runtime.fake_provider import FakeFez
 from qmtl_utils.models.factory import qmtl_config
 from qmtl_utils.models.heads import QMTLHead
 from qmtl_utils.quantum import hardware
+from qmtl_utils.quantum.aer_noise import two_qubit_gate_count
 from qmtl_utils.quantum.hardware import (
     HardwareError,
     QueueTimeout,
@@ -30,7 +31,6 @@ from qmtl_utils.quantum.hardware import (
     load_recorded,
     run_on_backend,
 )
-from qmtl_utils.quantum.noise import two_qubit_gate_count
 from qmtl_utils.runtime.cache import Cache, MissingCacheEntry
 from qmtl_utils.spec import BENCHMARKS
 from qmtl_utils.studies import hardware_study

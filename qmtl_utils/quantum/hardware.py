@@ -46,7 +46,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from qmtl_utils.quantum.noise import measurement_settings, shots_precision, two_qubit_gate_count
+from qmtl_utils.quantum.aer_noise import measurement_settings, shots_precision, two_qubit_gate_count
 from qmtl_utils.quantum.qiskit_circuits import qmtl_observables, qmtl_qiskit_circuit, to_numpy
 from qmtl_utils.runtime.cache import Cache, make_key, write_json
 

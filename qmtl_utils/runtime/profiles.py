@@ -41,7 +41,7 @@ _COMMON: dict[str, Any] = {
                     "seeds": [0, 1, 2], "n_samples": None},
     # §6.3: the exact noisy path on the whole test fold; ``shot_seeds`` finite-shot readouts per level,
     # ``bootstrap`` replicates (test samples and shot seeds) for the intervals; ``granularity``: how
-    # gates are counted (qmtl_utils.quantum.noisy; "native" = Aer's gate set, as before).
+    # gates are counted (qmtl_utils.quantum.exact_noise; "native" = Aer's gate set, as before).
     "noise": {"levels": [0.01, 0.05, 0.1, 0.2], "shots": 1024, "seed": 7, "n_samples": None, "shot_seeds": 5,
               "granularity": "native", "bootstrap": 1000},
     "hardware": {"backends": ["ibm_fez", "ibm_boston"], "shots": 1024, "seed": 7, "n_samples": None,

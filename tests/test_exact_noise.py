@@ -1,4 +1,4 @@
-"""The exact depolarizing-noise readout in PyTorch (qmtl_utils.quantum.noisy, §6.3) against Qiskit Aer."""
+"""The exact depolarizing-noise readout in PyTorch (qmtl_utils.quantum.exact_noise, §6.3) against Qiskit Aer."""
 
 import dataclasses
 import itertools
@@ -9,10 +9,9 @@ import torch
 
 from qmtl_utils.models.factory import qmtl_config
 from qmtl_utils.models.heads import QMTLHead
-from qmtl_utils.quantum import noisy as ns
+from qmtl_utils.quantum import exact_noise as ns
 from qmtl_utils.quantum import statevector as sim
-from qmtl_utils.quantum.config import QMTLConfig
-from qmtl_utils.quantum.noise import (
+from qmtl_utils.quantum.aer_noise import (
     aer_exact_expectation_values,
     aer_expectation_values,
     depolarizing_noise_model,
@@ -20,6 +19,7 @@ from qmtl_utils.quantum.noise import (
     readout_circuit,
     readout_pass_manager,
 )
+from qmtl_utils.quantum.config import QMTLConfig
 from qmtl_utils.quantum.observables import pauli_matrix
 from qmtl_utils.quantum.shots import group_basis, measurement_probabilities, sample_expvals, task_groups
 from qmtl_utils.spec import BENCHMARKS
@@ -129,7 +129,7 @@ def test_register_states_and_outcome_distributions_equal_aer(granularity):
     if base is None:
         from qiskit import transpile
 
-        from qmtl_utils.quantum.noise import NATIVE_GATES
+        from qmtl_utils.quantum.aer_noise import NATIVE_GATES
         from qmtl_utils.quantum.qiskit_circuits import qmtl_qiskit_circuit
         base = transpile(qmtl_qiskit_circuit(head), basis_gates=list(NATIVE_GATES),
                          optimization_level=0).assign_parameters(row[0].numpy())
@@ -216,7 +216,7 @@ def test_same_seed_same_numbers():
 def test_readout_gates_are_those_of_backend_estimator_v2():
     """What BackendEstimatorV2 appends (read from its private measurement-circuit builder): X one
     h, Y rz(π/2) ry(π/2) with the native noise model, one u each with the merged one; the
-    replication in qmtl_utils.quantum.noise builds the same gates."""
+    replication in qmtl_utils.quantum.aer_noise builds the same gates."""
     from qiskit import QuantumCircuit
     from qiskit.primitives import BackendEstimatorV2
     from qiskit.quantum_info import PauliList

@@ -6,13 +6,13 @@ import torch
 
 from qmtl_utils.models.factory import qmtl_config
 from qmtl_utils.models.heads import QMTLHead
-from qmtl_utils.quantum.config import QMTLConfig
-from qmtl_utils.quantum.noise import (
+from qmtl_utils.quantum.aer_noise import (
     aer_expectation_values,
     depolarizing_noise_model,
     pennylane_aer_expectation_values,
     shots_precision,
 )
+from qmtl_utils.quantum.config import QMTLConfig
 from qmtl_utils.quantum.qiskit_circuits import pauli_op, statevector_expectation_values
 from qmtl_utils.spec import BENCHMARKS
 
@@ -104,8 +104,8 @@ def test_noise_model_and_precision():
 
 def test_noisy_paths_refuse_the_open_choice_variants():
     """The noisy and hardware paths simulate the literal reading only, and say so."""
-    from qmtl_utils.quantum.noise import merged_qiskit_circuit
-    from qmtl_utils.quantum.noisy import noisy_expectation_values
+    from qmtl_utils.quantum.aer_noise import merged_qiskit_circuit
+    from qmtl_utils.quantum.exact_noise import noisy_expectation_values
     from qmtl_utils.quantum.qiskit_circuits import qmtl_qiskit_circuit
 
     written = _head(qmtl_config(BENCHMARKS["chexpert"], encoding_order="written"))
