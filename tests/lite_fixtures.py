@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from qmtl_utils.data import glue, mustard
+from qmtl_utils.data import glue, glue_demo, mustard
 
 
 def write_lite_data(root: Path, n_glue: int = 40, n_mustard: int = 60, seed: int = 0, features: bool = False,
@@ -18,7 +18,7 @@ def write_lite_data(root: Path, n_glue: int = 40, n_mustard: int = 60, seed: int
     """``root/glue_data/<TASK>/{train,dev}.tsv`` (``n_glue`` examples per task, 20 % of them dev) and
     ``root/mustard/`` (``n_mustard`` utterances in five folds); returns the environment variables
     that point the companion at them."""
-    demo = glue.make_glue_demo(n_glue, seed)
+    demo = glue_demo.make_glue_demo(n_glue, seed)
     glue_root = glue.write_glue_dir({t: demo[t] for t in tasks}, root / "glue_data")
     data = mustard.make_mustard_demo(n_mustard, 16, seed)
     folder = mustard.write_mustard_files(data, root / "mustard")

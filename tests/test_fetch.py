@@ -33,6 +33,7 @@ import pytest
 from qmtl_utils.data import fetch as fe
 from qmtl_utils.data import glue
 from qmtl_utils.data import mustard as mu
+from qmtl_utils.data.glue_demo import make_glue_demo
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -85,7 +86,7 @@ def glue_zip(task: str, root: Path) -> bytes:
     """GLUE's zip for ``task``: the task folder's train/dev TSVs (from the demo, in the original
     layout) plus a test.tsv, as the distribution has."""
     folder = glue._SCHEMAS[task].folder
-    glue.write_glue_dir(glue.make_glue_demo(n_per_task=30, tasks=(task,)), root)
+    glue.write_glue_dir(make_glue_demo(n_per_task=30, tasks=(task,)), root)
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as zf:
         for name in ("train.tsv", *glue._SCHEMAS[task].dev_files):
@@ -246,7 +247,7 @@ def test_a_good_fetch_places_checked_files_that_the_loaders_read(server, files, 
     assert mu.read_split_indices(folder / "split_indices.p", len(UTTERANCES))[0].tolist() == [3, 0]
 
     loaded = glue.load_glue_dir(dest / "glue_data", ["rte", "mnli", "mrpc"])
-    demo = glue.make_glue_demo(n_per_task=30, tasks=("rte", "mnli"))
+    demo = make_glue_demo(n_per_task=30, tasks=("rte", "mnli"))
     for task in ("rte", "mnli"):
         assert loaded[task].train["text_a"].tolist() == demo[task].train["text_a"].tolist()
         assert loaded[task].validation["label"].tolist() == demo[task].validation["label"].tolist()
@@ -286,7 +287,7 @@ def test_files_laid_out_by_hand_are_checked_and_locked(server, files, tmp_path):
     dest = tmp_path / "data"
     (dest / "mustard").mkdir(parents=True)
     (dest / "mustard" / "split_indices.p").write_bytes(files["split_indices.p"])
-    glue.write_glue_dir(glue.make_glue_demo(n_per_task=30, tasks=("rte",)), dest / "glue_data")
+    glue.write_glue_dir(make_glue_demo(n_per_task=30, tasks=("rte",)), dest / "glue_data")
     lines = []
     run(dest, registry(server, files), lines, glue_tasks=("rte",))
     assert server.hits["split_indices.p"] == 0 and server.hits["RTE.zip"] == 0
@@ -486,7 +487,7 @@ def test_the_hub_route_writes_the_original_layout(server, files, tmp_path, monke
     monkeypatch.delenv("HF_HUB_OFFLINE")
     monkeypatch.delenv("HF_DATASETS_OFFLINE", raising=False)
     pytest.importorskip("datasets")
-    demo = glue.make_glue_demo(n_per_task=30, tasks=("mnli", "sst2"))
+    demo = make_glue_demo(n_per_task=30, tasks=("mnli", "sst2"))
     demo["sst2"].train.loc[0, "text_a"] = "a line\nbreak\tand a tab"
     monkeypatch.setattr(glue, "hub_reachable", lambda timeout=3.0: True)
     monkeypatch.setattr(glue, "load_glue_hub", lambda tasks, cache_dir=None: {t: demo[t] for t in tasks})

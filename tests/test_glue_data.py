@@ -18,7 +18,8 @@ from sklearn.feature_extraction.text import CountVectorizer
 from sklearn.linear_model import LogisticRegression
 
 from qmtl_utils.data.common import DataFormatError, MissingDataError
-from qmtl_utils.data.glue import GLUE_TASKS, load_glue, load_glue_dir, load_glue_hub, make_glue_demo, write_glue_dir
+from qmtl_utils.data.glue import GLUE_TASKS, load_glue, load_glue_dir, load_glue_hub, write_glue_dir
+from qmtl_utils.data.glue_demo import make_glue_demo
 from qmtl_utils.models.backbones.glue import GlueBackbone, cached_token_features, encode_tokens, load_text_encoder
 from qmtl_utils.runtime.cache import Cache
 from qmtl_utils.spec import BENCHMARKS

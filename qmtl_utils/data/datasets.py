@@ -71,13 +71,13 @@ def glue_dataset(cache: Cache, settings: dict, *, compute: bool = False) -> Entr
     generator's noiseless label), which the ceiling is computed from. ``meta["n_full"]`` records each
     split's size before the caps.
     """
-    from qmtl_utils.data import glue
+    from qmtl_utils.data import glue, glue_demo
 
     names = glue_task_names(settings)
 
     def write(folder: Path) -> dict:
         if settings["source"] == "demo":
-            demo = glue.make_glue_demo(settings["n_per_task"], settings["seed"])
+            demo = glue_demo.make_glue_demo(settings["n_per_task"], settings["seed"])
             demo = {name: demo[name] for name in names}
             tasks = glue.load_glue_dir(glue.write_glue_dir(demo, folder / "glue_data"), names)
         else:
