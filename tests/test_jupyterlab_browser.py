@@ -1,6 +1,8 @@
 """02_heads in JupyterLab, in a real browser: a JupyterLab server (token auth on) serving a copy of
 notebooks/, headless Chromium driven by Selenium clicks Run > Run All Cells, and the test reads
-what a reader sees: every cell executed, no traceback, the circuit drawing, the tables.
+what a reader sees: every cell executed, no traceback, the circuit drawing, the tables. And the
+notebooks as run_all.sh renders them to HTML for reading without running: the index page and a
+notebook's page, opened from disk, with its title and its figures.
 
 Needs Debian's `chromium` and `chromium-driver` (/usr/bin/chromium, /usr/bin/chromedriver); without
 them the test is skipped, unless QMTL_REQUIRE_BROWSER is set (CI, .ci/run), where it fails.
@@ -150,6 +152,15 @@ def wait_for(condition, timeout_s: float, what: str, interval_s: float = 1.0):
     pytest.fail(f"timed out after {timeout_s:.0f} s waiting for {what}")
 
 
+def require_browser() -> None:
+    """Skip without Debian's chromium and chromedriver (fail instead where QMTL_REQUIRE_BROWSER is set)."""
+    missing = browser_missing()
+    if missing:
+        if os.environ.get("QMTL_REQUIRE_BROWSER"):
+            pytest.fail(f"QMTL_REQUIRE_BROWSER is set but {missing}")
+        pytest.skip(missing)
+
+
 def tracebacks(cells: list[dict]) -> list[str]:
     """Error outputs: JupyterLab renders tracebacks (and stderr) with the stderr mime type."""
     return [f"cell {c['prompt']} {c['source'][:60]!r}: {o['text'][-600:]}" for c in cells for o in c["outputs"]
@@ -170,11 +181,7 @@ def screenshot(driver, path: Path, scroll_to_text: str | None = None) -> Path:
 
 @pytest.mark.slow
 def test_02_heads_runs_in_jupyterlab(tmp_path, request):
-    missing = browser_missing()
-    if missing:
-        if os.environ.get("QMTL_REQUIRE_BROWSER"):
-            pytest.fail(f"QMTL_REQUIRE_BROWSER is set but {missing}")
-        pytest.skip(missing)
+    require_browser()
     from selenium.webdriver.common.by import By
 
     committed = (notebooks_dir() / NOTEBOOK).read_bytes()
@@ -229,3 +236,60 @@ def test_02_heads_runs_in_jupyterlab(tmp_path, request):
     screenshot(driver, tmp_path / "02_heads-speed.png", scroll_to_text="ours samples/s")
     assert (notebooks_dir() / NOTEBOOK).read_bytes() == committed, "the committed notebook must not change"
     assert json.loads((tmp_path / "notebooks" / NOTEBOOK).read_text())["cells"]  # the served copy, still a notebook
+
+
+# what a rendered page shows: its title, its first heading, and its images (decoded, with their size)
+READ_PAGE = """
+const heading = document.querySelector('h1');
+return {title: document.title, heading: heading ? heading.textContent : '',
+        cells: document.querySelectorAll('.jp-Cell').length, text: document.body.innerText,
+        images: Array.from(document.querySelectorAll('.jp-OutputArea-output img')).map(i => ({
+          complete: i.complete, width: i.naturalWidth, height: i.naturalHeight, src: i.src.slice(0, 22)}))};
+"""
+
+
+@pytest.mark.slow
+def test_rendered_notebooks_open_in_the_browser(tmp_path, request):
+    """run_all.sh renders what it executed (02_heads, under smoke, into temporary folders); the
+    index opens from disk, links the page, and the page shows the notebook: title, cells, figures."""
+    require_browser()
+    from selenium.webdriver.common.by import By
+
+    from qmtl_utils.runtime.render import notebook_title
+
+    env = dict(os.environ, QMTL_CACHE_DIR=str(tmp_path / "cache"), QMTL_RUNS_DIR=str(tmp_path / "runs"),
+               QMTL_FIGURES_DIR=str(tmp_path / "figures"), QMTL_PYTHON=os.environ.get("QMTL_PYTHON") or sys.executable)
+    done = subprocess.run(["bash", str(repo_root() / "run_all.sh"), "--profile", "smoke", "--only", "02"],
+                          cwd=repo_root(), env=env, capture_output=True, text=True, timeout=RUN_TIMEOUT_S)
+    assert done.returncode == 0, done.stdout + done.stderr
+    index = tmp_path / "runs" / "smoke" / "html" / "index.html"
+    assert str(index) in done.stdout.splitlines()[-1]  # run_all says where to read
+    title = notebook_title(json.loads((notebooks_dir() / NOTEBOOK).read_text(encoding="utf-8")))
+    assert title.startswith("02")
+
+    driver = request.getfixturevalue("browser")
+    driver.get(index.as_uri())
+    wait_for(lambda: driver.execute_script("return document.readyState") == "complete", 30, "the index to load")
+    assert "executed notebooks" in driver.title and "smoke" in driver.title, driver.title
+    links = driver.find_elements(By.CSS_SELECTOR, "table a")
+    assert [a.get_attribute("href").rsplit("/", 1)[-1] for a in links] == ["02_heads.html"]
+    assert links[0].text == title
+    screenshot(driver, tmp_path / "html-index.png")
+
+    links[0].click()
+    wait_for(lambda: driver.current_url.endswith("/02_heads.html")
+             and driver.execute_script("return document.readyState") == "complete", 60, "the notebook page to load")
+    page = wait_for(lambda: (lambda p: p if p["images"] and all(i["complete"] for i in p["images"]) else None)(
+        driver.execute_script(READ_PAGE)), 30, "the page's images to load")
+    screenshot(driver, tmp_path / "html-02_heads.png")
+    assert page["title"] == f"{title} (smoke)"
+    assert title in page["heading"]
+    n_cells = len(json.loads((notebooks_dir() / NOTEBOOK).read_text(encoding="utf-8"))["cells"])
+    assert page["cells"] == n_cells + 1, "every cell, and papermill's injected parameters"
+    # the figures (circuits drawn with qml.draw_mpl, the architecture diagram) are images the browser decoded
+    assert len(page["images"]) >= 3, page["images"]
+    assert all(i["width"] > 100 and i["height"] > 50 and i["src"] == "data:image/png;base64," for i in page["images"])
+    assert "StronglyEntanglingLayers" in page["text"] and "Traceback" not in page["text"]
+
+    driver.find_element(By.CSS_SELECTOR, "a[href='index.html']").click()  # and back to the index
+    wait_for(lambda: driver.current_url.endswith("/index.html"), 30, "the way back to the index")

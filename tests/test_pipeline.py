@@ -6,6 +6,7 @@ Each papermill execution starts a kernel (seconds), so the whole file runs about
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -57,11 +58,11 @@ def env(tmp_path, monkeypatch):
 
 def run_pipeline(env: Path, *args: str, check_light: bool = False) -> subprocess.CompletedProcess:
     """``python -m qmtl_utils.runtime.pipeline --notebooks-dir <env>/nbs ARGS`` (optionally asserting
-    that papermill/nbformat were never imported)."""
+    that papermill/nbformat/nbconvert were never imported)."""
     argv = ["--notebooks-dir", str(env / "nbs"), *args]
     if check_light:
         code = ("import sys; from qmtl_utils.runtime.pipeline import main; rc = main(sys.argv[1:]); "
-                "heavy = {'papermill', 'nbformat', 'torch'} & set(sys.modules); "
+                "heavy = {'papermill', 'nbformat', 'nbconvert', 'torch'} & set(sys.modules); "
                 "assert not heavy, heavy; sys.exit(rc)")
         cmd = [sys.executable, "-c", code, *argv]
     else:
@@ -99,7 +100,14 @@ def test_run_resume_edit_and_force(env):
         fields = line.split()
         assert fields[1] == "smoke" and fields[3:] == ["smoke", "True", "0", "nbs"], line
     assert {p.name for p in (env / "runs" / "smoke").iterdir()} == {
-        "00_prep.ipynb", "01_heads.ipynb", "02a_scaling-glue.ipynb", "02a_scaling-chexpert.ipynb"}
+        "00_prep.ipynb", "01_heads.ipynb", "02a_scaling-glue.ipynb", "02a_scaling-chexpert.ipynb", "html"}
+    html = env / "runs" / "smoke" / "html"  # each executed copy rendered, linked from the index in order
+    index = (html / "index.html").read_text()
+    assert re.findall(r'<a href="([^"]+)"', index) == [
+        "00_prep.html", "01_heads.html", "02a_scaling-glue.html", "02a_scaling-chexpert.html"]
+    assert all((html / name).stat().st_size > 0 for name in re.findall(r'<a href="([^"]+)"', index))
+    assert "notebooks to read in" in first.stdout.splitlines()[-1] and "html/index.html" in first.stdout
+    pages = {p.name: p.stat().st_mtime_ns for p in html.iterdir()}
     assert "[2/3] 01_heads (profile smoke) ... done in" in first.stdout
     assert "[3/3] 02a_scaling [benchmark=glue] (profile smoke) ... done in" in first.stdout
     assert "run_all: 3 stages, 0 up to date, 3 executed in" in first.stdout
@@ -113,6 +121,7 @@ def test_run_resume_edit_and_force(env):
     assert [l for l in second.stdout.splitlines() if "up to date  " in l] == [
         "  up to date  00_prep", "  up to date  01_heads", "  up to date  02a_scaling"]
     assert "3 stages, 3 up to date, 0 executed" in second.stdout
+    assert {p.name: p.stat().st_mtime_ns for p in html.iterdir()} == pages  # nothing rendered again
 
     # 3. outputs/metadata do not count; a source edit re-runs that stage and the later ones
     nb = nbformat.read(nbs / "00_prep.ipynb", as_version=4)

@@ -1,9 +1,11 @@
 """The whole notebook chain on the `smoke` profile, as `run_all.sh` runs it: figures appear with
-their tables, a second run executes nothing, the figures notebook reads the cache alone, and
-without a cache it fails with a clear message."""
+their tables, every executed notebook is rendered to HTML and linked from an index, a second run
+executes and renders nothing, the figures notebook reads the cache alone, and without a cache it
+fails with a clear message."""
 
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -34,6 +36,11 @@ def smoke_dirs(tmp_path_factory):
                QMTL_FIGURES_DIR=str(base / "figures"), QMTL_PYTHON=os.environ.get("QMTL_PYTHON", ""))
     env["QMTL_PYTHON"] = env["QMTL_PYTHON"] or sys.executable
     return base, env
+
+
+def html_pages(base) -> dict[str, int]:
+    """``{file name: mtime}`` of the rendered HTML folder."""
+    return {p.name: p.stat().st_mtime_ns for p in (base / "runs" / "smoke" / "html").iterdir()}
 
 
 def run_all(env, *args):
@@ -76,6 +83,19 @@ def test_smoke_chain_draws_figures_and_then_does_nothing(smoke_dirs):
     noise = {name: environment_warnings(json.loads((base / "runs" / "smoke" / name).read_text()))
              for name in executed}
     assert not any(noise.values()), {name: lines for name, lines in noise.items() if lines}
+    # every executed notebook as an HTML page, linked from the index in stage order
+    html = base / "runs" / "smoke" / "html"
+    linked = re.findall(r'<a href="([^"]+)"', (html / "index.html").read_text(encoding="utf-8"))
+    assert sorted(linked) == sorted(name.replace(".ipynb", ".html") for name in EXECUTED)
+    assert [name.split("-")[0].removesuffix(".html") for name in linked] == [
+        s.notebook for s in GRAPH for _ in (s.runs or [None])], "the index follows the stage graph"
+    for name in linked:
+        page = (html / name).read_text(encoding="utf-8")
+        assert 'href="index.html"' in page and '<div class="jp-Cell' in page, name
+    figures_page = (html / "07_figures.html").read_text(encoding="utf-8")
+    assert figures_page.count('src="data:image/png;base64,') >= len(FIGURES), "07_figures shows its figures"
+    assert "notebooks to read in" in first.stdout.splitlines()[-1]
+    rendered = html_pages(base)
 
     mtime = (figures / "fig02_param_scaling.png").stat().st_mtime
     start = time.perf_counter()
@@ -85,6 +105,7 @@ def test_smoke_chain_draws_figures_and_then_does_nothing(smoke_dirs):
     assert f"{len(STAGES)} up to date, 0 executed" in second.stdout
     assert (figures / "fig02_param_scaling.png").stat().st_mtime == mtime
     assert elapsed < 15, f"a second run should do no work, took {elapsed:.1f}s"
+    assert html_pages(base) == rendered, "a second run renders nothing again"
 
     # the figures notebook alone, forced: it reads the cache and redraws nothing (inputs and drawing
     # code unchanged). Part of this test, not its own: pytest-xdist may run another test of this
@@ -93,6 +114,8 @@ def test_smoke_chain_draws_figures_and_then_does_nothing(smoke_dirs):
     assert forced.returncode == 0, forced.stdout + forced.stderr
     executed = (base / "runs" / "smoke" / "07_figures.ipynb").read_text()
     assert "fig02_param_scaling: up to date" in executed
+    again = html_pages(base)  # only the re-executed notebook's page is rendered again (and recorded)
+    assert {name for name in rendered if again[name] != rendered[name]} == {"07_figures.html", "rendered.json"}
 
 
 def test_figures_notebook_fails_clearly_without_cache(tmp_path):

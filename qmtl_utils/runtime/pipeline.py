@@ -7,6 +7,10 @@ last successful run (``<cache>/<profile>/_pipeline/<stem>.json``), so re-running
 or an edit only executes what changed. Deciding that is cheap: papermill is imported only when
 a stage really has to run.
 
+After a successful run the executed copies are rendered to HTML, with an index page, in
+``runs/<profile>/html/`` (:mod:`qmtl_utils.runtime.render`), for reading without running; only the
+copies that changed are rendered again.
+
 The companion's own notebooks follow the stage graph of :mod:`qmtl_utils.runtime.stages`: it says
 which executions a notebook gets (each dict of extra parameters is one executed copy,
 ``runs/<profile>/<stem>-<values>.ipynb``) and which earlier stages its stamp depends on; the
@@ -32,7 +36,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from qmtl_utils.runtime import executor, paths, profiles
+from qmtl_utils.runtime import executor, paths, profiles, render
 from qmtl_utils.runtime import stages as graph
 from qmtl_utils.runtime.cache import _write_json_atomic, make_key
 from qmtl_utils.runtime.fingerprint import code_fingerprint, source_imports
@@ -636,8 +640,10 @@ def stop_executor() -> None:
 
 
 def run_stages(selected: list[Stage], forced: set[str], profile: str, executor_name: str = "serial",
-               address: str | None = None) -> int:
-    """Execute the stale or forced stages in order; stop at the first failure. Exit status."""
+               address: str | None = None, everything: list[Stage] | None = None) -> int:
+    """Execute the stale or forced stages in order; stop at the first failure. Then render the
+    executed copies of ``everything`` (all the profile's stages; default ``selected``) to HTML
+    (:func:`render_html`). Exit status."""
     started = time.perf_counter()
     with run_lock(profile):
         todo = []
@@ -657,7 +663,7 @@ def run_stages(selected: list[Stage], forced: set[str], profile: str, executor_n
             kernel_environment(profile)
             start_executor(executor_name, address)
         try:
-            return _run_todo(selected, todo, profile, started)
+            return _run_todo(selected, todo, profile, started, everything or selected)
         finally:
             stop_executor()
 
@@ -692,7 +698,8 @@ class run_lock:  # noqa: N801 -- used as ``with run_lock(profile):``
         self.handle.close()
 
 
-def _run_todo(selected: list[Stage], todo: list[Stage], profile: str, started: float) -> int:
+def _run_todo(selected: list[Stage], todo: list[Stage], profile: str, started: float,
+              everything: list[Stage]) -> int:
     executed, skipped = [], [s for s in selected if s.skip_reason]
     for number, stage in enumerate(selected, 1):
         if stage.skip_reason:
@@ -707,11 +714,36 @@ def _run_todo(selected: list[Stage], todo: list[Stage], profile: str, started: f
         else:
             executed.append(stage.stem)
     print_summary(selected, executed, profile)
+    try:
+        pages = render_html(everything, profile)
+    except render.RenderError as exc:
+        print(f"run_all: {exc}; the stages are done and cached, rerun to render again", file=sys.stderr)
+        return 1
+    if pages.written or pages.removed:
+        print(f"  html        {len(pages.written)} page{'s' * (len(pages.written) != 1)} rendered"
+              + (f", {len(pages.removed)} removed" if pages.removed else "") + f" in {_show(pages.folder)}/",
+              flush=True)
     up_to_date = len(selected) - len(todo) - len(skipped)
     print(f"run_all: {len(selected)} stage{'s' * (len(selected) != 1)}, {up_to_date} up to date, "
           f"{len(todo)} executed" + (f", {len(skipped)} skipped" if skipped else "")
-          + f" in {time.perf_counter() - started:.1f} s; figures in {_show(paths.figures_dir(profile))}/")
+          + f" in {time.perf_counter() - started:.1f} s; figures in {_show(paths.figures_dir(profile))}/; "
+          f"notebooks to read in {_show(pages.index)}")
     return 0
+
+
+def render_html(stages: list[Stage], profile: str) -> render.Rendered:
+    """The executed copies of ``stages`` as HTML pages with an index in ``runs/<profile>/html/``
+    (:func:`qmtl_utils.runtime.render.render`: only what changed is rendered again); the stages
+    and executions this profile leaves out are listed on the index with the reason."""
+    pages, notes = [], []
+    for stage in stages:
+        if stage.skip_reason:
+            notes.append(f"{stage.stem}: {stage.skip_reason}")
+            continue
+        notes += [f"{stage.stem} {label}: {reason}" for label, reason in stage.skipped_runs]
+        status = stage_status(profile, stage)
+        pages += [render.Page(run.output, stage.stem, run.label.strip()[1:-1], status) for run in stage.runs]
+    return render.render(pages, render.html_dir(profile), profile, notes)
 
 
 def print_summary(selected: list[Stage], executed: list[str], profile: str) -> None:
@@ -780,7 +812,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="run_all.sh",
         description=(
             "Execute the companion notebooks (notebooks/NN_slug.ipynb) in order with papermill. "
-            "Executed copies go to runs/<profile>/<stem>.ipynb; results are cached under "
+            "Executed copies go to runs/<profile>/<stem>.ipynb, rendered to HTML with an index in "
+            "runs/<profile>/html/index.html; results are cached under "
             "cache/<profile>/ and figures written to figures/<profile>/. Stages whose notebook, "
             "parameters, profile settings, qmtl_utils code and upstream stages are unchanged "
             "since their last successful run are skipped."),
@@ -847,7 +880,7 @@ def main(argv: list[str] | None = None) -> int:
             return print_plan(args.profile, args.plan_summary, [tuple(p) for p in args.parameters], args.executor)
         if args.address and args.executor != "ray":
             parser.error("--address needs --executor ray")
-        return run_stages(selected, forced, args.profile, args.executor, args.address)
+        return run_stages(selected, forced, args.profile, args.executor, args.address, stages)
     except PipelineError as exc:
         print(f"run_all: {exc}", file=sys.stderr)
         return 1
