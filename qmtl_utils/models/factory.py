@@ -19,6 +19,8 @@ def qmtl_config(spec: BenchmarkSpec, **overrides) -> QMTLConfig:
 
     For the §6 ablations prefer ``dataclasses.replace(spec, n_layers=4)`` (or ``head_layers``,
     ``entangle``), which keeps ``d = Q·L`` and the backbone's projection in step.
+
+    Taught in: 02_heads, "Something Eq. (3) hides: the first data layer is invisible"
     """
     fields = dict(n_qubits=spec.n_qubits, n_layers=spec.n_layers, task_outputs=spec.task_outputs,
                   task_kinds=tuple(t.kind for t in spec.tasks), task_qubits=spec.task_qubits,
@@ -50,7 +52,10 @@ def make_head_for_config(config: QMTLConfig, variant: str, hqnn_qubits: int = 4,
 
 def make_head(spec: BenchmarkSpec, variant: str, **kwargs) -> nn.Module:
     """Instantiate a head variant of a benchmark: ``classical``, ``hqnn4``, ``hqnnQ`` or ``qmtl``
-    (the HQNN heads with ``spec.hqnn_ansatz``)."""
+    (the HQNN heads with ``spec.hqnn_ansatz``).
+
+    Taught in: 02_heads, "The baselines"
+    """
     if variant in ("hqnn4", "hqnnQ") and spec.hqnn_ansatz != "ry_ring":
         kwargs = {"ansatz": spec.hqnn_ansatz, **kwargs}
     return make_head_for_config(qmtl_config(spec), variant, **kwargs)

@@ -43,6 +43,8 @@ class QMTLHead(nn.Module):
     Trainable parameters: ``encoder_weights`` ``(L, Q)`` (Eq. (9)), one ``(L_h, S_t, 3)`` tensor per
     task (Eq. (10) with ``k_θ = 3``), plus the optional output calibration (one scale per
     classification task, ``(β, γ)`` per regression task).
+
+    Taught in: 02_heads, "The QMTL circuit, written out"
     """
 
     def __init__(self, config: QMTLConfig, backend: str = "fast"):
@@ -74,7 +76,10 @@ class QMTLHead(nn.Module):
             nn.init.uniform_(w, 0.0, 2 * math.pi)
 
     def expectation_values(self, z: torch.Tensor) -> torch.Tensor:
-        """Raw task observables, Eq. (5): ``(batch, Σ r_t)`` in [-1, 1]."""
+        """Raw task observables, Eq. (5): ``(batch, Σ r_t)`` in [-1, 1].
+
+        Taught in: 02_heads, "The QMTL circuit, written out"
+        """
         _check_width(z, self.config.d, "QMTLHead")
         if self.backend == "pennylane":
             return self._pennylane_expvals(z)
@@ -119,7 +124,10 @@ class QMTLHead(nn.Module):
 
 
 class ClassicalHeads(nn.Module):
-    """One linear layer per task on the shared ``d``-dimensional features (Eq. (6))."""
+    """One linear layer per task on the shared ``d``-dimensional features (Eq. (6)).
+
+    Taught in: 02_heads, "The baselines"
+    """
 
     def __init__(self, d: int, task_outputs: Sequence[int]):
         super().__init__()
@@ -135,6 +143,8 @@ class HQNNHead(nn.Module):
     """HQNN baseline (Phukan et al. 2024; Appendix B): Linear(d→3) → Q-qubit circuit with the 3
     values as its angles, ansatz repeated ``n_repeats`` times → ⟨Z⟩ per qubit → one learnable
     scale → one Linear(Q→r_t) per task. The circuit is :func:`qmtl_utils.quantum.pennylane_circuits.hqnn_circuit`.
+
+    Taught in: 02_heads, "The baselines"
     """
 
     def __init__(self, d: int, n_qubits: int, task_outputs: Sequence[int], n_repeats: int = 3,

@@ -30,31 +30,46 @@ K_THETA = 3
 
 
 def count_trainable(module: nn.Module) -> int:
-    """Number of trainable scalars in ``module``."""
+    """Number of trainable scalars in ``module``.
+
+    Taught in: 02_heads, "Counting parameters (§4.2, Theorem 1)"
+    """
     return sum(p.numel() for p in module.parameters() if p.requires_grad)
 
 
 def classical_head_params(d: int, task_outputs: Sequence[int]) -> int:
-    """Eqs. (7)-(8): one linear layer ``r_t x d`` plus bias per task, ``r_t (d + 1)`` each."""
+    """Eqs. (7)-(8): one linear layer ``r_t x d`` plus bias per task, ``r_t (d + 1)`` each.
+
+    Taught in: 02_heads, "Counting parameters (§4.2, Theorem 1)"
+    """
     return sum(r * (d + 1) for r in task_outputs)
 
 
 def qmtl_circuit_params(n_qubits: int, n_layers: int, task_qubits: Sequence[int], head_layers: int,
                         k_theta: int = K_THETA) -> int:
-    """Eq. (11): shared encoder ``Q L`` (Eq. (9)) + ``k_θ S_t L_h`` per task (Eq. (10))."""
+    """Eq. (11): shared encoder ``Q L`` (Eq. (9)) + ``k_θ S_t L_h`` per task (Eq. (10)).
+
+    Taught in: 02_heads, "Counting parameters (§4.2, Theorem 1)"
+    """
     return n_qubits * n_layers + sum(k_theta * s * head_layers for s in task_qubits)
 
 
 def qmtl_calibration_params(config: QMTLConfig) -> int:
     """Output calibration: one scale per classification task (if learnable: ``output_scale=True``;
-    a fixed factor is no parameter), ``(β, γ)`` per regression task."""
+    a fixed factor is no parameter), ``(β, γ)`` per regression task.
+
+    Taught in: 02_heads, "Counting parameters (§4.2, Theorem 1)"
+    """
     n_regression = config.task_kinds.count("regression")
     n_scales = (config.n_tasks - n_regression) if config.output_scale is True else 0
     return n_scales + 2 * n_regression
 
 
 def qmtl_head_params(config: QMTLConfig) -> int:
-    """All trainable parameters of a :class:`~qmtl_utils.models.heads.QMTLHead`."""
+    """All trainable parameters of a :class:`~qmtl_utils.models.heads.QMTLHead`.
+
+    Taught in: 02_heads, "Counting parameters (§4.2, Theorem 1)"
+    """
     circuit = qmtl_circuit_params(config.n_qubits, config.n_layers, config.task_qubits, config.head_layers)
     return circuit + qmtl_calibration_params(config)
 
@@ -62,25 +77,37 @@ def qmtl_head_params(config: QMTLConfig) -> int:
 def hqnn_head_params(d: int, n_qubits: int, task_outputs: Sequence[int], n_repeats: int = 3,
                      ansatz: str = "ry_ring") -> int:
     """HQNN baseline: projection to 3, circuit angles (none for the ``"ring"`` ansatz), output
-    scale, per-task linear layers."""
+    scale, per-task linear layers.
+
+    Taught in: 02_heads, "Counting parameters (§4.2, Theorem 1)"
+    """
     circuit = 0 if ansatz == "ring" else n_repeats * n_qubits
     return 3 * (d + 1) + circuit + 1 + sum(r * (n_qubits + 1) for r in task_outputs)
 
 
 def capacity_matched_classical(n_tasks: int, task_qubits: int, n_layers: int, outputs: int) -> int:
-    """Eq. (15): ``T r (S T L + 1)``."""
+    """Eq. (15): ``T r (S T L + 1)``.
+
+    Taught in: 02_heads, "Counting parameters (§4.2, Theorem 1)"
+    """
     return n_tasks * outputs * (task_qubits * n_tasks * n_layers + 1)
 
 
 def capacity_matched_qmtl(n_tasks: int, task_qubits: int, n_layers: int, head_layers: int,
                           k_theta: int = K_THETA) -> int:
-    """Eq. (16): ``S T (L + k_θ L_h)``."""
+    """Eq. (16): ``S T (L + k_θ L_h)``.
+
+    Taught in: 02_heads, "Counting parameters (§4.2, Theorem 1)"
+    """
     return task_qubits * n_tasks * (n_layers + k_theta * head_layers)
 
 
 def capacity_matched_ratio(n_tasks: int, n_layers: int, head_layers: int, outputs: int,
                            k_theta: int = K_THETA) -> float:
-    """Eq. (17), leading order: ``(L + k_θ L_h) / (L r T)``."""
+    """Eq. (17), leading order: ``(L + k_θ L_h) / (L r T)``.
+
+    Taught in: 02_heads, "Counting parameters (§4.2, Theorem 1)"
+    """
     return (n_layers + k_theta * head_layers) / (n_layers * outputs * n_tasks)
 
 
@@ -88,6 +115,8 @@ def benchmark_table():
     """Head parameters of the paper's three configurations: measured and closed form, with ratios.
 
     One row per benchmark and head variant; ``measured`` comes from instantiating the module.
+
+    Taught in: 02_heads, "Counting parameters (§4.2, Theorem 1)"
     """
     import pandas as pd
 
@@ -126,6 +155,8 @@ def scaling_table(tasks: Iterable[int], task_qubits: int = 2, outputs_per_task: 
 
     Counts come from instantiated heads (no state vector is allocated, so ``Q`` may be large)
     and are listed next to Eqs. (15)-(17).
+
+    Taught in: 02_heads, "Counting parameters (§4.2, Theorem 1)"
     """
     import pandas as pd
 
@@ -162,6 +193,8 @@ def parameter_count_tables(cache, scaling: dict, *, compute: bool = True):
     ``scaling`` holds :func:`scaling_table`'s arguments (a profile's ``scaling`` settings).
     With ``compute=True`` (the heads notebook) it counts and caches them on a miss; with
     ``compute=False`` (the figures notebook) it only looks them up.
+
+    Taught in: 02_heads, "Counting parameters (§4.2, Theorem 1)"
     """
     from qmtl_utils.runtime.cache import write_csv
     from qmtl_utils.runtime.fingerprint import code_fingerprint

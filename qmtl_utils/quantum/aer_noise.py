@@ -65,7 +65,10 @@ AER_METHOD = "density_matrix"
 def depolarizing_noise_model(p: float, granularity: str = "native") -> NoiseModel | None:
     """§6.3 noise: ``depolarizing_error(p, 1)`` on every one-qubit gate of ``NATIVE_GATES`` (or on
     ``u`` for ``granularity="merged"``) and ``depolarizing_error(p, 2)`` on ``cx``; ``None`` (ideal
-    simulator) for ``p = 0``."""
+    simulator) for ``p = 0``.
+
+    Taught in: 05_noise, "How many circuits per prediction?"
+    """
     check_noise(p, granularity)
     if p == 0:
         return None
@@ -134,6 +137,8 @@ def aer_expectation_values(head: QMTLHead, z, p: float, shots: int = 1024, seed:
     transpiled depth, two-qubit gate count, Aer method; default ``AER_METHOD`` with noise).
     ``granularity="merged"`` runs :func:`merged_qiskit_circuit` instead, one PUB per sample
     (same seeds per batch); the default ``"native"`` is the path described above.
+
+    Taught in: 05_noise, "The exact noisy path, checked against Aer"
     """
     from qiskit.primitives import BackendEstimatorV2
 
@@ -195,7 +200,10 @@ def aer_exact_expectation_values(head: QMTLHead, z, p: float, granularity: str =
     change, same pass, so the same noisy gates), with ``save_expectation_value`` of each observable
     as the ``Z`` string it is measured as instead of shots. Groups without readout gates are saved
     in the circuit of the first group with gates, before its basis change. ``(N, Σ r_t)``; slow,
-    a reference for :func:`qmtl_utils.quantum.exact_noise.noisy_expectation_values`."""
+    a reference for :func:`qmtl_utils.quantum.exact_noise.noisy_expectation_values`.
+
+    Taught in: 05_noise, "The exact noisy path, checked against Aer"
+    """
     from qiskit.quantum_info import Pauli, PauliList
 
     noise_model = depolarizing_noise_model(p, granularity)

@@ -42,6 +42,8 @@ class QMTLConfig:
         encoding_order: how Eq. (3) is read, one of :data:`ENCODING_ORDERS` (default the literal
             operator product).
         angle_map: one of :data:`ANGLE_MAPS`, applied to ``Z`` before Eq. (3).
+
+    Taught in: 02_heads, "The QMTL circuit, written out"
     """
 
     n_qubits: int
@@ -104,7 +106,10 @@ class QMTLConfig:
 
     @property
     def d(self) -> int:
-        """Input width ``d = Q·L`` (Eq. (12))."""
+        """Input width ``d = Q·L`` (Eq. (12)).
+
+        Taught in: 02_heads, "Counting parameters (§4.2, Theorem 1)"
+        """
         return self.n_qubits * self.n_layers
 
     @property

@@ -86,7 +86,10 @@ def check_noise(p: float, granularity: str) -> None:
 
 def gates_per_unit(granularity: str) -> dict[str, int]:
     """Noisy one-qubit gates per circuit unit (§6.3): ``H``, one encoder layer on one qubit,
-    one ``Rot``, and the readout basis change of an ``X`` and a ``Y`` measurement."""
+    one ``Rot``, and the readout basis change of an ``X`` and a ``Y`` measurement.
+
+    Taught in: 05_noise, "How the gates are counted changes the slope"
+    """
     if granularity == "native":
         return {"H": 1, "encoder": 3, "rot": 3, "X": 1, "Y": 2, "Z": 0}
     return {"H": 1, "encoder": 1, "rot": 1, "X": 1, "Y": 1, "Z": 0}
@@ -133,7 +136,10 @@ def cnot_ptm() -> np.ndarray:
 
 
 def noisy_cnot_ptm(p: float) -> np.ndarray:
-    """``depolarizing_error(p, 2)`` after ``CNOT``: the 16×16 PTM with non-identity rows × ``(1-p)``."""
+    """``depolarizing_error(p, 2)`` after ``CNOT``: the 16×16 PTM with non-identity rows × ``(1-p)``.
+
+    Taught in: 05_noise, "Exercises"
+    """
     out = cnot_ptm().copy()
     out[1:] *= 1.0 - p
     return out
@@ -157,7 +163,10 @@ def _cnot_mpo_factors(p: float) -> tuple[np.ndarray, np.ndarray]:
 def ladder_mpo(n_qubits: int, p: float, dtype=torch.float64, device=None) -> list[torch.Tensor]:
     """The noisy CNOT ladder ``CNOT(0,1), CNOT(1,2), …`` of Eq. (3), each followed by
     ``depolarizing_error(p, 2)``, as an exact MPO: site ``q`` is ``W_q[left, right, out, in]``
-    (``B`` of gate ``(q-1, q)`` acts first, then ``A`` of gate ``(q, q+1)``; outer bonds have size 1)."""
+    (``B`` of gate ``(q-1, q)`` acts first, then ``A`` of gate ``(q, q+1)``; outer bonds have size 1).
+
+    Taught in: 05_noise, "Exercises"
+    """
     a, b = _cnot_mpo_factors(float(p))
     eye = np.eye(4)[None]
     sites = []
@@ -356,7 +365,10 @@ def noisy_expectation_values(head: QMTLHead, z, p: float, granularity: str = "na
     observable, ``(N, Σ r_t)`` in :meth:`~qmtl_utils.models.heads.QMTLHead.expectation_values` order, each
     measured after its noisy readout basis change — what
     :func:`qmtl_utils.quantum.aer_noise.aer_expectation_values` estimates with shots. ``p = 0`` gives the ideal
-    readout. dtype (float32/float64) and device (CPU/CUDA) follow ``z``."""
+    readout. dtype (float32/float64) and device (CPU/CUDA) follow ``z``.
+
+    Taught in: 05_noise, "The exact noisy path, checked against Aer"
+    """
     vectors = noisy_task_pauli_vectors(head, z, p, granularity)
     columns = []
     for vec, words in zip(vectors, head.config.observables):

@@ -86,7 +86,10 @@ class QueueTimeout(HardwareError):
 
 def fake_backend(name: str):
     """``(backend, substituted)`` for ``ibm_<x>`` / ``fake_<x>``: the installed ``Fake<X>``
-    snapshot, or its stand-in from ``SNAPSHOT_STANDINS`` (``substituted=True``, with a warning)."""
+    snapshot, or its stand-in from ``SNAPSHOT_STANDINS`` (``substituted=True``, with a warning).
+
+    Taught in: 06_hardware, "The calibration snapshots"
+    """
     from qiskit_ibm_runtime import fake_provider
 
     class_name = "Fake" + name.split("_", 1)[-1].capitalize()
@@ -195,7 +198,10 @@ def ibm_backend(service, name: str):
 
 def calibration_info(backend) -> dict:
     """Calibration timestamp (``properties().last_update_date``) and median two-qubit gate error
-    (the quantity §7 relates performance to) of ``backend``'s target."""
+    (the quantity §7 relates performance to) of ``backend``'s target.
+
+    Taught in: 06_hardware, "The calibration snapshots"
+    """
     properties = backend.properties() if hasattr(backend, "properties") else None
     stamp = getattr(properties, "last_update_date", None)
     target = backend.target
@@ -368,6 +374,8 @@ def run_on_backend(head: QMTLHead, z, backend: str = "ibm_fez", *, mode: str = "
     to send anything. Without it: :class:`SubmissionNotRequested` carrying the plan, made on the
     device's local calibration snapshot without contacting IBM Quantum. Cached batches are never
     re-run and need no backend. Returns the values and one record per job.
+
+    Taught in: 06_hardware, "Run (or read back) one job per batch on every backend"
     """
     if mode not in ("fake", "ibm"):
         raise ValueError(f"mode must be 'fake' (calibration snapshot) or 'ibm' (device), got {mode!r}")

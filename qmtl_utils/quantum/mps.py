@@ -47,12 +47,18 @@ class EncoderMPS(NamedTuple):
 
 
 def max_bond_dimension(config) -> int:
-    """Bond dimension ``χ`` of the encoder MPS: ``2^L`` with the CNOT ladder (``Q > 1``), else 1."""
+    """Bond dimension ``χ`` of the encoder MPS: ``2^L`` with the CNOT ladder (``Q > 1``), else 1.
+
+    Taught in: 04a_task_scaling_and_shots, "Beyond the state vector: an exact matrix product state"
+    """
     return 2**config.n_layers if config.entangle and config.n_qubits > 1 else 1
 
 
 def qmtl_encoder_mps(z, encoder_weights, config) -> EncoderMPS:
-    """The shared encoder state of Eqs. (2)-(3) as an exact MPS of bond dimension :func:`max_bond_dimension`."""
+    """The shared encoder state of Eqs. (2)-(3) as an exact MPS of bond dimension :func:`max_bond_dimension`.
+
+    Taught in: 04a_task_scaling_and_shots, "Beyond the state vector: an exact matrix product state"
+    """
     require_literal_encoding(config, "the MPS backend")
     batch, Q = z.shape[0], config.n_qubits
     cdtype = sim.complex_dtype(z.dtype)
@@ -147,7 +153,10 @@ def _reduced_density_matrix(span: Sequence[torch.Tensor], left_env, right_env, w
 
 def qmtl_expvals_mps(z, encoder_weights, task_weights, config) -> torch.Tensor:
     """Exact QMTL readout, Eqs. (2)-(5), via the encoder MPS: ``(batch, Σ r_t)``, the same numbers as
-    :func:`qmtl_utils.quantum.statevector.qmtl_expvals` (tests/test_mps.py) in time and memory linear in ``Q``."""
+    :func:`qmtl_utils.quantum.statevector.qmtl_expvals` (tests/test_mps.py) in time and memory linear in ``Q``.
+
+    Taught in: 04a_task_scaling_and_shots, "Beyond the state vector: an exact matrix product state"
+    """
     mps = qmtl_encoder_mps(z, encoder_weights, config)
     sites = mps.tensors.unbind(1)  # one (batch, χ, 2, χ) tensor per site: cheap to index and to differentiate
     left_envs = _left_environments(sites, mps.left, max(min(w) for w in config.task_wires))

@@ -44,7 +44,10 @@ PRESETS: dict[int, tuple[str, ...]] = {
 
 
 def default_task_qubits(n_outputs: int) -> int:
-    """Sub-register size ``S_t`` for ``n_outputs`` logits (see the module docstring)."""
+    """Sub-register size ``S_t`` for ``n_outputs`` logits (see the module docstring).
+
+    Taught in: 02_heads, "Readout: more logits than qubits"
+    """
     if n_outputs < 1:
         raise ValueError(f"a task needs at least one output, got {n_outputs}")
     if n_outputs == 1:
@@ -72,7 +75,10 @@ def _ring_zz(n_qubits: int) -> list[str]:
 
 
 def default_observables(n_outputs: int, n_qubits: int | None = None) -> tuple[str, ...]:
-    """Pauli words for ``n_outputs`` logits on ``n_qubits`` qubits (preset or general rule)."""
+    """Pauli words for ``n_outputs`` logits on ``n_qubits`` qubits (preset or general rule).
+
+    Taught in: 02_heads, "Readout: more logits than qubits"
+    """
     n_qubits = default_task_qubits(n_outputs) if n_qubits is None else n_qubits
     preset = PRESETS.get(n_outputs)
     if preset is not None and len(preset[0]) == n_qubits:
@@ -105,7 +111,10 @@ def validate_words(words: tuple[str, ...], n_qubits: int) -> None:
 @lru_cache(maxsize=None)
 def pauli_matrix(word: str) -> np.ndarray:
     """Dense matrix of a Pauli word; the first character is the most significant qubit
-    (PennyLane's wire ordering)."""
+    (PennyLane's wire ordering).
+
+    Taught in: 02_heads, "A fast exact simulator"
+    """
     matrix = np.ones((1, 1), dtype=complex)
     for char in word:
         matrix = np.kron(matrix, PAULI[char])
@@ -116,7 +125,10 @@ def qubitwise_commuting_groups(words: list[str] | tuple[str, ...]) -> list[list[
     """Greedy partition of Pauli words (all on the same register) into qubit-wise commuting groups.
 
     Each group can be estimated from one measurement setting (one basis per qubit), so the
-    number of groups is the number of circuit executions per prediction on hardware."""
+    number of groups is the number of circuit executions per prediction on hardware.
+
+    Taught in: 02_heads, "Readout: more logits than qubits"
+    """
     groups: list[tuple[list[str], list[str]]] = []  # (members, basis per qubit)
     for word in words:
         for members, basis in groups:

@@ -32,6 +32,8 @@ def qmtl_encoder(inputs, encoder_weights, n_qubits: int, n_layers: int, entangle
     so **RZ acts first, then RY** — then the CNOT ladder CNOT(0,1), CNOT(1,2), … (U_param,ℓ).
     ``entangle=False`` drops every CNOT (the §6.2 ablation). ``encoding_order="written"`` reads
     each factor left to right: U_param,ℓ (rotations, ladder) first, then the data layer.
+
+    Taught in: 02_heads, "The QMTL circuit, written out"
     """
     def data(layer):
         for wire in range(n_qubits):
@@ -57,6 +59,8 @@ def qmtl_circuit(config):
 
     Signature ``circuit(inputs, encoder_weights, *task_weights)``; returns one expectation value
     per task observable, tasks in order.
+
+    Taught in: 02_heads, "The QMTL circuit, written out"
     """
 
     def circuit(inputs, encoder_weights, *task_weights):
@@ -86,6 +90,8 @@ def hqnn_circuit(n_qubits: int, n_repeats: int = 3, ansatz: str = "ry_ring"):
     and ``weights`` of shape ``(n_repeats, Q)``. The other readings (an open choice,
     :data:`~qmtl_utils.quantum.statevector.HQNN_ANSATZE`): ``"ring"`` drops the trainable RY
     (``weights`` ``(n_repeats, 0)``), ``"ry_ladder"`` closes each repetition with the CNOT ladder.
+
+    Taught in: 02_heads, "The baselines"
     """
     pairs = hqnn_entangler(ansatz, n_qubits)
 
@@ -105,6 +111,9 @@ def hqnn_circuit(n_qubits: int, n_repeats: int = 3, ansatz: str = "ry_ring"):
 
 
 def make_qnode(circuit, n_qubits: int, diff_method: str = "backprop", device=None):
-    """A torch-interface QNode of ``circuit`` on ``default.qubit`` (or the given device)."""
+    """A torch-interface QNode of ``circuit`` on ``default.qubit`` (or the given device).
+
+    Taught in: 02_heads, "The baselines"
+    """
     device = device or qml.device("default.qubit", wires=n_qubits)
     return qml.QNode(circuit, device, interface="torch", diff_method=diff_method)

@@ -47,6 +47,8 @@ def qmtl_qiskit_circuit(head: QMTLHead) -> QuantumCircuit:
 
     Parameters sort as ``z[0] … z[d-1]`` (Qiskit orders a ParameterVector by index), so a
     ``(N, d)`` feature matrix is directly the parameter-value array of an Estimator PUB.
+
+    Taught in: 05_noise, "The head as a Qiskit circuit"
     """
     config = head.config
     Q = config.n_qubits
@@ -88,7 +90,10 @@ def qmtl_observables(config) -> list[SparsePauliOp]:
 
 
 def statevector_expectation_values(head: QMTLHead, z) -> np.ndarray:
-    """Exact ``(N, Σ r_t)`` readout with ``qiskit.quantum_info.Statevector`` (a slow reference)."""
+    """Exact ``(N, Σ r_t)`` readout with ``qiskit.quantum_info.Statevector`` (a slow reference).
+
+    Taught in: 05_noise, "The head as a Qiskit circuit"
+    """
     from qiskit.quantum_info import Statevector
 
     circuit, observables = qmtl_qiskit_circuit(head), qmtl_observables(head.config)

@@ -44,7 +44,10 @@ ROTATIONS = {"X": _H, "Y": _H @ _S_DAG, "Z": np.eye(2, dtype=complex), "I": np.e
 
 
 def task_groups(config: QMTLConfig) -> list[list[list[str]]]:
-    """Qubit-wise commuting groups of each task's observables (words on the task's ``S_t`` qubits)."""
+    """Qubit-wise commuting groups of each task's observables (words on the task's ``S_t`` qubits).
+
+    Taught in: 04a_task_scaling_and_shots, "The shot budget of multi-observable readout"
+    """
     return [qubitwise_commuting_groups(words) for words in config.observables]
 
 
@@ -56,6 +59,9 @@ def measurement_settings(config: QMTLConfig) -> int:
     the largest number of groups of any one task, ``max_t G_t``, not the sum. (The same holds for
     the greedy partition of all tasks' words written on the full register, which is what
     tests/test_shots.py checks.) CheXpert (``ZI, IZ, XX`` per task) needs 2.
+
+    Taught in: 04a_task_scaling_and_shots, "The shot budget of multi-observable readout"
+    Taught in: 05_noise, "How many circuits per prediction?"
     """
     return max(len(groups) for groups in task_groups(config))
 
@@ -138,7 +144,10 @@ def sample_expvals(head: QMTLHead, z: torch.Tensor, shots_per_setting: int,
                    seed: int | np.random.Generator) -> torch.Tensor:
     """Finite-shot estimates of every observable, ``(N, Σ r_t)`` float64 in
     :meth:`~qmtl_utils.models.heads.QMTLHead.expectation_values` order; ``shots_per_setting`` shots for
-    every group of every task; feed them to :meth:`~qmtl_utils.models.heads.QMTLHead.outputs_from_expvals`."""
+    every group of every task; feed them to :meth:`~qmtl_utils.models.heads.QMTLHead.outputs_from_expvals`.
+
+    Taught in: 04a_task_scaling_and_shots, "The shot budget of multi-observable readout"
+    """
     probabilities = measurement_probabilities(head, z)
     return torch.from_numpy(_estimate(head.config, probabilities, shots_per_setting, np.random.default_rng(seed)))
 
@@ -156,6 +165,8 @@ def shot_sweep(head: QMTLHead, z: torch.Tensor, labels, shots_list: Sequence[int
     ``shots_per_setting, total_shots`` (``= shots_per_setting ×`` :func:`measurement_settings`),
     ``seed, exact, task, metric, value``; the exact (infinite-shot) readout has ``shots = inf``,
     ``seed`` missing and ``exact = True``. The outcome distributions are computed once and re-sampled.
+
+    Taught in: 04a_task_scaling_and_shots, "The shot budget of multi-observable readout"
     """
     z = torch.as_tensor(z)
     labels = np.asarray(labels)

@@ -43,7 +43,10 @@ def complex_dtype(real_dtype: torch.dtype) -> torch.dtype:
 
 
 def rx(angle: torch.Tensor) -> torch.Tensor:
-    """``RX(angle)`` as ``(..., 2, 2)`` complex matrices."""
+    """``RX(angle)`` as ``(..., 2, 2)`` complex matrices.
+
+    Taught in: 02_heads, "A fast exact simulator"
+    """
     c, s = torch.cos(angle / 2), torch.sin(angle / 2)
     zero = torch.zeros_like(c)
     real = torch.stack([torch.stack([c, zero], -1), torch.stack([zero, c], -1)], -2)
@@ -59,7 +62,10 @@ def ry(angle: torch.Tensor) -> torch.Tensor:
 
 
 def rz(angle: torch.Tensor) -> torch.Tensor:
-    """``RZ(angle)`` as ``(..., 2, 2)`` complex matrices."""
+    """``RZ(angle)`` as ``(..., 2, 2)`` complex matrices.
+
+    Taught in: 02_heads, "A fast exact simulator"
+    """
     c, s = torch.cos(angle / 2), torch.sin(angle / 2)
     zero = torch.zeros_like(c)
     real = torch.stack([torch.stack([c, zero], -1), torch.stack([zero, c], -1)], -2)
@@ -259,7 +265,10 @@ def kron_shared(matrices: Sequence[torch.Tensor]) -> torch.Tensor:
 
 @lru_cache(maxsize=32)
 def hadamard(n_qubits: int, dtype: torch.dtype, device=None) -> torch.Tensor:
-    """``H^{⊗n}`` as a dense complex matrix (cached; do not modify in place)."""
+    """``H^{⊗n}`` as a dense complex matrix (cached; do not modify in place).
+
+    Taught in: 02_heads, "A fast exact simulator"
+    """
     h = torch.tensor([[1.0, 1.0], [1.0, -1.0]], dtype=dtype, device=device) / 2**0.5
     return kron_shared([h] * n_qubits).to(complex_dtype(dtype))
 
@@ -402,6 +411,8 @@ def reduced_density_matrix(state: torch.Tensor, wires: Sequence[int], n_qubits: 
     are summed after a matrix product over the trailing ones; otherwise the block is moved to the
     front in one copy and both sides are contracted in one product (a product over the leading
     wires alone would build a ``(block · trailing)``-square matrix, ``trailing`` times the work).
+
+    Taught in: 02_heads, "A fast exact simulator"
     """
     batch, wires = state.shape[0], list(wires)
     first, n_wires = wires[0], len(wires)
@@ -457,6 +468,9 @@ def qmtl_encoder_state(z, encoder_weights, config: QMTLConfig) -> torch.Tensor:
     output of the circuit as Eqs. (2)-(3) define it. ``config.encoding_order = "written"`` reads
     each factor of Eq. (3) left to right instead: rotations, CNOT ladder, *then* the data layer,
     so every feature reaches the readout (the last data layer's phase is applied at the end).
+
+    Taught in: 02_heads, "A fast exact simulator"
+    Taught in: 04a_task_scaling_and_shots, "Exercises"
     """
     z = encoding_angles(z, config)
     batch, Q = z.shape[0], config.n_qubits
@@ -492,13 +506,19 @@ def qmtl_encoder_state(z, encoder_weights, config: QMTLConfig) -> torch.Tensor:
 
 
 def encoding_angles(z: torch.Tensor, config: QMTLConfig) -> torch.Tensor:
-    """The angles Eq. (3) encodes: ``Z`` itself (``angle_map="identity"``, the paper) or ``π·tanh(Z)``."""
+    """The angles Eq. (3) encodes: ``Z`` itself (``angle_map="identity"``, the paper) or ``π·tanh(Z)``.
+
+    Taught in: 03a_mustard_fit, "Exercises"
+    """
     return math.pi * torch.tanh(z) if config.angle_map == "pi_tanh" else z
 
 
 def qmtl_expvals(z, encoder_weights, task_weights, config: QMTLConfig) -> torch.Tensor:
     """Fast exact QMTL readout, Eqs. (2)-(5): ``(batch, Σ r_t)``, the same numbers as
-    :func:`qmtl_utils.quantum.pennylane_circuits.qmtl_circuit` (tests/test_simulator_parity.py)."""
+    :func:`qmtl_utils.quantum.pennylane_circuits.qmtl_circuit` (tests/test_simulator_parity.py).
+
+    Taught in: 02_heads, "A fast exact simulator"
+    """
     state = qmtl_encoder_state(z, encoder_weights, config)
     # Stage 2, Eqs. (4)-(5): tasks with the same block size and observables are done together
     readouts = {}
@@ -515,7 +535,10 @@ def qmtl_expvals(z, encoder_weights, task_weights, config: QMTLConfig) -> torch.
 def qmtl_task_density_matrices(z, encoder_weights, task_weights, config: QMTLConfig) -> list[torch.Tensor]:
     """State of each task register after its sub-circuit (Eq. (4)), in the computational basis:
     one ``(batch, 2**S_t, 2**S_t)`` density matrix per task. ``tr(rho_t O)`` is Eq. (5); finite-shot
-    readout samples from its diagonal in each observable's measurement basis."""
+    readout samples from its diagonal in each observable's measurement basis.
+
+    Taught in: 02_heads, "A fast exact simulator"
+    """
     state = qmtl_encoder_state(z, encoder_weights, config)
     out = []
     for t, (weights, wires) in enumerate(zip(task_weights, config.task_wires)):

@@ -40,7 +40,10 @@ VARIANT_NAMES = {"classical": "classical", "hqnn4": "HQNN-4", "hqnnQ": "HQNN-Q",
 
 
 def equivalence(low: float, high: float, margin: float) -> str:
-    """On par: the interval within ``[−margin, margin]`` holds, wholly outside does not."""
+    """On par: the interval within ``[−margin, margin]`` holds, wholly outside does not.
+
+    Taught in: 03b_paper_claims, "From words to a decision rule"
+    """
     if low >= -margin and high <= margin:
         return HOLDS
     if high < -margin or low > margin:
@@ -49,7 +52,10 @@ def equivalence(low: float, high: float, margin: float) -> str:
 
 
 def non_inferiority(low: float, high: float, margin: float) -> str:
-    """Matches or exceeds: lower end above ``−margin`` holds, upper end below it does not."""
+    """Matches or exceeds: lower end above ``−margin`` holds, upper end below it does not.
+
+    Taught in: 03b_paper_claims, "From words to a decision rule"
+    """
     if low > -margin:
         return HOLDS
     if high < -margin:
@@ -58,7 +64,10 @@ def non_inferiority(low: float, high: float, margin: float) -> str:
 
 
 def superiority(low: float, high: float, margin: float) -> str:
-    """Outperforms: the interval above 0 holds, below 0 does not (``margin`` unused)."""
+    """Outperforms: the interval above 0 holds, below 0 does not (``margin`` unused).
+
+    Taught in: 03b_paper_claims, "From words to a decision rule"
+    """
     if low > 0:
         return HOLDS
     if high < 0:
@@ -67,7 +76,10 @@ def superiority(low: float, high: float, margin: float) -> str:
 
 
 def no_gain(low: float, high: float, margin: float) -> str:
-    """No systematic gain: the interval above 0 does not hold, upper end below ``margin`` holds."""
+    """No systematic gain: the interval above 0 does not hold, upper end below ``margin`` holds.
+
+    Taught in: 03b_paper_claims, "From words to a decision rule"
+    """
     if low > 0:
         return FAILS
     if high < margin:
@@ -187,6 +199,8 @@ def claims_table(results: dict[str, pd.DataFrame], margin: float, *, signal: dic
     ``{benchmark: why}`` for those that did not; ``differences``: ``{benchmark: how this setup differs
     from the paper's}``. Columns: claim, section, words, benchmark, task, comparison, metric, n,
     a_mean, b_mean, difference, ci_low, ci_high, test, p_value, rule, margin, verdict, note, lite_differences.
+
+    Taught in: 03b_paper_claims, "Every row: the difference, its interval and the test"
     """
     rows = []
     for claim in CLAIMS:

@@ -1,4 +1,4 @@
-"""The QMTL head as a block diagram, drawn by code (Taught in 02_heads, section 1).
+"""The QMTL head as a block diagram, drawn by code.
 
 :func:`architecture_diagram` draws what Fig. 1 of the paper shows, for one benchmark's
 configuration: backbone → projection to ``d = Q·L`` features (Eq. (12)) → the shared encoder on
@@ -6,6 +6,8 @@ configuration: backbone → projection to ``d = Q·L`` features (Eq. (12)) → t
 qubits with ``L_h`` layers → its Pauli observables (Eq. (4)) → the task's ``r_t`` logits (Eq. (5)).
 The qubits are drawn as horizontal wires, so the partition of the register into task
 sub-registers is visible. Torch-free; reads :class:`~qmtl_utils.quantum.config.QMTLConfig` only.
+
+Taught in: 02_heads, "The QMTL circuit, written out"
 """
 
 from __future__ import annotations
@@ -56,6 +58,8 @@ def architecture_diagram(spec: BenchmarkSpec):
     Depicts Eqs. (2)-(3) (the shared encoder), the partition of the register into task
     sub-registers (``Σ_t S_t ≤ Q``), the task blocks ``U_t(φ_t)`` and Eqs. (4)-(5) (observables →
     logits). One box per task carries the gid ``"task-block:<task name>"``.
+
+    Taught in: 02_heads, "The QMTL circuit, written out"
     """
     config = spec_config(spec)
     Q, L, L_h = config.n_qubits, config.n_layers, config.head_layers

@@ -41,7 +41,10 @@ def t_half_width(std, n, level: float = 0.95):
 
 
 def t_interval(values, level: float = 0.95) -> tuple[float, float]:
-    """The ``level`` Student-t interval of the mean of ``values`` (NaN for fewer than 2)."""
+    """The ``level`` Student-t interval of the mean of ``values`` (NaN for fewer than 2).
+
+    Taught in: 03b_paper_claims, "From words to a decision rule"
+    """
     values = np.asarray(values, dtype=float)
     if len(values) < 2:
         return float("nan"), float("nan")

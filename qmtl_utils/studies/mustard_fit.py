@@ -61,7 +61,11 @@ def angle_sensitivity(spec=None, n_samples: int = 16, n_heads: int = 2, seed: in
     """RMS of ``d<O>/d z_{l,q}`` per task and encoding slot (layer ``l``, qubit ``q``; the angle
     ``z[l*Q + q]`` of Eq. (3)), over ``n_samples`` uniform random angle vectors and ``n_heads``
     random initialisations of the head (its own ``reset_parameters``). Columns: task, layer, qubit,
-    sensitivity (mean over the task's observables)."""
+    sensitivity (mean over the task's observables).
+
+    Taught in: 03a_mustard_fit, "The light cone: which angles reach which task"
+    Taught in: 04b_open_choices, "The encoding order, next to Eq. (3)"
+    """
     spec = spec or BENCHMARKS[BENCHMARK]
     config = qmtl_config(spec, **config_overrides)
     generator = torch.Generator().manual_seed(seed)
@@ -160,7 +164,10 @@ def fit_probe(features: np.ndarray, labels: np.ndarray, folds, fold: int, change
     ``variant``, ``task_weight``, ``lr``, ``output_scale``, ``angle_scale`` — ``"pi_tanh"`` or a fixed
     factor —, ``reverse_wires``, ``logit_bias``) and return one row per (epoch, task): train and test accuracy, the
     training loss, the mean per-batch gradient norm reaching the projection and the head, and the
-    spread (std) of the projection's outputs on the training rows: the angles the circuit sees."""
+    spread (std) of the projection's outputs on the training rows: the angles the circuit sees.
+
+    Taught in: 03a_mustard_fit, "Fitting or generalising? The protocol, instrumented"
+    """
     spec = BENCHMARKS[BENCHMARK]
     variant = changes.get("variant", "qmtl")
     train_settings = settings["train"]

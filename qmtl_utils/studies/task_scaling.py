@@ -140,6 +140,8 @@ def make_task_family(n_tasks: int, seed: int, n_train: int = 512, n_test: int = 
     The first ``n_train`` rows are the training split. The inputs and the latent depend on ``seed``
     only and task ``t``'s rule on ``(seed, t)`` only, so the tasks of a smaller ``T`` are the first
     tasks of a larger one; everything is deterministic given ``(T, seed)``.
+
+    Taught in: 04a_task_scaling_and_shots, "A family of tasks with a dial"
     """
     n = n_train + n_test
     rng = np.random.default_rng([seed, 0])
@@ -163,7 +165,10 @@ def make_task_family(n_tasks: int, seed: int, n_train: int = 512, n_test: int = 
 
 def capacity_matched_config(n_tasks: int, task_qubits: int = 2, n_layers: int = 3, head_layers: int = 1,
                             output_scale: bool = True) -> QMTLConfig:
-    """QMTL head of the family under Eqs. (12)-(14): ``Q = S·T``, ``d = Q·L = S·T·L``."""
+    """QMTL head of the family under Eqs. (12)-(14): ``Q = S·T``, ``d = Q·L = S·T·L``.
+
+    Taught in: 04a_task_scaling_and_shots, "Heads sized by the capacity-matched rule"
+    """
     outputs = task_outputs(n_tasks)
     return QMTLConfig(n_qubits=task_qubits * n_tasks, n_layers=n_layers, task_outputs=outputs,
                       task_qubits=(task_qubits,) * n_tasks, head_layers=head_layers, output_scale=output_scale,

