@@ -39,7 +39,7 @@ def test_each_equation_resolves_to_code_that_names_it(number):
 
 def test_equations_are_spelled_one_way():
     odd = re.compile(r"\bEqs?\.?\s?\d|\bEqs?\.?\s\(\d+\)[–]|\bEq\s\(")
-    for path in sorted((ROOT / "qmtl_utils").rglob("*.py")) + [ROOT / "README.md"]:
+    for path in sorted((ROOT / "qmtl_utils").rglob("*.py")) + [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]:
         for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
             assert not odd.search(line), f"{path.relative_to(ROOT)}:{n}: write equations as `Eq. (N)`: {line.strip()}"
 
@@ -54,7 +54,8 @@ def test_cli_prints_the_index():
     assert "qmtl_utils/training/losses.py" in out and len(out.strip().splitlines()) == len(EQUATIONS) + 1
 
 
-def test_readme_shows_the_index():
+def test_docs_show_the_index():
     out = subprocess.run([sys.executable, "-m", "qmtl_utils.equations"], capture_output=True, text=True,
                          check=True).stdout
-    assert out in (ROOT / "README.md").read_text(encoding="utf-8"), "paste `python -m qmtl_utils.equations` into README"
+    assert out in (ROOT / "docs" / "equations.md").read_text(encoding="utf-8"), \
+        "paste `python -m qmtl_utils.equations` into docs/equations.md"
