@@ -20,6 +20,7 @@ from qmtl_utils.runtime import render
 
 def png(width: int = 3, height: int = 2) -> str:
     """A real PNG (grey pixels), base64, as a notebook stores an image output."""
+
     def chunk(kind: bytes, data: bytes) -> bytes:
         body = kind + data
         return len(data).to_bytes(4, "big") + body + zlib.crc32(body).to_bytes(4, "big")
@@ -34,8 +35,10 @@ def executed_copy(path: Path, title: str, text: str = "hello") -> Path:
     """A notebook as papermill leaves it: a heading, a code cell with printed text and a figure."""
     nb = nbformat.v4.new_notebook()
     cell = nbformat.v4.new_code_cell("plot()", execution_count=1)
-    cell.outputs = [nbformat.v4.new_output("stream", text=text),
-                    nbformat.v4.new_output("display_data", data={"image/png": png(), "text/plain": "<Figure>"})]
+    cell.outputs = [
+        nbformat.v4.new_output("stream", text=text),
+        nbformat.v4.new_output("display_data", data={"image/png": png(), "text/plain": "<Figure>"}),
+    ]
     nb.cells = [nbformat.v4.new_markdown_cell(f"# {title}\n\nSome words."), cell]
     path.parent.mkdir(parents=True, exist_ok=True)
     nbformat.write(nb, path)
@@ -49,9 +52,10 @@ def links(index: Path) -> list[str]:
 @pytest.fixture
 def pages(tmp_path):
     runs = tmp_path / "runs" / "smoke"
-    return [render.Page(executed_copy(runs / "00_prep.ipynb", "00 · Data"), "00_prep", "", "up to date"),
-            render.Page(executed_copy(runs / "03_train-glue.ipynb", "03 · Training"), "03_train", "benchmark=glue",
-                        "stale")]
+    return [
+        render.Page(executed_copy(runs / "00_prep.ipynb", "00 · Data"), "00_prep", "", "up to date"),
+        render.Page(executed_copy(runs / "03_train-glue.ipynb", "03 · Training"), "03_train", "benchmark=glue", "stale"),
+    ]
 
 
 def test_pages_and_an_index_that_links_every_page_in_order(tmp_path, pages):
@@ -81,11 +85,13 @@ def test_nothing_changed_imports_neither_nbconvert_nor_nbformat(tmp_path, pages)
     folder = tmp_path / "html"
     render.render(pages, folder, "smoke")
     listed = [(str(p.notebook), p.stage, p.label, p.status) for p in pages]
-    code = ("import sys; from pathlib import Path; from qmtl_utils.runtime import render; "
-            f"pages = [render.Page(Path(p), s, l, t) for p, s, l, t in {listed!r}]; "
-            f"done = render.render(pages, Path({str(folder)!r}), 'smoke'); "
-            "assert not done.written and not done.index_written; "
-            "heavy = {'nbconvert', 'nbformat'} & set(sys.modules); assert not heavy, heavy")
+    code = (
+        "import sys; from pathlib import Path; from qmtl_utils.runtime import render; "
+        f"pages = [render.Page(Path(p), s, l, t) for p, s, l, t in {listed!r}]; "
+        f"done = render.render(pages, Path({str(folder)!r}), 'smoke'); "
+        "assert not done.written and not done.index_written; "
+        "heavy = {'nbconvert', 'nbformat'} & set(sys.modules); assert not heavy, heavy"
+    )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
 
 
@@ -126,7 +132,15 @@ def test_an_unreadable_copy_is_named(tmp_path, pages):
 
 
 def test_title_is_the_first_heading():
-    assert render.notebook_title({"cells": [{"cell_type": "code", "source": "# a comment"},
-                                            {"cell_type": "markdown", "source": ["Intro\n", "## 02 · Heads\n"]}]}) \
+    assert (
+        render.notebook_title(
+            {
+                "cells": [
+                    {"cell_type": "code", "source": "# a comment"},
+                    {"cell_type": "markdown", "source": ["Intro\n", "## 02 · Heads\n"]},
+                ]
+            }
+        )
         == "02 · Heads"
+    )
     assert render.notebook_title({"cells": []}) == ""

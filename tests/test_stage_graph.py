@@ -19,14 +19,15 @@ DOCS = [repo_root() / "README.md"]  # the files that hold the diagram
 
 def committed(path) -> str:
     text = path.read_text(encoding="utf-8")
-    return text[text.index(stage_graph.BEGIN):text.index(stage_graph.END) + len(stage_graph.END)]
+    return text[text.index(stage_graph.BEGIN) : text.index(stage_graph.END) + len(stage_graph.END)]
 
 
 @pytest.mark.parametrize("path", DOCS, ids=lambda p: p.name)
 def test_the_committed_diagram_is_current(path):
     assert committed(path) == stage_graph.block(), f"run `{stage_graph.COMMAND}`"
-    check = subprocess.run([sys.executable, "-m", "qmtl_utils.report.stage_graph", "--check", str(path)],
-                           capture_output=True, text=True, timeout=60)
+    check = subprocess.run(
+        [sys.executable, "-m", "qmtl_utils.report.stage_graph", "--check", str(path)], capture_output=True, text=True, timeout=60
+    )
     assert check.returncode == 0, check.stderr
 
 
@@ -59,8 +60,10 @@ def test_closure_of_a_chain():
 
 def test_update_rewrites_only_between_the_markers(tmp_path):
     doc = tmp_path / "doc.md"
-    doc.write_text(f"# Title\n\n{stage_graph.BEGIN}\n```mermaid\nflowchart TD\n    old --> diagram\n```\n"
-                   f"{stage_graph.END}\n\nAfter.\n", encoding="utf-8")
+    doc.write_text(
+        f"# Title\n\n{stage_graph.BEGIN}\n```mermaid\nflowchart TD\n    old --> diagram\n```\n{stage_graph.END}\n\nAfter.\n",
+        encoding="utf-8",
+    )
     argv = [sys.executable, "-m", "qmtl_utils.report.stage_graph"]
     stale = subprocess.run([*argv, "--check", str(doc)], capture_output=True, text=True, timeout=60)
     assert stale.returncode == 1 and "not current" in stale.stderr
@@ -72,6 +75,7 @@ def test_update_rewrites_only_between_the_markers(tmp_path):
 def test_a_file_without_markers_is_refused(tmp_path):
     doc = tmp_path / "doc.md"
     doc.write_text("no markers here\n", encoding="utf-8")
-    done = subprocess.run([sys.executable, "-m", "qmtl_utils.report.stage_graph", "--update", str(doc)],
-                          capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        [sys.executable, "-m", "qmtl_utils.report.stage_graph", "--update", str(doc)], capture_output=True, text=True, timeout=60
+    )
     assert done.returncode == 2 and "marker" in done.stderr and doc.read_text() == "no markers here\n"

@@ -59,8 +59,7 @@ def node_label(spec: stages.StageSpec) -> str:
     lines = [spec.notebook]
     if spec.runs:
         keys = list(dict.fromkeys(k for run in spec.runs for k in run))
-        lines.append(f"one run per {', '.join(keys)}: " + ", ".join(
-            "/".join(str(v) for v in run.values()) for run in spec.runs))
+        lines.append(f"one run per {', '.join(keys)}: " + ", ".join("/".join(str(v) for v in run.values()) for run in spec.runs))
     if spec.needs:
         lines.append(f"needs {', '.join(spec.needs)}")
     return "<br/>".join(lines)
@@ -96,10 +95,12 @@ def replace_block(text: str, where: str = "the text") -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m qmtl_utils.report.stage_graph", description=__doc__.split("\n\n")[0])
     group = parser.add_mutually_exclusive_group()
-    group.add_argument("--update", nargs="+", type=Path, metavar="FILE",
-                       help="write the diagram between the marker comments of each FILE")
-    group.add_argument("--check", nargs="+", type=Path, metavar="FILE",
-                       help="exit with status 1 if a FILE's diagram is not current")
+    group.add_argument(
+        "--update", nargs="+", type=Path, metavar="FILE", help="write the diagram between the marker comments of each FILE"
+    )
+    group.add_argument(
+        "--check", nargs="+", type=Path, metavar="FILE", help="exit with status 1 if a FILE's diagram is not current"
+    )
     args = parser.parse_args(argv)
     if not (args.update or args.check):
         print(mermaid(), end="")

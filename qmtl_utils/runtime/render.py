@@ -127,14 +127,17 @@ def _render_page(page: Page, title: str, profile: str) -> str:
     nb = nbformat.read(page.notebook, as_version=4)
     name = page.notebook.stem + (f" [{page.label}]" if page.label else "")
     body, _ = HTMLExporter(template_name="lab").from_notebook_node(
-        nb, resources={"metadata": {"name": f"{title or name} ({profile})"}})
+        nb, resources={"metadata": {"name": f"{title or name} ({profile})"}}
+    )
     start = body.find("<body")
     end = body.find(">", start) + 1
     if start < 0 or end <= 0:
         raise RenderError(f"{page.notebook.name}: nbconvert's page has no <body>")
-    nav = (f'\n<p class="{NAV_CLASS}" style="margin: 1em 2em; font-family: sans-serif;">'
-           f'<a href="{INDEX}">All notebooks of the {html.escape(profile)} profile</a> · '
-           f'{html.escape(name)}</p>\n')
+    nav = (
+        f'\n<p class="{NAV_CLASS}" style="margin: 1em 2em; font-family: sans-serif;">'
+        f'<a href="{INDEX}">All notebooks of the {html.escape(profile)} profile</a> · '
+        f"{html.escape(name)}</p>\n"
+    )
     return body[:end] + nav + body[end:]
 
 
@@ -157,9 +160,11 @@ def index_page(profile: str, rows: list[dict], notes: list[str]) -> str:
         "<tr><th>stage</th><th>execution</th><th>notebook</th><th>status</th></tr>",
     ]
     for row in rows:
-        lines.append(f"<tr><td>{esc(row['stage'])}</td><td>{esc(row['label']) or '&nbsp;'}</td>"
-                     f'<td><a href="{esc(row["html"])}">{esc(row["title"] or row["html"])}</a></td>'
-                     f"<td>{esc(row['status'])}</td></tr>")
+        lines.append(
+            f"<tr><td>{esc(row['stage'])}</td><td>{esc(row['label']) or '&nbsp;'}</td>"
+            f'<td><a href="{esc(row["html"])}">{esc(row["title"] or row["html"])}</a></td>'
+            f"<td>{esc(row['status'])}</td></tr>"
+        )
     lines.append("</table>")
     if not rows:
         lines.append("<p>No executed notebook yet: run <code>bash run_all.sh</code>.</p>")
@@ -200,8 +205,7 @@ def render(pages: list[Page], folder: Path, profile: str, notes: list[str] | Non
             except RenderError:
                 raise
             except Exception as exc:  # noqa: BLE001 -- nbconvert's and json's errors alike, named
-                raise RenderError(f"cannot render {_show(page.notebook)} to HTML: "
-                                  f"{type(exc).__name__}: {exc}") from exc
+                raise RenderError(f"cannot render {_show(page.notebook)} to HTML: {type(exc).__name__}: {exc}") from exc
             kept[page.html_name] = {"sha256": digest, "title": title, "notebook": page.notebook.name}
             written.append(page.html_name)
     finally:  # what is on disk is recorded, also when a later page fails
@@ -211,8 +215,10 @@ def render(pages: list[Page], folder: Path, profile: str, notes: list[str] | Non
         new_record = {"renderer": renderer, "pages": kept}
         if new_record != record:
             _write_text(folder / RECORD, json.dumps(new_record, indent=1, sort_keys=True) + "\n")
-    rows = [{"stage": p.stage, "label": p.label, "title": kept[p.html_name]["title"], "status": p.status,
-             "html": p.html_name} for p in pages]
+    rows = [
+        {"stage": p.stage, "label": p.label, "title": kept[p.html_name]["title"], "status": p.status, "html": p.html_name}
+        for p in pages
+    ]
     text = index_page(profile, rows, list(notes or []))
     index = folder / INDEX
     index_written = not index.is_file() or index.read_text(encoding="utf-8") != text
