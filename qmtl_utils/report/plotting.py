@@ -174,3 +174,62 @@ def reference_marks(ax, references, groups, group_col: str = "task", value_col: 
             if value == value:  # not NaN
                 ax.hlines(value, t - 0.45, t + 0.45, linewidth=1.6, label=label, zorder=5, **style)
                 label = None
+
+
+def results_panel(ax, metrics, references, groups, metric: str, title: str | None = None, ylabel: str = "score",
+                  ylim: tuple | None = (0, 1.05), group_col: str = "task") -> None:
+    """One panel of a benchmark's results (Figs. 5-7; ``03_training``): per task one bar per head, the
+    mean and 95 % Student-t interval over replicates (:func:`~qmtl_utils.report.stats.mean_ci_table`),
+    with the majority baseline and the ceiling marked across the task (:func:`reference_marks`,
+    averaged over replicates as the bars are).
+
+    ``metrics`` and ``references`` are the long tables ``metrics.csv`` (variant, label, replicate,
+    task, metric, value) and ``references.csv`` (reference, replicate, task, metric, value); the
+    panel shows the rows whose metric is ``metric`` or, for GLUE's per-task names, starts with
+    ``metric + ":"`` (``"primary"``, ``"secondary"``).
+    """
+    from qmtl_utils.report.stats import mean_ci_table
+
+    def rows(table):
+        return table[(table.metric == metric) | table.metric.str.startswith(f"{metric}:")]
+
+    summary = mean_ci_table(rows(metrics), by=[group_col, "variant", "label"])
+    marks = rows(references).groupby(["reference", group_col]).value.mean().rename("mean").reset_index()
+    grouped_bars(ax, summary, groups, title=metric if title is None else title, ylabel=ylabel,
+                 err_col=("ci_low", "ci_high"), ylim=ylim, group_col=group_col)
+    reference_marks(ax, marks, groups, group_col=group_col)
+
+
+def learning_curves(axes, history, step_col: str = "step", run_cols: Sequence[str] = ("variant", "replicate"),
+                    series_col: str = "variant", colors: dict | None = None, label_col: str | None = "label",
+                    validation_label: str = "validation score", step_label: str = "epoch") -> None:
+    """Learning curves of training runs: the training loss on ``axes[0]`` and the validation score
+    that selects the checkpoint on ``axes[1]``, against ``step_col``, one line per run (``run_cols``)
+    coloured by ``series_col`` (default: the head variant, labelled from ``label_col``). Each run's
+    checkpoint, its first row with the largest validation score (the protocols keep the first of
+    ties), is a dot on both curves.
+
+    ``history`` has the columns of a cached run's ``history.csv``
+    (:func:`qmtl_utils.studies.benchmark_runs.history_frame`: step, epoch, train_loss, validation)
+    plus ``run_cols``; rows without a validation score (CheXpert epochs between checks) are left
+    out of the validation curve only.
+    """
+    colors = colors or VARIANT_COLORS
+    loss_ax, val_ax = axes
+    labelled = set()
+    for _, run in history.groupby(list(run_cols), sort=False):
+        run = run.sort_values(step_col)
+        series = run[series_col].iloc[0]
+        label = None
+        if series not in labelled:
+            labelled.add(series)
+            label = run[label_col].iloc[0] if label_col and label_col in run else series
+        checked = run[run.validation.notna()]
+        loss_ax.plot(run[step_col], run.train_loss, color=colors[series], lw=1.2, alpha=0.8, label=label)
+        val_ax.plot(checked[step_col], checked.validation, color=colors[series], lw=1.2, alpha=0.8, label=label)
+        if len(checked):
+            best = checked.loc[checked.validation.idxmax()]
+            loss_ax.plot(best[step_col], best.train_loss, "o", color=colors[series], ms=5)
+            val_ax.plot(best[step_col], best.validation, "o", color=colors[series], ms=5)
+    loss_ax.set(xlabel=step_label, ylabel="training loss")
+    val_ax.set(xlabel=step_label, ylabel=validation_label)
