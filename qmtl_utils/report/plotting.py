@@ -231,5 +231,9 @@ def learning_curves(axes, history, step_col: str = "step", run_cols: Sequence[st
             best = checked.loc[checked.validation.idxmax()]
             loss_ax.plot(best[step_col], best.train_loss, "o", color=colors[series], ms=5)
             val_ax.plot(best[step_col], best.validation, "o", color=colors[series], ms=5)
+    from matplotlib.ticker import MaxNLocator
+
     loss_ax.set(xlabel=step_label, ylabel="training loss")
     val_ax.set(xlabel=step_label, ylabel=validation_label)
+    for ax in axes:  # epochs and updates are counts
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
