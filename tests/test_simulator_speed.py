@@ -181,3 +181,21 @@ def test_tensorcircuit_circuit_agrees_with_ours_and_pennylane(name):
             simulator_speed._step(lambda x: wrong(x, head.encoder_weights, *head.task_weights), head, z),
             torch.float64,
         )
+
+
+def test_pennylane_in_chunks_computes_the_same_sums(capsys):
+    assert (simulator_speed.pennylane_chunk(10), simulator_speed.pennylane_chunk(13)) == (512, 64)
+    head = simulator_speed.make_benchmark_head("chexpert").double()
+    z = torch.randn(5, head.config.d, dtype=torch.float64)
+    whole, chunked = (
+        simulator_speed._step(head.expectation_values, head, z),
+        simulator_speed._step(head.expectation_values, head, z, 2),
+    )
+    assert torch.allclose(whole[0], chunked[0], atol=1e-12)
+    assert all(torch.allclose(a, b, atol=1e-12) for a, b in zip(whole[1], chunked[1]))
+    # a chunked PennyLane row still passes the agreement check (run raises otherwise) and is marked
+    results = simulator_speed.run(batches=(2, 3), repeats=1, shift_samples=0, tensorcircuit=False, pennylane_max_batch=2)
+    assert results["batches"]["2"]["pennylane_chunk"] is None and results["batches"]["3"]["pennylane_chunk"] == 2
+    simulator_speed.print_table(results)
+    table = capsys.readouterr().out
+    assert "* PennyLane in chunks of 2 samples" in table and table.count("* ") == 2, table

@@ -15,7 +15,9 @@ Default batches 16, 32 (MUStARD's and CheXpert's training batch sizes) and 256, 
 by side, on the same inputs and weights:
 
 * ``fast``: :func:`qmtl_utils.quantum.statevector.qmtl_expvals` (this package);
-* ``pennylane``: PennyLane ``default.qubit``, torch interface, backprop, broadcasting;
+* ``pennylane``: PennyLane ``default.qubit``, torch interface, backprop, broadcasting; batches
+  above :func:`pennylane_chunk` (64 samples for MUStARD, whose backprop keeps ~68 MB per sample)
+  in chunks, marked ``*`` in the table;
 * ``tensorcircuit``: tensorcircuit-ng, torch backend, complex64 (complex128 with ``--float64``),
   ``vmap`` over the batch, the circuit of :func:`tensorcircuit_circuit` (the same gates in the same
   order as :func:`qmtl_utils.quantum.pennylane_circuits.qmtl_circuit`); only when
@@ -157,13 +159,19 @@ def tensorcircuit_circuit(config: QMTLConfig, dtype: torch.dtype = torch.float32
 # --- timing ----------------------------------------------------------------------------------------
 
 
-def _step(expvals, head: QMTLHead, z: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
+def _step(expvals, head: QMTLHead, z: torch.Tensor, chunk: int | None = None) -> tuple[torch.Tensor, list[torch.Tensor]]:
     """Forward + backward of the sum of all raw expectation values; returns outputs and the gradients
-    of the circuit's weights (encoder, then tasks) and of the inputs."""
+    of the circuit's weights (encoder, then tasks) and of the inputs. ``chunk``: forward + backward
+    of at most that many samples at a time, the gradients accumulated (the same sums)."""
     head.zero_grad(set_to_none=True)
     z = z.detach().requires_grad_(True)
-    out = expvals(z)
-    out.sum().backward()
+    size = chunk or z.shape[0]
+    parts = []
+    for start in range(0, z.shape[0], size):
+        part = expvals(z[start : start + size])
+        part.sum().backward()
+        parts.append(part.detach())
+    out = torch.cat(parts)
     weights = [head.encoder_weights, *head.task_weights]
     grads = [w.grad.detach().clone() for w in weights] + [z.grad.detach().clone()]
     return out.detach(), grads
@@ -211,6 +219,16 @@ def param_shift_grads(head: QMTLHead, z: torch.Tensor) -> list[torch.Tensor]:
     return [w.grad for w in weights]
 
 
+def pennylane_chunk(n_qubits: int) -> int:
+    """Most samples PennyLane's backprop gets at once: ``2^19 / 2^Q`` (512 at Q=10, 64 at Q=13).
+
+    Its backprop keeps every intermediate broadcast state for the backward pass: measured 2026-12-06,
+    about 68 MB per sample for the MUStARD head (Q=13; 17 GB at batch 256) and an eighth of that at
+    Q=10. Larger batches go through in chunks of this size, gradients accumulated.
+    """
+    return max(1, 2**19 // 2**n_qubits)
+
+
 def run(
     batches=(16, 32, 256),
     repeats: int = 5,
@@ -219,16 +237,20 @@ def run(
     dtype: torch.dtype = torch.float32,
     head: str = "chexpert",
     tensorcircuit: bool = True,
+    pennylane_max_batch: int | None = -1,
 ) -> dict:
     """Time forward + backward of one head (:data:`HEADS`) with every method, side by side.
 
     ``tensorcircuit=False`` leaves tensorcircuit-ng out even where it is installed;
-    ``shift_samples=0`` leaves parameter shift out (``results["param_shift"]`` is then ``None``).
+    ``shift_samples=0`` leaves parameter shift out (``results["param_shift"]`` is then ``None``);
+    ``pennylane_max_batch``: PennyLane's chunk size (-1: :func:`pennylane_chunk`; ``None``: never
+    chunk), recorded per batch as ``pennylane_chunk`` (``None`` where the batch went in whole).
     """
     torch.manual_seed(seed)
     module = make_benchmark_head(head).to(dtype)
     config = module.config
     version = tensorcircuit_version() if tensorcircuit else None
+    max_batch = pennylane_chunk(config.n_qubits) if pennylane_max_batch == -1 else pennylane_max_batch
     results = {
         "head": head,
         "config": f"{head} QMTL head: {_describe(config)}",
@@ -255,13 +277,17 @@ def run(
         methods["tensorcircuit"] = lambda z: tc_expvals(z, module.encoder_weights, *module.task_weights)
     for batch in batches:
         z = torch.randn(batch, config.d, dtype=dtype)
-        steps = {name: (lambda fn=fn: _step(fn, module, z)) for name, fn in methods.items()}
+        chunks = {name: None for name in methods}
+        if chunked := (max_batch and batch > max_batch):
+            chunks["pennylane"] = max_batch
+        steps = {name: (lambda fn=fn, name=name: _step(fn, module, z, chunks[name])) for name, fn in methods.items()}
         outputs = {name: step() for name, step in steps.items()}
         # check before timing: a method that computes something else has no speed to report
         diffs = {name: _check_agreement(name, outputs["fast"], outputs[name], dtype) for name in methods if name != "fast"}
         row = {f"{name}_samples_per_s": batch / seconds for name, seconds in _best_times(steps, repeats).items()}
         row["speedup_vs_pennylane_backprop"] = row["fast_samples_per_s"] / row["pennylane_samples_per_s"]
         row["max_output_diff"], row["max_grad_diff"] = diffs["pennylane"]
+        row["pennylane_chunk"] = max_batch if chunked else None
         if version:
             row["speedup_vs_tensorcircuit"] = row["fast_samples_per_s"] / row["tensorcircuit_samples_per_s"]
             row["tensorcircuit_max_output_diff"], row["tensorcircuit_max_grad_diff"] = diffs["tensorcircuit"]
@@ -299,7 +325,8 @@ def print_table(results: dict) -> None:
     )
     for batch, row in results["batches"].items():
         line = (
-            f"{batch:>6} {row['fast_samples_per_s']:>15.0f} {row['pennylane_samples_per_s']:>13.0f} "
+            f"{batch:>6} {row['fast_samples_per_s']:>15.0f} {row['pennylane_samples_per_s']:>12.0f}"
+            f"{'*' if row.get('pennylane_chunk') else ' '} "
             f"{row['speedup_vs_pennylane_backprop']:>6.1f}x {row['max_output_diff']:>11.1e} {row['max_grad_diff']:>12.1e}"
         )
         if row.get("tensorcircuit_samples_per_s"):
@@ -310,6 +337,9 @@ def print_table(results: dict) -> None:
         else:
             line += f" {tc_note:>14}"
         print(line)
+    chunks = sorted({row["pennylane_chunk"] for row in results["batches"].values() if row.get("pennylane_chunk")})
+    if chunks:
+        print(f"* PennyLane in chunks of {'/'.join(map(str, chunks))} samples, gradients accumulated (its backprop's memory)")
     if tc_note not in (NOT_INSTALLED, "not run"):
         print(f"tensorcircuit-ng {tc_note} (torch backend, vmap); ratio = ours / method")
     ps = results.get("param_shift")
@@ -330,6 +360,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--batches", type=int, nargs="+", default=[16, 32, 256], help="batch sizes (default: 16 32 256)")
     parser.add_argument("--shift-samples", type=int, default=2, help="samples for parameter shift (default: 2; 0 skips it)")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (default: 1, as every training unit)")
+    parser.add_argument(
+        "--pennylane-max-batch",
+        type=int,
+        default=-1,
+        help="PennyLane's largest chunk (default: 2^19 / 2^Q samples, 64 for MUStARD; 0: never chunk)",
+    )
     parser.add_argument("--no-tensorcircuit", action="store_true", help="leave tensorcircuit-ng out even if installed")
     return parser
 
@@ -347,6 +383,7 @@ def main(argv=None) -> None:
             dtype=torch.float64 if args.float64 else torch.float32,
             head=head,
             tensorcircuit=not args.no_tensorcircuit,
+            pennylane_max_batch=args.pennylane_max_batch or None,
         )
         if not args.json:
             print_table(all_results[head])
