@@ -2,10 +2,10 @@
 read out under depolarizing noise ``p`` on every gate, on the whole test fold.
 
 Each level's expectation values are computed exactly under noise by
-:func:`qmtl_utils.quantum.noisy.noisy_expectation_values` (verified against Qiskit Aer's
-density-matrix simulator in tests/test_noisy.py, thousands of times faster), and ``shots`` shots
+:func:`qmtl_utils.quantum.exact_noise.noisy_expectation_values` (verified against Qiskit Aer's
+density-matrix simulator in tests/test_exact_noise.py, thousands of times faster), and ``shots`` shots
 per measurement setting are drawn from the exact outcome distributions, once per shot seed
-(:func:`~qmtl_utils.quantum.noisy.noisy_sample_expvals`), as a device would read them. The
+(:func:`~qmtl_utils.quantum.exact_noise.noisy_sample_expvals`), as a device would read them. The
 uncertainty of every reported metric combines both sources of variation: a bootstrap that
 resamples the test samples and picks a shot seed at random in each replicate.
 """
@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from qmtl_utils.quantum import noisy, shots
+from qmtl_utils.quantum import exact_noise, shots
 from qmtl_utils.report.stats import percentile_interval
 from qmtl_utils.runtime import executor
 from qmtl_utils.runtime.cache import Cache, Entry, write_csv, write_json
@@ -44,17 +44,17 @@ def evaluate_level(head, z: np.ndarray, p: float, settings: dict) -> tuple[np.nd
     features = torch.from_numpy(np.asarray(z)).double()
     start = time.perf_counter()
     with torch.no_grad():
-        exact = noisy.noisy_expectation_values(head, features, p, settings["granularity"]).numpy()
+        exact = exact_noise.noisy_expectation_values(head, features, p, settings["granularity"]).numpy()
     exact_s = time.perf_counter() - start
     with torch.no_grad():
         estimates = np.stack([
-            noisy.noisy_sample_expvals(head, features, p, settings["shots"], settings["seed"] + k,
+            exact_noise.noisy_sample_expvals(head, features, p, settings["shots"], settings["seed"] + k,
                                        settings["granularity"]).numpy()
             for k in range(settings["shot_seeds"])])
     wall = time.perf_counter() - start
     info = {"p": p, "shots": settings["shots"], "shot_seeds": settings["shot_seeds"], "seed": settings["seed"],
             "granularity": settings["granularity"], "measurement_settings": shots.measurement_settings(head.config),
-            "n_samples": int(len(features)), "method": "exact noisy path (qmtl_utils.quantum.noisy)",
+            "n_samples": int(len(features)), "method": "exact noisy path (qmtl_utils.quantum.exact_noise)",
             "exact_samples_per_s": round(len(features) / max(exact_s, 1e-9), 1), "wall_s": round(wall, 3)}
     return exact, estimates, info
 
