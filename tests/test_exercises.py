@@ -15,8 +15,7 @@ import pytest
 from qmtl_utils.runtime.paths import notebooks_dir
 
 NOTEBOOKS = sorted(notebooks_dir().glob("*.ipynb"))
-# being rewritten in its own change (issue 23, item 2), whose exercises land with it
-PENDING = {"03_training"}
+EXERCISE = re.compile(r"\*\*Exercise (\d+) \(")
 
 
 def text(cell: dict) -> str:
@@ -28,11 +27,7 @@ def asserts(source: str) -> int:
     return sum(isinstance(node, ast.Assert) for node in ast.walk(ast.parse(source)))
 
 
-def test_every_notebook_but_the_pending_one_is_checked():
-    assert PENDING <= {p.stem for p in NOTEBOOKS}, "a pending notebook was renamed: update PENDING"
-
-
-@pytest.mark.parametrize("path", [p for p in NOTEBOOKS if p.stem not in PENDING], ids=lambda p: p.stem)
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
 def test_notebook_ends_with_checked_exercises(path: Path):
     cells = json.loads(path.read_text())["cells"]
     headings = [i for i, c in enumerate(cells) if c["cell_type"] == "markdown"
@@ -41,12 +36,17 @@ def test_notebook_ends_with_checked_exercises(path: Path):
     closing = cells[-2:]
     assert [c["cell_type"] for c in closing] == ["markdown", "code"] and text(closing[0]).strip() == "## Environment"
     assert "environment_report()" in text(closing[1]), "the exercises come just before the closing Environment cell"
-    section = cells[headings[0] + 1:-2]
-    assert len(section) % 3 == 0 and 2 <= len(section) // 3 <= 4, "two to four exercises, three cells each"
-    for number, (question, answer, check) in enumerate(zip(section[::3], section[1::3], section[2::3]), start=1):
-        assert question["cell_type"] == "markdown" and text(question).startswith(f"**Exercise {number} ("), text(question)
-        assert answer["cell_type"] == "markdown" and text(answer).startswith("**Answer.**"), text(answer)
-        assert check["cell_type"] == "code" and asserts(text(check)) >= 1, f"exercise {number}: its check asserts nothing"
+    section = cells[headings[0]:-2]
+    questions = [(i, int(m[1])) for i, c in enumerate(section) if c["cell_type"] == "markdown"
+                 for m in [EXERCISE.search(text(c))] if m]
+    assert 2 <= len(questions) <= 4, "two to four exercises"
+    assert [n for _, n in questions] == list(range(1, len(questions) + 1)), "numbered 1, 2, ... in order"
+    answers = [i for i, c in enumerate(section) if c["cell_type"] == "markdown" and text(c).startswith("**Answer.**")]
+    assert len(answers) == len(questions), "every exercise has one answer"
+    for (question, number), answer in zip(questions, answers):
+        assert question < answer, f"exercise {number}: the answer comes after the question"
+        check = section[answer + 1] if answer + 1 < len(section) else {"cell_type": None, "source": ""}
+        assert check["cell_type"] == "code" and asserts(text(check)) >= 1, f"exercise {number}: no checking cell after its answer"
 
 
 def test_asserts_counts_assert_statements():
