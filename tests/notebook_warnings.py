@@ -25,8 +25,9 @@ MENTION = re.compile(r"\b\w*Warning\b|\bWARNING\b")
 
 def own_categories(package: Path = PACKAGE) -> set[str]:
     """``UserWarning`` and every warning class the package defines (``class NameWarning(...)``)."""
-    defined = {m for path in package.rglob("*.py")
-               for m in re.findall(r"^class (\w+Warning)\(", path.read_text(encoding="utf-8"), re.M)}
+    defined = {
+        m for path in package.rglob("*.py") for m in re.findall(r"^class (\w+Warning)\(", path.read_text(encoding="utf-8"), re.M)
+    }
     return {"UserWarning", *defined}
 
 

@@ -30,15 +30,19 @@ def asserts(source: str) -> int:
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
 def test_notebook_ends_with_checked_exercises(path: Path):
     cells = json.loads(path.read_text())["cells"]
-    headings = [i for i, c in enumerate(cells) if c["cell_type"] == "markdown"
-                and re.match(r"## .*Exercises\s*$", text(c).splitlines()[0])]
+    headings = [
+        i
+        for i, c in enumerate(cells)
+        if c["cell_type"] == "markdown" and re.match(r"## .*Exercises\s*$", text(c).splitlines()[0])
+    ]
     assert len(headings) == 1, "one Exercises section"
     closing = cells[-2:]
     assert [c["cell_type"] for c in closing] == ["markdown", "code"] and text(closing[0]).strip() == "## Environment"
     assert "environment_report()" in text(closing[1]), "the exercises come just before the closing Environment cell"
-    section = cells[headings[0]:-2]
-    questions = [(i, int(m[1])) for i, c in enumerate(section) if c["cell_type"] == "markdown"
-                 for m in [EXERCISE.search(text(c))] if m]
+    section = cells[headings[0] : -2]
+    questions = [
+        (i, int(m[1])) for i, c in enumerate(section) if c["cell_type"] == "markdown" for m in [EXERCISE.search(text(c))] if m
+    ]
     assert 2 <= len(questions) <= 4, "two to four exercises"
     assert [n for _, n in questions] == list(range(1, len(questions) + 1)), "numbered 1, 2, ... in order"
     answers = [i for i, c in enumerate(section) if c["cell_type"] == "markdown" and text(c).startswith("**Answer.**")]

@@ -38,21 +38,30 @@ def test_own_categories_are_the_package_warnings():
 
 
 def test_scanner_keeps_deliberate_messages_and_reports_the_environment():
-    deliberate = stream("stderr", "/repo/qmtl_utils/models/backbones/chexpert.py:82: RandomInitWarning: DenseNet121 "
-                                  "ImageNet weights unavailable: the backbone is RANDOMLY initialised\n"
-                                  "  warnings.warn(\n")
-    tqdm = stream("stderr", "/repo/.venv/lib/python3.11/site-packages/tqdm/auto.py:21: TqdmWarning: IProgress not "
-                            "found. Please update jupyter and ipywidgets.\n  from .autonotebook import tqdm\n")
-    deprecation = stream("stderr", "/repo/qmtl_utils/data/glue.py:10: FutureWarning: a pandas default will change\n"
-                                   "  frame = pd.read_csv(path)\n")
+    deliberate = stream(
+        "stderr",
+        "/repo/qmtl_utils/models/backbones/chexpert.py:82: RandomInitWarning: DenseNet121 "
+        "ImageNet weights unavailable: the backbone is RANDOMLY initialised\n"
+        "  warnings.warn(\n",
+    )
+    tqdm = stream(
+        "stderr",
+        "/repo/.venv/lib/python3.11/site-packages/tqdm/auto.py:21: TqdmWarning: IProgress not "
+        "found. Please update jupyter and ipywidgets.\n  from .autonotebook import tqdm\n",
+    )
+    deprecation = stream(
+        "stderr", "/repo/qmtl_utils/data/glue.py:10: FutureWarning: a pandas default will change\n  frame = pd.read_csv(path)\n"
+    )
     installed = stream("stderr", "/x/site-packages/qmtl_utils/cache.py:5: UserWarning: from an installed copy\n")
     logged = stream("stdout", "[transformers] WARNING | something about the configuration\n")
     plain = stream("stdout", "fold-1 QMTL head; 8 of 8 test samples\n")
     assert environment_warnings(notebook_with(deliberate, plain)) == []
     found = environment_warnings(notebook_with(deliberate, tqdm, deprecation, installed, logged))
     assert [line.split(": ", 1)[1].split(":")[0] for line in found[:3]] == [
-        "/repo/.venv/lib/python3.11/site-packages/tqdm/auto.py", "/repo/qmtl_utils/data/glue.py",
-        "/x/site-packages/qmtl_utils/cache.py"]
+        "/repo/.venv/lib/python3.11/site-packages/tqdm/auto.py",
+        "/repo/qmtl_utils/data/glue.py",
+        "/x/site-packages/qmtl_utils/cache.py",
+    ]
     assert len(found) == 4 and "WARNING | something" in found[3]
 
 
@@ -69,6 +78,7 @@ def test_a_progress_bar_is_a_widget_not_a_warning():
     assert environment_warnings(shown) == []
     assert any(WIDGET in o.get("data", {}) for o in outputs), outputs
     # the same cell where ipywidgets cannot be imported: the warning the scanner must catch
-    bare = run_cells("import sys\nsys.modules['ipywidgets'] = None",
-                     "from tqdm.auto import tqdm\nfor _ in tqdm(range(3)):\n    pass")
+    bare = run_cells(
+        "import sys\nsys.modules['ipywidgets'] = None", "from tqdm.auto import tqdm\nfor _ in tqdm(range(3)):\n    pass"
+    )
     assert any("TqdmWarning: IProgress not found" in line for line in environment_warnings(bare))
