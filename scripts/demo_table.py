@@ -1,5 +1,6 @@
-"""Print the README's results table from the cache: per benchmark, the majority baseline, each head's
-mean over tasks with its 95 % CI over replicates, the ceiling, and the signal criterion.
+"""Print the results table of docs/results.md (its accuracy rows are the README's) from the cache:
+per benchmark, the majority baseline, each head's mean over tasks with its 95 % CI over
+replicates, the ceiling, and the signal criterion.
 
     QMTL_CACHE_DIR=... .venv/bin/python scripts/demo_table.py --profile demo
 """
@@ -35,7 +36,7 @@ def main() -> None:
     print("|---" * (len(HEADS) + 3) + "|")
     for benchmark, title, metric, name in ROWS:
         metrics = _select(benchmark_runs.results_entry(cache, profile, benchmark).read_csv("metrics.csv"), metric)
-        refs = _select(references.references(cache, profile, benchmark, compute=False).read_csv("references.csv"),
+        refs = _select(references.baselines_and_ceilings(cache, profile, benchmark, compute=False).read_csv("references.csv"),
                        metric)
         per_run = metrics.groupby(["variant", "replicate"]).value.mean().rename("value").reset_index()
         summary = mean_ci_table(per_run, by=["variant"]).set_index("variant")
@@ -47,7 +48,7 @@ def main() -> None:
               + " | ".join(cells) + f" | {fmt(references.CEILING)} |")
     print()
     for benchmark in ("glue", "chexpert", "mustard"):
-        entry = references.references(cache, profile, benchmark, compute=False)
+        entry = references.baselines_and_ceilings(cache, profile, benchmark, compute=False)
         criterion, signal = entry.read_csv("criterion.csv"), entry.read_csv("signal.csv")
         significant = signal[signal.significant].groupby("model").task.apply(list).to_dict()
         print(f"{benchmark}: signal criterion {'holds' if criterion.holds.all() else 'FAILS'} "

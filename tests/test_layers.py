@@ -1,4 +1,4 @@
-"""The package's layers and the direction of its imports (README, "What is here").
+"""The package's layers and the direction of its imports (docs/layout.md).
 
 ``qmtl_utils`` is a stack of layers; a module may import from its own layer and the layers below,
 never from one above. Imports are read from the source (module level and inside functions); those
@@ -58,10 +58,10 @@ def test_imports_only_flow_down(path):
 
 
 def test_the_checker_catches_an_upward_import():
-    assert violations("from qmtl_utils.models.heads import QMTLHead\n", "qmtl_utils.quantum.noise")
+    assert violations("from qmtl_utils.models.heads import QMTLHead\n", "qmtl_utils.quantum.aer_noise")
     assert violations("def f():\n    from ..studies import ablations\n", "qmtl_utils.training.glue")
     assert not violations("from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n"
-                          "    from qmtl_utils.models.heads import QMTLHead\n", "qmtl_utils.quantum.noise")
+                          "    from qmtl_utils.models.heads import QMTLHead\n", "qmtl_utils.quantum.aer_noise")
     assert not violations("from qmtl_utils.quantum.config import QMTLConfig\n", "qmtl_utils.models.heads")
 
 

@@ -209,7 +209,6 @@ def parameter_count_tables(cache, scaling: dict, *, compute: bool = True):
     return cache.lookup(PARAMETER_STAGE, params, code_version=code_fingerprint(__name__))
 
 
-parameter_tables = parameter_count_tables  # alias for the notebooks until they move to parameter_count_tables
 
 
 def main(argv=None) -> None:

@@ -88,7 +88,6 @@ def angle_sensitivity(spec=None, n_samples: int = 16, n_heads: int = 2, seed: in
     return pd.DataFrame(rows)
 
 
-light_cone = angle_sensitivity  # alias for the notebooks until they move to angle_sensitivity
 
 
 # --------------------------------------------------------------------------- instrumented training

@@ -353,4 +353,3 @@ def baselines_and_ceilings(cache: Cache, profile: dict, benchmark: str, *, varia
     return cache.lookup(stage, params, upstream=upstream, code_version=code)
 
 
-references = baselines_and_ceilings  # alias for the notebooks until they move to baselines_and_ceilings

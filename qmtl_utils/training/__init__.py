@@ -2,7 +2,6 @@
 (:mod:`.chexpert`, C.2) and parallel Extended MUStARD (:mod:`.mustard`, C.3), on the shared
 helpers of :mod:`.common` (early stopping, best checkpoint, LR scheduler, progress lines)."""
 
-from qmtl_utils.runtime.seeding import seed_everything
 from qmtl_utils.training.chexpert import ChexpertSettings, train_chexpert
 from qmtl_utils.training.common import (
     BestCheckpoint,
@@ -13,8 +12,6 @@ from qmtl_utils.training.common import (
 )
 from qmtl_utils.training.glue import GlueSettings, TaskSampler, train_glue
 from qmtl_utils.training.mustard import MustardSettings, train_mustard, validation_split
-
-seed_all = seed_everything  # alias for the notebooks until they move to qmtl_utils.runtime.seeding.seed_everything
 
 __all__ = [
     "BestCheckpoint", "ChexpertSettings", "EarlyStopping", "GlueSettings", "MultiTaskModel", "MustardSettings",
