@@ -213,6 +213,8 @@ def learning_curves(axes, history, step_col: str = "step", run_cols: Sequence[st
     (:func:`qmtl_utils.studies.benchmark_runs.history_frame`: step, epoch, train_loss, validation)
     plus ``run_cols``; rows without a validation score (CheXpert epochs between checks) are left
     out of the validation curve only.
+
+    Taught in: 03_training, "Learning curves of every head, from the cache"
     """
     colors = colors or VARIANT_COLORS
     loss_ax, val_ax = axes

@@ -32,6 +32,8 @@ def inverse_frequency_weights(labels, n_classes: int = 3, ignore_index: int = IG
                               normalisation: str = "task") -> Tensor:
     """Eq. (23) per task: ``w_{c,t} = N_t / (K · n_{c,t})`` from an ``(N, T)`` label matrix.
 
+    Taught in: 03_training, "CheXpert's losses: Eqs. (23)-(25)"
+
     ``N_t`` counts the labelled samples of task t (entries equal to ``ignore_index`` are blanks);
     with ``normalisation="entries"`` it is Eq. (23)'s literal ``N``, every sample of the split
     (which only matters for the loss that does not divide by the weights, see
@@ -57,6 +59,8 @@ def inverse_frequency_weights(labels, n_classes: int = 3, ignore_index: int = IG
 
 class FocalLoss(nn.Module):
     """Eq. (24) with per-class weights inside the cross-entropy and masked blanks.
+
+    Taught in: 03_training, "CheXpert's losses: Eqs. (23)-(25)"
 
     Per labelled sample ``FL_i = alpha · (1 - p_i)^gamma · w_{y_i} · (-log p_i)`` with ``p_i`` the
     softmax probability of the true class; the loss is the weighted mean
@@ -93,6 +97,8 @@ def masked_multitask_focal_loss(logits_per_task: list[Tensor], labels: Tensor, c
                                 gamma: float = 2.0, alpha: float = 1.0,
                                 ignore_index: int = IGNORE_INDEX, normalisation: str = "task") -> Tensor:
     """Sum over tasks of the masked focal loss (Eq. (24)) of each task.
+
+    Taught in: 03_training, "CheXpert's losses: Eqs. (23)-(25)"
 
     ``logits_per_task[t]`` is ``(B, K)``, ``labels`` is ``(B, T)`` with blanks = ``ignore_index``,
     ``class_weights`` is ``(T, K)`` (Eq. (23)) or None. Tasks unlabelled in the batch add 0.
@@ -146,7 +152,10 @@ def multitask_loss(kinds: Sequence[str], outputs: Sequence[Tensor], targets: Ten
                    weights: Sequence[float] | None = None) -> Tensor:
     """Eq. (1): ``Σ_t w_t · L_t`` over tasks trained together on every batch (MUStARD, Appendix C.3;
     the task-scaling study), ``L_t`` = :func:`task_loss` of task ``t``'s kind on column ``t`` of
-    ``targets``; ``weights`` default to 1."""
+    ``targets``; ``weights`` default to 1.
+
+    Taught in: 03_training, "The multi-task objective, Eq. (1)"
+    """
     weights = [1.0] * len(kinds) if weights is None else weights
     return sum(w * task_loss(kind, out, targets[:, t])
                for t, (w, kind, out) in enumerate(zip(weights, kinds, outputs)))

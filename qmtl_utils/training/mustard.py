@@ -96,6 +96,8 @@ def train_mustard(model: nn.Module, features, labels, train_idx, val_idx, test_i
                   settings: MustardSettings | Mapping | None = None) -> dict:
     """Train ``model`` (features → five logit tensors) with the protocol of Appendix C.3.
 
+    Taught in: 03_training, "The training loop, written out"
+
     ``features`` ``(N, D)`` and ``labels`` ``(N, 5)`` (class indices, tasks in
     :data:`~qmtl_utils.data.mustard.TASKS` order) are arrays or tensors; the index arrays select rows.
     Returns ``{"test": {task: {accuracy, precision, recall, f1}}, "validation" (same, at the best
