@@ -61,11 +61,14 @@ def main() -> None:
     z = torch.rand(max(args.batches + [args.aer_samples, args.check_samples]), config.d) * 2 * np.pi  # float32
 
     import qiskit_aer
-    print(f"torch {torch.__version__}, qiskit-aer {qiskit_aer.__version__}, {args.threads} torch thread(s); "
-          f"CheXpert head (Q = {config.n_qubits}, L = {config.n_layers}, {config.n_tasks} tasks), "
-          f"p = {args.p}, {args.shots} shots per setting, float32")
+
+    print(
+        f"torch {torch.__version__}, qiskit-aer {qiskit_aer.__version__}, {args.threads} torch thread(s); "
+        f"CheXpert head (Q = {config.n_qubits}, L = {config.n_layers}, {config.n_tasks} tasks), "
+        f"p = {args.p}, {args.shots} shots per setting, float32"
+    )
     start = time.perf_counter()
-    aer_shots, info = aer_expectation_values(head, z[:args.aer_samples], args.p, shots=args.shots)
+    aer_shots, info = aer_expectation_values(head, z[: args.aer_samples], args.p, shots=args.shots)
     aer_rate = args.aer_samples / (time.perf_counter() - start)
     rows = [("aer (BackendEstimatorV2, shots)", "cpu", args.aer_samples, aer_rate)]
     ours = {}
@@ -74,8 +77,9 @@ def main() -> None:
         for batch in args.batches:
             x = z[:batch].to(device)
             exact = best_rate(lambda v: noisy_expectation_values(head, v, args.p), x, args.repeats, device == "cuda")
-            shots = best_rate(lambda v: noisy_sample_expvals(head, v, args.p, args.shots, seed=0), x,
-                              args.repeats, device == "cuda")
+            shots = best_rate(
+                lambda v: noisy_sample_expvals(head, v, args.p, args.shots, seed=0), x, args.repeats, device == "cuda"
+            )
             rows += [("quantum.exact_noise exact", device, batch, exact), ("quantum.exact_noise shots", device, batch, shots)]
             ours[device, batch] = (exact, shots)
     print(f"{'path':<34} {'device':>6} {'batch':>6} {'samples/s':>11}")
@@ -83,21 +87,27 @@ def main() -> None:
         print(f"{name:<34} {device:>6} {batch:>6} {rate:>11.1f}")
     if ("cpu", 64) in ours:
         exact, shots = ours["cpu", 64]
-        print(f"ratio at batch 64 on cpu (quantum.exact_noise / aer): {shots / aer_rate:.0f}x with shots, "
-              f"{exact / aer_rate:.0f}x exact")
+        print(
+            f"ratio at batch 64 on cpu (quantum.exact_noise / aer): {shots / aer_rate:.0f}x with shots, "
+            f"{exact / aer_rate:.0f}x exact"
+        )
     if "cuda" not in devices:
         print("cuda: no GPU, skipped")
 
-    check = z[:args.check_samples]
+    check = z[: args.check_samples]
     reference = aer_exact_expectation_values(head, check, args.p)
     for dtype in (torch.float32, torch.float64):
         ours_exact = noisy_expectation_values(head, check.to(dtype), args.p).double().numpy()
-        print(f"max |quantum.exact_noise - aer exact| over {len(check)} samples, {str(dtype)[6:]}: "
-              f"{np.abs(ours_exact - reference).max():.2e}")
-    exact = noisy_expectation_values(head, z[:args.aer_samples].double(), args.p).numpy()
+        print(
+            f"max |quantum.exact_noise - aer exact| over {len(check)} samples, {str(dtype)[6:]}: "
+            f"{np.abs(ours_exact - reference).max():.2e}"
+        )
+    exact = noisy_expectation_values(head, z[: args.aer_samples].double(), args.p).numpy()
     z_scores = (aer_shots - exact) / np.sqrt(np.clip(1 - exact**2, 1e-12, None) / args.shots)
-    print(f"aer shot estimates around the exact values: max |z| = {np.abs(z_scores).max():.2f} "
-          f"over {z_scores.size} values (Aer wall {info['wall_s']} s)")
+    print(
+        f"aer shot estimates around the exact values: max |z| = {np.abs(z_scores).max():.2f} "
+        f"over {z_scores.size} values (Aer wall {info['wall_s']} s)"
+    )
 
 
 if __name__ == "__main__":

@@ -41,11 +41,20 @@ def main() -> None:
     level_s = time.perf_counter() - start
     n_levels = 1 + len(settings["levels"])  # p = 0 and each p; the bootstrap also reads the noiseless readout
     start = time.perf_counter()
-    bootstrap_summary(head, {f"level {i}": estimates for i in range(n_levels + 1)}, labels, args.replicates, 0,
-                      reference="level 0", compare=f"level {n_levels}")
+    bootstrap_summary(
+        head,
+        {f"level {i}": estimates for i in range(n_levels + 1)},
+        labels,
+        args.replicates,
+        0,
+        reference="level 0",
+        compare=f"level {n_levels}",
+    )
     boot_s = (time.perf_counter() - start) * settings["bootstrap"] / args.replicates
-    print(f"{args.samples} samples, {settings['shot_seeds']} shot seeds x {settings['shots']} shots per setting, "
-          f"{args.threads} torch thread(s)")
+    print(
+        f"{args.samples} samples, {settings['shot_seeds']} shot seeds x {settings['shots']} shots per setting, "
+        f"{args.threads} torch thread(s)"
+    )
     print(f"one noise level: {level_s:.1f} s; {n_levels} levels: {n_levels * level_s:.0f} s")
     print(f"bootstrap, {settings['bootstrap']} replicates over {n_levels + 1} readouts: about {boot_s:.0f} s")
     print(f"paper-profile noise study: about {n_levels * level_s + boot_s:.0f} s")

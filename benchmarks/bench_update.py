@@ -66,8 +66,11 @@ def _glue(profile: dict, variant: str, rng: np.random.Generator):
         lengths = np.clip(np.round(12 * rng.lognormal(0, 0.3, rows)), 3, profile["data"]["glue"]["max_length"])
         values = rng.standard_normal((int(lengths.sum()), 384)).astype(np.float16)
         values.tofile(Path(folder) / f"{side}.f16")
-        sides.append(RaggedTokens(Path(folder) / f"{side}.f16", np.concatenate([[0], np.cumsum(lengths)[:-1]]),
-                                  lengths.astype(np.int64), 384))
+        sides.append(
+            RaggedTokens(
+                Path(folder) / f"{side}.f16", np.concatenate([[0], np.cumsum(lengths)[:-1]]), lengths.astype(np.int64), 384
+            )
+        )
     features = TokenFeatures(sides[0], sides[0].mask, sides[1], sides[1].mask, torch.randint(0, 2, (rows,)), {})
     model = MultiTaskModel(GlueBackbone(384, spec.d, **settings.get("backbone", {})), make_head(spec, variant))
     optimizer = torch.optim.AdamW(model.parameters(), lr=5e-4, weight_decay=0.01)
@@ -114,8 +117,10 @@ def _chexpert(profile: dict, variant: str, rng: np.random.Generator):
     images = torch.from_numpy(rng.standard_normal((512, 3, size, size)).astype(np.float32))
     labels = torch.from_numpy(rng.integers(-1, 3, (512, 5))).masked_fill(torch.from_numpy(rng.random((512, 5)) < 0.3), -100)
     labels[labels < 0] = -100
-    model = MultiTaskModel(ChexpertBackbone(d=spec.d, pretrained=False, allow_download=False,
-                                            densenet=settings.get("densenet")), make_head(spec, variant))
+    model = MultiTaskModel(
+        ChexpertBackbone(d=spec.d, pretrained=False, allow_download=False, densenet=settings.get("densenet")),
+        make_head(spec, variant),
+    )
     optimizer = torch.optim.Adam(model.parameters(), lr=settings["train"]["lr"])
     loss_fn = FocalLoss(gamma=2.0)
     n_val = 1600
@@ -144,7 +149,7 @@ def _chexpert(profile: dict, variant: str, rng: np.random.Generator):
         with timer("validation"), torch.no_grad():
             model.eval()
             for start in range(0, 256, batch):
-                model(images[start:start + batch])
+                model(images[start : start + batch])
             model.train()
         steps_per_epoch = (8000 - 2 * n_val) / batch
         timer.seconds["validation"] *= (n_val / 256) / steps_per_epoch
@@ -229,8 +234,13 @@ def checkout(revision: str, folder: Path) -> Path:
 def in_process(package_root: Path, benchmark: str, variant: str, repeats: int, threads: int) -> dict[str, float]:
     """:func:`measure` in a fresh Python process that imports the package from ``package_root``."""
     env = {**os.environ, "PYTHONPATH": str(package_root)}
-    out = subprocess.run([sys.executable, __file__, "--worker", benchmark, variant, "--repeats", str(repeats),
-                          "--threads", str(threads)], env=env, check=True, capture_output=True, text=True)
+    out = subprocess.run(
+        [sys.executable, __file__, "--worker", benchmark, variant, "--repeats", str(repeats), "--threads", str(threads)],
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+    )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -253,10 +263,13 @@ def main() -> int:
         return 0
     with tempfile.TemporaryDirectory(prefix="bench-update-before-") as folder:
         before_root = checkout(args.before, Path(folder))
-        revision = subprocess.run(["git", "rev-parse", "--short", args.before], cwd=ROOT, capture_output=True,
-                                  text=True).stdout.strip()
-        print(f"ms per update at the demo's sizes, {args.threads} torch thread(s); before = {args.before} ({revision}), "
-              f"after = working tree; median of {args.repeats} updates per process, {args.rounds} process pair(s)")
+        revision = subprocess.run(
+            ["git", "rev-parse", "--short", args.before], cwd=ROOT, capture_output=True, text=True
+        ).stdout.strip()
+        print(
+            f"ms per update at the demo's sizes, {args.threads} torch thread(s); before = {args.before} ({revision}), "
+            f"after = working tree; median of {args.repeats} updates per process, {args.rounds} process pair(s)"
+        )
         print(f"{'benchmark':<9} {'head':<9} {'':<6} " + " ".join(f"{p:>10}" for p in (*PARTS, "total")) + "   after/before")
         for benchmark in args.only:
             for variant in args.heads:
@@ -264,12 +277,15 @@ def main() -> int:
                 for _ in range(args.rounds):
                     for name, root in (("before", before_root), ("after", ROOT)):
                         runs[name].append(in_process(root, benchmark, variant, args.repeats, args.threads))
-                rows = {name: {p: float(np.median([r[p] for r in rs])) for p in (*PARTS, "total")}
-                        for name, rs in runs.items()}
+                rows = {name: {p: float(np.median([r[p] for r in rs])) for p in (*PARTS, "total")} for name, rs in runs.items()}
                 for name, row in rows.items():
                     ratio = f"   {row['total'] / rows['before']['total']:.2f}x" if name == "after" else ""
-                    print(f"{benchmark:<9} {variant:<9} {name:<6} " + " ".join(f"{row[p]:>10.2f}" for p in (*PARTS, "total"))
-                          + ratio, flush=True)
+                    print(
+                        f"{benchmark:<9} {variant:<9} {name:<6} "
+                        + " ".join(f"{row[p]:>10.2f}" for p in (*PARTS, "total"))
+                        + ratio,
+                        flush=True,
+                    )
     return 0
 
 

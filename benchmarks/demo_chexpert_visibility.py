@@ -31,8 +31,10 @@ def main() -> None:
     fit = int(0.75 * args.n)
     for i, name in enumerate(chexpert._FACTORS):
         model = RidgeCV(alphas=[0.1, 1.0, 10.0, 100.0]).fit(pixels[:fit], factors[:fit, i])
-        print(f"{name:<9} held-out R² of a linear read-out of the {args.size}-px pixels: "
-              f"{model.score(pixels[fit:], factors[fit:, i]):.3f}")
+        print(
+            f"{name:<9} held-out R² of a linear read-out of the {args.size}-px pixels: "
+            f"{model.score(pixels[fit:], factors[fit:, i]):.3f}"
+        )
 
 
 if __name__ == "__main__":

@@ -75,8 +75,11 @@ def simulator(device: torch.device, batches, repeats: int) -> dict:
         with torch.no_grad():
             reference = head.expectation_values(z)
         _sync(device)
-        pennylane = {"batch": batches[0], "seconds": time.perf_counter() - start,
-                     "max_abs_diff": float((fast - reference.to(fast.dtype)).abs().max())}
+        pennylane = {
+            "batch": batches[0],
+            "seconds": time.perf_counter() - start,
+            "max_abs_diff": float((fast - reference.to(fast.dtype)).abs().max()),
+        }
     except Exception as exc:  # noqa: BLE001 - a device PennyLane cannot use is a result, not a crash
         pennylane = {"error": f"{type(exc).__name__}: {exc}"}
     finally:
@@ -151,16 +154,22 @@ def paper_plan(device: torch.device, quick: bool) -> dict:
         row["expected_h"] += (unit.seconds or 0) / 3600
         row["at_most_h"] += (unit.seconds_max or 0) / 3600
         row["disk_gb"] += unit.disk / 1e9
-    return {"profile": name, "steps": calibration["steps"], "stages": stages,
-            "total_at_most_h": sum(s["at_most_h"] for s in stages.values()),
-            "total_disk_gb": sum(s["disk_gb"] for s in stages.values())}
+    return {
+        "profile": name,
+        "steps": calibration["steps"],
+        "stages": stages,
+        "total_at_most_h": sum(s["at_most_h"] for s in stages.values()),
+        "total_disk_gb": sum(s["disk_gb"] for s in stages.values()),
+    }
 
 
 def run(device: str = "cuda", quick: bool = False) -> dict:
     dev = torch.device(device)
     if dev.type == "cuda" and not torch.cuda.is_available():
-        raise SystemExit("gpu_check: no CUDA device is visible (torch.cuda.is_available() is False); "
-                         "run it on a GPU machine, or pass --device cpu --quick to try the script")
+        raise SystemExit(
+            "gpu_check: no CUDA device is visible (torch.cuda.is_available() is False); "
+            "run it on a GPU machine, or pass --device cpu --quick to try the script"
+        )
     repeats = 1 if quick else 3
     sections = {
         "simulator": lambda: simulator(dev, (32, 64) if quick else (256, 1024, 4096, 8192), repeats),
@@ -169,9 +178,14 @@ def run(device: str = "cuda", quick: bool = False) -> dict:
         "noisy": lambda: noisy(dev, 4 if quick else 1024, repeats),
         "plan": lambda: paper_plan(dev, quick),
     }
-    out = {"date": datetime.now(timezone.utc).isoformat(timespec="seconds"), "device": str(dev), "quick": quick,
-           "torch": torch.__version__, "python": platform.python_version(),
-           "gpu": torch.cuda.get_device_name(dev) if dev.type == "cuda" else platform.processor() or "cpu"}
+    out = {
+        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "device": str(dev),
+        "quick": quick,
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+        "gpu": torch.cuda.get_device_name(dev) if dev.type == "cuda" else platform.processor() or "cpu",
+    }
     for name, section in sections.items():
         start = time.perf_counter()
         try:

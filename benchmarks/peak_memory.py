@@ -50,8 +50,11 @@ def main() -> int:
         peak = max(peak, tree_rss(process.pid))
         time.sleep(args.interval)
     wall = time.perf_counter() - start
-    print(f"peak_memory: exit {process.returncode}, wall {wall:.1f} s, peak resident memory of the process tree "
-          f"{peak / 1e9:.2f} GB (sampled every {args.interval:g} s)", file=sys.stderr)
+    print(
+        f"peak_memory: exit {process.returncode}, wall {wall:.1f} s, peak resident memory of the process tree "
+        f"{peak / 1e9:.2f} GB (sampled every {args.interval:g} s)",
+        file=sys.stderr,
+    )
     return process.returncode
 
 

@@ -30,8 +30,10 @@ def setup_notebook(profile: str, seed: int | None = None, glue_tasks: str | None
     if settings["is_demo"]:
         print("This profile runs on small seeded demo data: its numbers are not the paper's results.")
     elif settings["scale"] == "lite":
-        print("This profile runs on the real public data at reduced scale (qmtl_utils/runtime/profiles.py says "
-              "what differs from the paper).")
+        print(
+            "This profile runs on the real public data at reduced scale (qmtl_utils/runtime/profiles.py says "
+            "what differs from the paper)."
+        )
     if settings["data"]["glue"]["tasks"] != "all":
         print(f"GLUE: only the tasks asked for: {', '.join(settings['data']['glue']['tasks'])}")
     for benchmark, reason in missing_benchmarks(settings).items():
@@ -45,5 +47,10 @@ def environment_report() -> dict[str, str]:
     import torch
 
     device = torch.cuda.get_device_name(0) if torch.cuda.is_available() else f"CPU ({os.cpu_count()} cores)"
-    return {"python": platform.python_version(), "torch": torch.__version__,
-            "pennylane": pennylane.__version__, "numpy": np.__version__, "device": device}
+    return {
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "pennylane": pennylane.__version__,
+        "numpy": np.__version__,
+        "device": device,
+    }

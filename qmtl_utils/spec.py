@@ -60,31 +60,53 @@ class BenchmarkSpec:
 HEAD_VARIANTS = ("classical", "hqnn4", "hqnnQ", "qmtl")
 
 _GLUE_TASKS = (
-    TaskSpec("cola", "binary", 1), TaskSpec("sst2", "binary", 1), TaskSpec("mrpc", "binary", 1),
-    TaskSpec("stsb", "regression", 1), TaskSpec("qqp", "binary", 1), TaskSpec("mnli", "multiclass", 3),
-    TaskSpec("qnli", "binary", 1), TaskSpec("rte", "binary", 1), TaskSpec("wnli", "binary", 1),
+    TaskSpec("cola", "binary", 1),
+    TaskSpec("sst2", "binary", 1),
+    TaskSpec("mrpc", "binary", 1),
+    TaskSpec("stsb", "regression", 1),
+    TaskSpec("qqp", "binary", 1),
+    TaskSpec("mnli", "multiclass", 3),
+    TaskSpec("qnli", "binary", 1),
+    TaskSpec("rte", "binary", 1),
+    TaskSpec("wnli", "binary", 1),
 )
 
 BENCHMARKS: dict[str, BenchmarkSpec] = {
     # Appendix B.1: Q=10, L=3, S_t=1 for the eight binary/regression tasks, S=2 for MNLI.
     "glue": BenchmarkSpec(
-        "glue", "GLUE", _GLUE_TASKS, n_qubits=10, n_layers=3,
+        "glue",
+        "GLUE",
+        _GLUE_TASKS,
+        n_qubits=10,
+        n_layers=3,
         task_qubits=tuple(2 if t.name == "mnli" else 1 for t in _GLUE_TASKS),
     ),
     # Appendix B.2: Q=10, L=3, five 3-class tasks on 2 qubits each, learnable temperature.
     "chexpert": BenchmarkSpec(
-        "chexpert", "CheXpert",
-        tuple(TaskSpec(n, "multiclass", 3) for n in
-              ("atelectasis", "cardiomegaly", "consolidation", "edema", "pleural_effusion")),
-        n_qubits=10, n_layers=3, task_qubits=(2,) * 5, output_scale=True,
+        "chexpert",
+        "CheXpert",
+        tuple(
+            TaskSpec(n, "multiclass", 3) for n in ("atelectasis", "cardiomegaly", "consolidation", "edema", "pleural_effusion")
+        ),
+        n_qubits=10,
+        n_layers=3,
+        task_qubits=(2,) * 5,
+        output_scale=True,
     ),
     # Appendix B.3: Q=13, L=3, S = 1, 2, 2, 4, 4.
     "mustard": BenchmarkSpec(
-        "mustard", "Extended MUStARD",
-        (TaskSpec("sarcasm", "binary", 1), TaskSpec("sentiment_implicit", "multiclass", 3),
-         TaskSpec("sentiment_explicit", "multiclass", 3), TaskSpec("emotion_implicit", "multiclass", 9),
-         TaskSpec("emotion_explicit", "multiclass", 9)),
-        n_qubits=13, n_layers=3, task_qubits=(1, 2, 2, 4, 4),
+        "mustard",
+        "Extended MUStARD",
+        (
+            TaskSpec("sarcasm", "binary", 1),
+            TaskSpec("sentiment_implicit", "multiclass", 3),
+            TaskSpec("sentiment_explicit", "multiclass", 3),
+            TaskSpec("emotion_implicit", "multiclass", 9),
+            TaskSpec("emotion_explicit", "multiclass", 9),
+        ),
+        n_qubits=13,
+        n_layers=3,
+        task_qubits=(1, 2, 2, 4, 4),
     ),
 }
 

@@ -13,8 +13,9 @@ from pathlib import Path
 from qmtl_utils.data import glue, glue_demo, mustard
 
 
-def write_lite_data(root: Path, n_glue: int = 40, n_mustard: int = 60, seed: int = 0, features: bool = False,
-                    tasks=glue.GLUE_TASKS) -> dict[str, Path]:
+def write_lite_data(
+    root: Path, n_glue: int = 40, n_mustard: int = 60, seed: int = 0, features: bool = False, tasks=glue.GLUE_TASKS
+) -> dict[str, Path]:
     """``root/glue_data/<TASK>/{train,dev}.tsv`` (``n_glue`` examples per task, 20 % of them dev) and
     ``root/mustard/`` (``n_mustard`` utterances in five folds); returns the environment variables
     that point the companion at them."""
@@ -24,5 +25,4 @@ def write_lite_data(root: Path, n_glue: int = 40, n_mustard: int = 60, seed: int
     folder = mustard.write_mustard_files(data, root / "mustard")
     if not features:
         (folder / mustard.FEATURE_FILE).unlink()
-    return {"QMTL_GLUE_DIR": str(glue_root), "QMTL_MUSTARD_DIR": str(folder),
-            "QMTL_CHEXPERT_DIR": str(root / "no-chexpert-here")}
+    return {"QMTL_GLUE_DIR": str(glue_root), "QMTL_MUSTARD_DIR": str(folder), "QMTL_CHEXPERT_DIR": str(root / "no-chexpert-here")}

@@ -40,14 +40,24 @@ def noisy(chexpert):
     return aer_expectation_values(head, z[:4], p=0.2, shots=4096, seed=7)
 
 
-@pytest.mark.parametrize("config", [
-    qmtl_config(BENCHMARKS["chexpert"]),
-    qmtl_config(BENCHMARKS["mustard"]),
-    qmtl_config(BENCHMARKS["chexpert"], entangle=False),
-    QMTLConfig(n_qubits=5, n_layers=2, task_outputs=(3, 1), task_wires=((4, 1), (2,)), head_layers=3,
-               observables=(("XZ", "IY", "ZI"), ("X",))),
-    qmtl_config(BENCHMARKS["chexpert"], encoding_order="written"),
-], ids=["chexpert", "mustard", "no-entangle", "wires-and-words", "written-order"])
+@pytest.mark.parametrize(
+    "config",
+    [
+        qmtl_config(BENCHMARKS["chexpert"]),
+        qmtl_config(BENCHMARKS["mustard"]),
+        qmtl_config(BENCHMARKS["chexpert"], entangle=False),
+        QMTLConfig(
+            n_qubits=5,
+            n_layers=2,
+            task_outputs=(3, 1),
+            task_wires=((4, 1), (2,)),
+            head_layers=3,
+            observables=(("XZ", "IY", "ZI"), ("X",)),
+        ),
+        qmtl_config(BENCHMARKS["chexpert"], encoding_order="written"),
+    ],
+    ids=["chexpert", "mustard", "no-entangle", "wires-and-words", "written-order"],
+)
 def test_qiskit_statevector_matches_fast_simulator(config):
     head = _head(config)
     z = _features(head, 3)
@@ -99,7 +109,6 @@ def test_noise_model_and_precision():
         depolarizing_noise_model(1.5)
     for shots in (1024, 4000, 20000, 12345):
         assert int(np.ceil(1 / shots_precision(shots) ** 2)) == shots
-
 
 
 def test_noisy_paths_refuse_the_open_choice_variants():

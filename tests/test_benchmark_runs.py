@@ -87,8 +87,11 @@ def test_every_run_keeps_its_history_and_its_checkpoint_is_the_best_row(tmp_path
     settings = profile["training"][benchmark]
     # a few validation checks, so the best row is not trivially the only one; CheXpert validates
     # every second epoch and after the last, so epoch 1 has no validation score
-    settings["train"].update({"glue": {"validate_every": 4}, "mustard": {"max_epochs": 4},
-                              "chexpert": {"max_epochs": 3, "validate_every_epochs": 2}}[benchmark])
+    settings["train"].update(
+        {"glue": {"validate_every": 4}, "mustard": {"max_epochs": 4}, "chexpert": {"max_epochs": 3, "validate_every_epochs": 2}}[
+            benchmark
+        ]
+    )
     cache = Cache(tmp_path / "smoke")
     getattr(datasets, f"{benchmark}_dataset")(cache, profile["data"][benchmark], compute=True)
     results = benchmark_runs.run_benchmark(cache, profile, benchmark, variants=("qmtl",))
@@ -107,7 +110,7 @@ def test_every_run_keeps_its_history_and_its_checkpoint_is_the_best_row(tmp_path
     assert run["validation_metric"] == benchmark_runs.VALIDATION_METRIC[benchmark]
     assert (best.step, best.epoch) == (run["best_step"], run["best_epoch"])
     assert best.validation == pytest.approx(run["best_validation"], abs=1e-12)
-    assert (history.validation.iloc[:history.index.get_loc(best.name)].dropna() < best.validation).all()  # first of ties
+    assert (history.validation.iloc[: history.index.get_loc(best.name)].dropna() < best.validation).all()  # first of ties
 
     if benchmark == "glue":  # the recorded dev metrics are the checkpoint's: their primary macro average
         metrics = results.read_csv("metrics.csv")
@@ -120,11 +123,10 @@ def test_every_run_keeps_its_history_and_its_checkpoint_is_the_best_row(tmp_path
     before = torch.get_num_threads()
     torch.set_num_threads(unit_threads())
     try:
-        retrained = benchmark_runs._RUNNERS[benchmark](benchmark_runs.benchmark_spec(benchmark), settings, "qmtl", 0,
-                                                       **inputs)
+        retrained = benchmark_runs._RUNNERS[benchmark](benchmark_runs.benchmark_spec(benchmark), settings, "qmtl", 0, **inputs)
     finally:
         torch.set_num_threads(before)
     stored = torch.load(entry.file("head.pt"), weights_only=True)
     for name, value in retrained.checkpoint["head"].state_dict().items():
         assert torch.equal(value, stored[name]), name
-    assert retrained.history.equals(history.iloc[:int(best.epoch)].reset_index(drop=True))
+    assert retrained.history.equals(history.iloc[: int(best.epoch)].reset_index(drop=True))

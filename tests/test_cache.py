@@ -81,10 +81,12 @@ def test_code_fingerprint_follows_module_source(tmp_path, monkeypatch):
 
 
 def test_code_fingerprint_imports_nothing_heavy():
-    code = ("import sys; from qmtl_utils.runtime.cache import Cache; "
-            "from qmtl_utils.runtime.fingerprint import code_fingerprint; code_fingerprint(); "
-            "heavy = {'torch', 'pennylane', 'pandas', 'numpy'} & set(sys.modules); "
-            "assert not heavy, heavy")
+    code = (
+        "import sys; from qmtl_utils.runtime.cache import Cache; "
+        "from qmtl_utils.runtime.fingerprint import code_fingerprint; code_fingerprint(); "
+        "heavy = {'torch', 'pennylane', 'pandas', 'numpy'} & set(sys.modules); "
+        "assert not heavy, heavy"
+    )
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
@@ -202,8 +204,7 @@ def test_damaged_entry_is_moved_aside_and_recomputed(tmp_path, damage, problem):
 def test_interrupted_temp_dir_is_never_read_and_cleaned(tmp_path):
     cache = Cache(tmp_path)
     key = make_key("heads", PARAMS)
-    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
-                          capture_output=True, text=True, check=True)
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True, check=True)
     orphan = tmp_path / "heads" / f".tmp-{key[:20]}-{dead.stdout.strip()}-abcd1234"
     mine = tmp_path / "heads" / f".tmp-{'0' * 20}-{os.getpid()}-abcd1234"
     for folder in (orphan, mine):

@@ -22,35 +22,27 @@ from qmtl_utils.data.common import DataFormatError, MissingDataError
 from qmtl_utils.models.backbones import chexpert as bb
 from qmtl_utils.spec import BENCHMARKS
 
-HEADER = ("Path,Sex,Age,Frontal/Lateral,AP/PA,No Finding,Enlarged Cardiomediastinum,Cardiomegaly,"
-          "Lung Opacity,Lung Lesion,Edema,Consolidation,Pneumonia,Atelectasis,Pneumothorax,"
-          "Pleural Effusion,Pleural Other,Fracture,Support Devices")
+HEADER = (
+    "Path,Sex,Age,Frontal/Lateral,AP/PA,No Finding,Enlarged Cardiomediastinum,Cardiomegaly,"
+    "Lung Opacity,Lung Lesion,Edema,Consolidation,Pneumonia,Atelectasis,Pneumothorax,"
+    "Pleural Effusion,Pleural Other,Fracture,Support Devices"
+)
 # The first rows of the real train.csv, plus two male rows; then the expected class indices of
 # (Atelectasis, Cardiomegaly, Consolidation, Edema, Pleural Effusion): 0 unc, 1 neg, 2 pos, -100 blank.
 TRAIN_ROWS = [
     ("train/patient00001/study1/view1_frontal.jpg,Female,68,Frontal,AP,1.0,,,,,,,,,0.0,,,,1.0", [-100] * 5),
-    ("train/patient00002/study2/view1_frontal.jpg,Female,87,Frontal,AP,,,-1.0,1.0,,-1.0,-1.0,,-1.0,,-1.0,,1.0,",
-     [0] * 5),
-    ("train/patient00002/study1/view1_frontal.jpg,Female,83,Frontal,AP,,,,1.0,,,-1.0,,,,,,1.0,",
-     [-100, -100, 0, -100, -100]),
-    ("train/patient00002/study1/view2_lateral.jpg,Female,83,Lateral,,,,,1.0,,,-1.0,,,,,,1.0,",
-     [-100, -100, 0, -100, -100]),
-    ("train/patient00003/study1/view1_frontal.jpg,Male,41,Frontal,AP,,,,,,1.0,,,,0.0,,,,",
-     [-100, -100, -100, 2, -100]),
-    ("train/patient00004/study1/view1_frontal.jpg,Female,20,Frontal,PA,1.0,0.0,,,,,0.0,,,,0.0,,,",
-     [-100, -100, 1, -100, 1]),
-    ("train/patient00004/study1/view2_lateral.jpg,Female,20,Lateral,,1.0,0.0,,,,,0.0,,,,0.0,,,",
-     [-100, -100, 1, -100, 1]),
-    ("train/patient00005/study1/view1_frontal.jpg,Male,33,Frontal,PA,,,0.0,1.0,,,1.0,,1.0,,1.0,,,1.0",
-     [2, 1, 2, -100, 2]),
-    ("train/patient00005/study1/view2_lateral.jpg,Male,33,Lateral,,,,0.0,1.0,,,1.0,,1.0,,1.0,,,1.0",
-     [2, 1, 2, -100, 2]),
+    ("train/patient00002/study2/view1_frontal.jpg,Female,87,Frontal,AP,,,-1.0,1.0,,-1.0,-1.0,,-1.0,,-1.0,,1.0,", [0] * 5),
+    ("train/patient00002/study1/view1_frontal.jpg,Female,83,Frontal,AP,,,,1.0,,,-1.0,,,,,,1.0,", [-100, -100, 0, -100, -100]),
+    ("train/patient00002/study1/view2_lateral.jpg,Female,83,Lateral,,,,,1.0,,,-1.0,,,,,,1.0,", [-100, -100, 0, -100, -100]),
+    ("train/patient00003/study1/view1_frontal.jpg,Male,41,Frontal,AP,,,,,,1.0,,,,0.0,,,,", [-100, -100, -100, 2, -100]),
+    ("train/patient00004/study1/view1_frontal.jpg,Female,20,Frontal,PA,1.0,0.0,,,,,0.0,,,,0.0,,,", [-100, -100, 1, -100, 1]),
+    ("train/patient00004/study1/view2_lateral.jpg,Female,20,Lateral,,1.0,0.0,,,,,0.0,,,,0.0,,,", [-100, -100, 1, -100, 1]),
+    ("train/patient00005/study1/view1_frontal.jpg,Male,33,Frontal,PA,,,0.0,1.0,,,1.0,,1.0,,1.0,,,1.0", [2, 1, 2, -100, 2]),
+    ("train/patient00005/study1/view2_lateral.jpg,Male,33,Lateral,,,,0.0,1.0,,,1.0,,1.0,,1.0,,,1.0", [2, 1, 2, -100, 2]),
 ]
 VALID_ROWS = [
-    "valid/patient64541/study1/view1_frontal.jpg,Male,73,Frontal,AP,"
-    "0.0,1.0,1.0,1.0,0.0,0.0,0.0,0.0,0.0,0.0,0.0,0.0,0.0,1.0",
-    "valid/patient64542/study1/view1_frontal.jpg,Male,70,Frontal,PA,"
-    "0.0,0.0,0.0,1.0,0.0,1.0,0.0,0.0,0.0,0.0,0.0,0.0,0.0,0.0",
+    "valid/patient64541/study1/view1_frontal.jpg,Male,73,Frontal,AP,0.0,1.0,1.0,1.0,0.0,0.0,0.0,0.0,0.0,0.0,0.0,0.0,0.0,1.0",
+    "valid/patient64542/study1/view1_frontal.jpg,Male,70,Frontal,PA,0.0,0.0,0.0,1.0,0.0,1.0,0.0,0.0,0.0,0.0,0.0,0.0,0.0,0.0",
 ]
 GREY = 128
 # The fixture folders are named as the release but hold a few rows: the short-file warning is expected.
@@ -213,12 +205,14 @@ def test_trailing_empty_rows_are_dropped_and_a_row_without_path_is_named(real_ro
     csv.write_bytes(b"\r\n".join(lines))
     with pytest.raises(DataFormatError) as err:
         cx.load_chexpert(root=real_root)
-    assert str(err.value) == (f"line 6 of {csv}: the row has no Path (the image file) but other fields; "
-                              "fill in its Path or delete the line")
+    assert str(err.value) == (
+        f"line 6 of {csv}: the row has no Path (the image file) but other fields; fill in its Path or delete the line"
+    )
 
 
-@pytest.mark.parametrize("content, problem", [(b"", "is empty (0 bytes)"),
-                                              (b"<html>Not Found</html>", "cannot be read as an image")])
+@pytest.mark.parametrize(
+    "content, problem", [(b"", "is empty (0 bytes)"), (b"<html>Not Found</html>", "cannot be read as an image")]
+)
 def test_empty_or_undecodable_image_names_line_and_path(real_root, content, problem):
     bad = real_root / "train/patient00003/study1/view1_frontal.jpg"
     bad.write_bytes(content)
@@ -305,8 +299,10 @@ def test_demo_has_the_real_format(demo):
 
 
 def test_demo_is_reproducible(tmp_path):
-    roots = [cx.make_chexpert_demo(tmp_path / name, n_samples=30, image_size=16, seed=seed)
-             for name, seed in (("a", 3), ("b", 3), ("c", 4))]
+    roots = [
+        cx.make_chexpert_demo(tmp_path / name, n_samples=30, image_size=16, seed=seed)
+        for name, seed in (("a", 3), ("b", 3), ("c", 4))
+    ]
     files = [{p.relative_to(r): p.read_bytes() for p in r.rglob("*") if p.is_file()} for r in roots]
     assert files[0] == files[1] and files[0] != files[2]
 
@@ -318,8 +314,12 @@ def test_demo_label_frequencies_follow_the_real_ones(demo):
     n = len(frame)
     for column in cx.TASK_COLUMNS:
         values = frame[column]
-        got = {"positive": (values == 1).mean(), "negative": (values == 0).mean(),
-               "uncertain": (values == -1).mean(), "blank": values.isna().mean()}
+        got = {
+            "positive": (values == 1).mean(),
+            "negative": (values == 0).mean(),
+            "uncertain": (values == -1).mean(),
+            "blank": values.isna().mean(),
+        }
         for kind, share in got.items():
             p = real.loc[column, kind]
             assert abs(share - p) < 4 * np.sqrt(p * (1 - p) / n) + 1e-3, (column, kind, share, p)
@@ -327,8 +327,12 @@ def test_demo_label_frequencies_follow_the_real_ones(demo):
 
 def test_demo_labels_are_learnable_from_pixels(demo):
     root, frame = demo
-    pixels = np.stack([np.asarray(Image.open(cx.image_path(root, p)).resize((16, 16), Image.BILINEAR),
-                                  dtype=np.float32).ravel() for p in frame["Path"]])
+    pixels = np.stack(
+        [
+            np.asarray(Image.open(cx.image_path(root, p)).resize((16, 16), Image.BILINEAR), dtype=np.float32).ravel()
+            for p in frame["Path"]
+        ]
+    )
     labels = cx.encode_labels(frame)
     gains = []
     for t in range(len(cx.TASK_COLUMNS)):
@@ -423,7 +427,8 @@ def test_fewer_rows_than_the_release_warn_with_the_count(real_root, tmp_path):
         "download (or unzip) it again",
         f"{real_root / 'valid.csv'} holds 2 data rows, but CheXpert-v1.0-small's valid.csv has 234: the file may "
         "have been cut short at a line break (an interrupted download or unzip). Unless you trimmed it on purpose, "
-        "download (or unzip) it again"]
+        "download (or unzip) it again",
+    ]
     elsewhere = real_root.rename(tmp_path / "my-chexpert")  # another folder name, or the demo: no warning
     demo = cx.make_chexpert_demo(tmp_path / "demo", n_samples=10, image_size=8)
     with warnings.catch_warnings():
@@ -439,11 +444,14 @@ def test_header_only_csv_is_an_error(real_root):
         cx.load_chexpert(root=real_root)
 
 
-@pytest.mark.parametrize("name, save", [
-    pytest.param("train.csv", lambda text: text.replace("\n", "\r").encode(), id="old-mac-cr"),
-    pytest.param("train.csv", lambda text: text.replace("\n", "\r\n").encode("utf-16"), id="utf-16"),
-    pytest.param("train.csv.gz", lambda text: gzip.compress(text.encode()), id="gz-instead"),
-])
+@pytest.mark.parametrize(
+    "name, save",
+    [
+        pytest.param("train.csv", lambda text: text.replace("\n", "\r").encode(), id="old-mac-cr"),
+        pytest.param("train.csv", lambda text: text.replace("\n", "\r\n").encode("utf-16"), id="utf-16"),
+        pytest.param("train.csv.gz", lambda text: gzip.compress(text.encode()), id="gz-instead"),
+    ],
+)
 def test_cr_line_ends_utf16_and_gz_are_read(real_root, name, save):
     clean = cx.load_chexpert(root=real_root, check_images=True)
     csv = real_root / "train.csv"
@@ -468,8 +476,7 @@ def test_tab_or_semicolon_separated_csv_says_so(real_root):
         cx.load_chexpert(root=real_root)
 
 
-@pytest.mark.parametrize("csv_folder, image_folder", [("CheXpert-v1.0", cx.FOLDER_NAME),
-                                                      (cx.FOLDER_NAME, "CheXpert-v1.0")])
+@pytest.mark.parametrize("csv_folder, image_folder", [("CheXpert-v1.0", cx.FOLDER_NAME), (cx.FOLDER_NAME, "CheXpert-v1.0")])
 def test_paths_of_the_other_release_find_the_images_in_use(real_root, tmp_path, csv_folder, image_folder):
     """Full-size `CheXpert-v1.0/...` Paths in the small release's CSV (or the other way round)
     were "does not exist" though the images were there."""

@@ -13,14 +13,24 @@ from qmtl_utils.report import claims
 from qmtl_utils.report.claims import CANNOT_TELL, FAILS, HOLDS
 
 
-@pytest.mark.parametrize("rule, low, high, expected", [
-    ("equivalence", -0.01, 0.015, HOLDS), ("equivalence", -0.05, -0.03, FAILS), ("equivalence", 0.03, 0.2, FAILS),
-    ("equivalence", -0.03, 0.01, CANNOT_TELL),
-    ("non_inferiority", -0.019, 0.5, HOLDS), ("non_inferiority", -0.2, -0.021, FAILS),
-    ("non_inferiority", -0.03, 0.01, CANNOT_TELL),
-    ("superiority", 0.001, 0.2, HOLDS), ("superiority", -0.2, -0.001, FAILS), ("superiority", -0.1, 0.1, CANNOT_TELL),
-    ("no_gain", -0.1, 0.019, HOLDS), ("no_gain", 0.001, 0.1, FAILS), ("no_gain", -0.01, 0.05, CANNOT_TELL),
-])
+@pytest.mark.parametrize(
+    "rule, low, high, expected",
+    [
+        ("equivalence", -0.01, 0.015, HOLDS),
+        ("equivalence", -0.05, -0.03, FAILS),
+        ("equivalence", 0.03, 0.2, FAILS),
+        ("equivalence", -0.03, 0.01, CANNOT_TELL),
+        ("non_inferiority", -0.019, 0.5, HOLDS),
+        ("non_inferiority", -0.2, -0.021, FAILS),
+        ("non_inferiority", -0.03, 0.01, CANNOT_TELL),
+        ("superiority", 0.001, 0.2, HOLDS),
+        ("superiority", -0.2, -0.001, FAILS),
+        ("superiority", -0.1, 0.1, CANNOT_TELL),
+        ("no_gain", -0.1, 0.019, HOLDS),
+        ("no_gain", 0.001, 0.1, FAILS),
+        ("no_gain", -0.01, 0.05, CANNOT_TELL),
+    ],
+)
 def test_each_rule_on_its_boundaries(rule, low, high, expected):
     assert claims.RULES[rule][0](low, high, 0.02) == expected
 
@@ -31,8 +41,9 @@ def _metrics(values: dict[str, list[float]], tasks=("a", "b"), metric="accuracy"
     for variant, per_replicate in values.items():
         for r, value in enumerate(per_replicate):
             for task, shift in zip(tasks, (-0.1, 0.1)):
-                rows.append({"variant": variant, "label": variant, "replicate": r, "task": task, "metric": metric,
-                             "value": value + shift})
+                rows.append(
+                    {"variant": variant, "label": variant, "replicate": r, "task": task, "metric": metric, "value": value + shift}
+                )
     return pd.DataFrame(rows)
 
 
@@ -62,15 +73,20 @@ def _signal(p_values: dict[tuple[str, str], float]) -> pd.DataFrame:
 
 
 def test_table_rows_for_what_did_not_run_and_for_heads_at_chance():
-    heads = {"classical": [0.80, 0.82, 0.81], "hqnn4": [0.6, 0.61, 0.62], "hqnnQ": [0.6, 0.6, 0.61],
-             "qmtl": [0.80, 0.82, 0.815]}
+    heads = {"classical": [0.80, 0.82, 0.81], "hqnn4": [0.6, 0.61, 0.62], "hqnnQ": [0.6, 0.6, 0.61], "qmtl": [0.80, 0.82, 0.815]}
     mustard = _metrics(heads, tasks=("sarcasm", "sentiment_implicit"))
     glue = _metrics(heads, tasks=("mrpc", "cola"), metric="primary:accuracy")
-    signal = {"mustard": _signal({(m, t): (1e-6 if t == "sarcasm" else 0.5) for m in heads
-                                  for t in ("sarcasm", "sentiment_implicit")}),
-              "glue": _signal({(m, t): 1e-6 for m in heads for t in ("mrpc", "cola")})}
-    table = claims.claims_table({"glue": glue, "mustard": mustard}, 0.02, signal=signal,
-                                not_run={"chexpert": "no data here"}, differences={"glue": "MiniLM"})
+    signal = {
+        "mustard": _signal({(m, t): (1e-6 if t == "sarcasm" else 0.5) for m in heads for t in ("sarcasm", "sentiment_implicit")}),
+        "glue": _signal({(m, t): 1e-6 for m in heads for t in ("mrpc", "cola")}),
+    }
+    table = claims.claims_table(
+        {"glue": glue, "mustard": mustard},
+        0.02,
+        signal=signal,
+        not_run={"chexpert": "no data here"},
+        differences={"glue": "MiniLM"},
+    )
     chexpert = table[table.benchmark == "chexpert"]
     assert len(chexpert) and (chexpert.verdict == "not run: no data here").all()
     qqp = table[(table.claim == "glue_matches_tasks") & (table.task == "qqp")]

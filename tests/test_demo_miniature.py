@@ -79,8 +79,9 @@ def test_mustard_demo_keeps_its_latents_row_aligned(tmp_path):
 
 def test_angle_sensitivity_first_data_layer_is_a_global_phase():
     """RX acts on H|0> = |+>, its eigenstate: no output depends on the first layer's angles."""
-    spec = BenchmarkSpec("toy", "toy", (TaskSpec("a", "binary", 1), TaskSpec("b", "multiclass", 3)),
-                         n_qubits=3, n_layers=2, task_qubits=(1, 2))
+    spec = BenchmarkSpec(
+        "toy", "toy", (TaskSpec("a", "binary", 1), TaskSpec("b", "multiclass", 3)), n_qubits=3, n_layers=2, task_qubits=(1, 2)
+    )
     cone = mustard_fit.angle_sensitivity(spec, n_samples=8, n_heads=2)
     assert len(cone) == 2 * 3 * 2
     assert cone[cone.layer == 1].sensitivity.max() < 1e-10

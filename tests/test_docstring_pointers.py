@@ -49,8 +49,13 @@ def docstring_pointers(path: Path) -> list[tuple[str, str, str]]:
 
 def headings(notebook: Path) -> list[str]:
     cells = json.loads(notebook.read_text(encoding="utf-8"))["cells"]
-    return [line for cell in cells if cell["cell_type"] == "markdown"
-            for line in "".join(cell["source"]).splitlines() if line.startswith("#")]
+    return [
+        line
+        for cell in cells
+        if cell["cell_type"] == "markdown"
+        for line in "".join(cell["source"]).splitlines()
+        if line.startswith("#")
+    ]
 
 
 def problems(pointers, notebooks_dir: Path = NOTEBOOKS) -> list[str]:
@@ -87,9 +92,16 @@ def test_pointers_live_only_in_docstrings():
 
 
 def test_the_check_catches_a_wrong_pointer(tmp_path):
-    (tmp_path / "02_heads.ipynb").write_text(json.dumps({"cells": [
-        {"cell_type": "markdown", "source": ["# 02 · The heads\n", "\n", "## 5. A fast exact simulator\n"]},
-        {"cell_type": "code", "source": ["# A code comment is not a heading\n"]}]}))
+    (tmp_path / "02_heads.ipynb").write_text(
+        json.dumps(
+            {
+                "cells": [
+                    {"cell_type": "markdown", "source": ["# 02 · The heads\n", "\n", "## 5. A fast exact simulator\n"]},
+                    {"cell_type": "code", "source": ["# A code comment is not a heading\n"]},
+                ]
+            }
+        )
+    )
     assert problems([("f", "02_heads", "A fast exact simulator")], tmp_path) == []
     assert problems([("f", "02_heads", "A code comment")], tmp_path)  # a code cell's comment
     assert problems([("f", "02_heads", "A slow simulator")], tmp_path)

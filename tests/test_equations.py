@@ -49,13 +49,12 @@ def test_named_equations_parser():
 
 
 def test_cli_prints_the_index():
-    out = subprocess.run([sys.executable, "-m", "qmtl_utils.equations"], capture_output=True, text=True,
-                         check=True).stdout
+    out = subprocess.run([sys.executable, "-m", "qmtl_utils.equations"], capture_output=True, text=True, check=True).stdout
     assert "qmtl_utils/training/losses.py" in out and len(out.strip().splitlines()) == len(EQUATIONS) + 1
 
 
 def test_docs_show_the_index():
-    out = subprocess.run([sys.executable, "-m", "qmtl_utils.equations"], capture_output=True, text=True,
-                         check=True).stdout
-    assert out in (ROOT / "docs" / "equations.md").read_text(encoding="utf-8"), \
+    out = subprocess.run([sys.executable, "-m", "qmtl_utils.equations"], capture_output=True, text=True, check=True).stdout
+    assert out in (ROOT / "docs" / "equations.md").read_text(encoding="utf-8"), (
         "paste `python -m qmtl_utils.equations` into docs/equations.md"
+    )

@@ -26,8 +26,14 @@ from qmtl_utils.spec import BENCHMARKS
 
 CHEXPERT = qmtl_config(BENCHMARKS["chexpert"])
 # mixed task sizes (4, 1, 2 qubits), non-contiguous and unordered wires, Y readouts, one idle qubit (7)
-MIXED = QMTLConfig(n_qubits=8, n_layers=2, task_outputs=(3, 1, 2), task_wires=((6, 1, 3, 4), (0,), (5, 2)),
-                   head_layers=2, observables=(("XYZI", "YYII", "IIZY"), ("Y",), ("YX", "ZI")))
+MIXED = QMTLConfig(
+    n_qubits=8,
+    n_layers=2,
+    task_outputs=(3, 1, 2),
+    task_wires=((6, 1, 3, 4), (0,), (5, 2)),
+    head_layers=2,
+    observables=(("XYZI", "YYII", "IIZY"), ("Y",), ("YX", "ZI")),
+)
 MIXED_FLAT = dataclasses.replace(MIXED, entangle=False)
 NOISE = (0.0, 0.01, 0.2)
 
@@ -61,6 +67,7 @@ def test_pauli_transfer_matrices_of_the_gates():
     # Qiskit's depolarizing_error(p, n) damps every non-identity Pauli string by (1 - p)
     from qiskit.quantum_info import PTM
     from qiskit_aer.noise import depolarizing_error
+
     for n in (1, 2):
         expected = np.diag([1.0] + [0.8] * (4**n - 1))
         np.testing.assert_allclose(PTM(depolarizing_error(0.2, n).to_quantumchannel()).data.real, expected, atol=1e-14)
@@ -83,12 +90,26 @@ def test_ladder_mpo_is_the_dense_noisy_ladder(p):
     assert max(w.shape[1] for w in mpo) == (4 if p == 0 else 5)
 
 
-@pytest.mark.parametrize("config", [
-    CHEXPERT, qmtl_config(BENCHMARKS["mustard"]), qmtl_config(BENCHMARKS["glue"]), MIXED, MIXED_FLAT,
-    QMTLConfig(n_qubits=5, n_layers=2, task_outputs=(3, 1), task_wires=((4, 1), (2,)), head_layers=3,
-               observables=(("XZ", "IY", "ZI"), ("X",))),
-    QMTLConfig(n_qubits=1, n_layers=2, task_outputs=(1,)),
-], ids=["chexpert", "mustard", "glue", "mixed", "mixed-flat", "wires-and-words", "one-qubit"])
+@pytest.mark.parametrize(
+    "config",
+    [
+        CHEXPERT,
+        qmtl_config(BENCHMARKS["mustard"]),
+        qmtl_config(BENCHMARKS["glue"]),
+        MIXED,
+        MIXED_FLAT,
+        QMTLConfig(
+            n_qubits=5,
+            n_layers=2,
+            task_outputs=(3, 1),
+            task_wires=((4, 1), (2,)),
+            head_layers=3,
+            observables=(("XZ", "IY", "ZI"), ("X",)),
+        ),
+        QMTLConfig(n_qubits=1, n_layers=2, task_outputs=(1,)),
+    ],
+    ids=["chexpert", "mustard", "glue", "mixed", "mixed-flat", "wires-and-words", "one-qubit"],
+)
 @pytest.mark.parametrize("granularity", ns.GRANULARITIES)
 def test_without_noise_equals_the_fast_simulator(config, granularity):
     head = _head(config)
@@ -131,8 +152,10 @@ def test_register_states_and_outcome_distributions_equal_aer(granularity):
 
         from qmtl_utils.quantum.aer_noise import NATIVE_GATES
         from qmtl_utils.quantum.qiskit_circuits import qmtl_qiskit_circuit
-        base = transpile(qmtl_qiskit_circuit(head), basis_gates=list(NATIVE_GATES),
-                         optimization_level=0).assign_parameters(row[0].numpy())
+
+        base = transpile(qmtl_qiskit_circuit(head), basis_gates=list(NATIVE_GATES), optimization_level=0).assign_parameters(
+            row[0].numpy()
+        )
     simulator = AerSimulator(method="density_matrix", noise_model=depolarizing_noise_model(p, granularity))
     passes = readout_pass_manager(simulator)
     circuits, keys = [], []
@@ -161,8 +184,12 @@ def test_ideal_distributions_and_shots_equal_the_shots_module():
     for ours, reference in zip(ns.noisy_measurement_probabilities(head, z, 0.0), measurement_probabilities(head, z)):
         for a, b in zip(ours, reference):
             np.testing.assert_allclose(a, b, rtol=0, atol=1e-12)
-    np.testing.assert_allclose(ns.noisy_sample_expvals(head, z, 0.0, 500, seed=9).numpy(),
-                               sample_expvals(head, z, 500, seed=9).numpy(), rtol=0, atol=1e-12)
+    np.testing.assert_allclose(
+        ns.noisy_sample_expvals(head, z, 0.0, 500, seed=9).numpy(),
+        sample_expvals(head, z, 500, seed=9).numpy(),
+        rtol=0,
+        atol=1e-12,
+    )
 
 
 @pytest.mark.parametrize("config", [CHEXPERT, MIXED, MIXED_FLAT], ids=["chexpert", "mixed", "mixed-flat"])
@@ -187,8 +214,9 @@ def test_cuda_equals_cpu():
         torch.testing.assert_close(gpu.cpu(), cpu, rtol=0, atol=atol)
 
 
-@pytest.mark.parametrize("config, granularity, n", [(CHEXPERT, "native", 2), (MIXED, "merged", 4)],
-                         ids=["chexpert-native", "mixed-merged"])
+@pytest.mark.parametrize(
+    "config, granularity, n", [(CHEXPERT, "native", 2), (MIXED, "merged", 4)], ids=["chexpert-native", "mixed-merged"]
+)
 def test_shots_agree_with_the_aer_shot_path(config, granularity, n):
     head, p, shots = _head(config, seed=6), 0.2, 4096
     z = _features(config, n, seed=7)
@@ -208,8 +236,7 @@ def test_same_seed_same_numbers():
     first = ns.noisy_sample_expvals(head, z, 0.1, 256, seed=3)
     assert first.dtype == torch.float64 and first.shape == (8, sum(MIXED.task_outputs))
     torch.testing.assert_close(ns.noisy_sample_expvals(head, z, 0.1, 256, seed=3), first, rtol=0, atol=0)
-    torch.testing.assert_close(ns.noisy_sample_expvals(head, z, 0.1, 256, seed=np.random.default_rng(3)),
-                               first, rtol=0, atol=0)
+    torch.testing.assert_close(ns.noisy_sample_expvals(head, z, 0.1, 256, seed=np.random.default_rng(3)), first, rtol=0, atol=0)
     assert not torch.equal(ns.noisy_sample_expvals(head, z, 0.1, 256, seed=4), first)
 
 
@@ -227,16 +254,21 @@ def test_readout_gates_are_those_of_backend_estimator_v2():
         simulator = AerSimulator(method="density_matrix", noise_model=depolarizing_noise_model(0.1, granularity))
         estimator = BackendEstimatorV2(backend=simulator)
         (measured,) = estimator._create_measurement_circuits(QuantumCircuit(3), PauliList(["XIY"]), (0,))
-        gates = [(op.operation.name, measured.find_bit(op.qubits[0]).index)
-                 for op in measured.data if op.operation.name != "measure"]
+        gates = [
+            (op.operation.name, measured.find_bit(op.qubits[0]).index) for op in measured.data if op.operation.name != "measure"
+        ]
         ours = readout_pass_manager(simulator).run(readout_circuit(3, "YX", [0, 2]))
         assert sorted(gates) == sorted(expected[granularity])
-        assert [(op.operation.name, ours.find_bit(op.qubits[0]).index, list(map(float, op.operation.params)))
-                for op in ours.data] == [(op.operation.name, measured.find_bit(op.qubits[0]).index,
-                                          list(map(float, op.operation.params)))
-                                         for op in measured.data if op.operation.name != "measure"]
+        assert [
+            (op.operation.name, ours.find_bit(op.qubits[0]).index, list(map(float, op.operation.params))) for op in ours.data
+        ] == [
+            (op.operation.name, measured.find_bit(op.qubits[0]).index, list(map(float, op.operation.params)))
+            for op in measured.data
+            if op.operation.name != "measure"
+        ]
         assert {op.operation.name for op in measured.data} - {"measure"} <= set(
-            depolarizing_noise_model(0.1, granularity).noise_instructions)
+            depolarizing_noise_model(0.1, granularity).noise_instructions
+        )
 
 
 def test_invalid_arguments():

@@ -21,14 +21,17 @@ def square(folder, *, x: int, fail_on=()) -> dict:
 
     if x in fail_on:
         raise ValueError(f"deliberate failure for x={x}")
-    (folder / "value.json").write_text(json.dumps({"x": x, "square": x * x, "pid": os.getpid(),
-                                                   "threads": torch.get_num_threads()}))
+    (folder / "value.json").write_text(
+        json.dumps({"x": x, "square": x * x, "pid": os.getpid(), "threads": torch.get_num_threads()})
+    )
     return {"x": x}
 
 
 def units(fail_on=()) -> list[executor.Unit]:
-    return [executor.Unit("squares", {"x": x}, square, {"x": x, "fail_on": tuple(fail_on)}, code_version="v1",
-                          label=f"square x={x}") for x in range(5)]
+    return [
+        executor.Unit("squares", {"x": x}, square, {"x": x, "fail_on": tuple(fail_on)}, code_version="v1", label=f"square x={x}")
+        for x in range(5)
+    ]
 
 
 @pytest.fixture(scope="module")

@@ -38,18 +38,33 @@ from qmtl_utils.data.glue_demo import make_glue_demo
 REPO = Path(__file__).resolve().parents[1]
 
 UTTERANCES = {  # id -> (speaker, utterance, context, sarcasm, show), in file order
-    "1_60": ("SHELDON", "It's just a privilege to watch your mind at work.",
-             ["I never would have identified the fingerprints of string theory.", "My apologies. What's your plan?"],
-             True, "BBT"),
+    "1_60": (
+        "SHELDON",
+        "It's just a privilege to watch your mind at work.",
+        ["I never would have identified the fingerprints of string theory.", "My apologies. What's your plan?"],
+        True,
+        "BBT",
+    ),
     "1_70": ("PENNY", "I don't think I'll be able to stop thinking about it.", ["You'll think about it?"], True, "BBT"),
-    "1_80": ("SHELDON", "Since it's not bee season, you can have my epinephrine.",
-             ["Here we go. Pad thai, no peanuts."], False, "BBT"),
+    "1_80": (
+        "SHELDON",
+        "Since it's not bee season, you can have my epinephrine.",
+        ["Here we go. Pad thai, no peanuts."],
+        False,
+        "BBT",
+    ),
     "2_17": ("MONICA", "Oh, I'll be fine.", ["Are you okay?"], False, "FRIENDS"),
     "2_25": ("CHANDLER", "Great. Just great.", ["Is that the new couch?"], True, "FRIENDS"),
     "2_30": ("ROSS", "Sure, see you there.", ["Are you coming tonight?"], False, "FRIENDS"),
 }
-LABELS = {"1_60": (-1, 1, 5, 7), "1_70": (-1, 0, "4,1", 4), "1_80": (0, 0, 4, 9), "2_17": (1, 1, 6, 6),
-          "2_25": (-1, 1, 2, 1), "2_30": (0, -1, 8, 3)}  # sentiment implicit/explicit, emotion implicit/explicit
+LABELS = {
+    "1_60": (-1, 1, 5, 7),
+    "1_70": (-1, 0, "4,1", 4),
+    "1_80": (0, 0, 4, 9),
+    "2_17": (1, 1, 6, 6),
+    "2_25": (-1, 1, 2, 1),
+    "2_30": (0, -1, 8, 3),
+}  # sentiment implicit/explicit, emotion implicit/explicit
 FOLDS = ([3, 0], [5], [1], [4], [2])
 HTML = b"<!DOCTYPE html><html><head><title>Error 404 (Not Found)</title></head><body>Not found</body></html>\n"
 
@@ -59,9 +74,17 @@ def sha(data: bytes) -> str:
 
 
 def sarcasm_json() -> bytes:
-    entries = {key: {"utterance": utt, "speaker": speaker, "context": context,
-                     "context_speakers": ["LEONARD"] * len(context), "show": show, "sarcasm": sarcasm}
-               for key, (speaker, utt, context, sarcasm, show) in UTTERANCES.items()}
+    entries = {
+        key: {
+            "utterance": utt,
+            "speaker": speaker,
+            "context": context,
+            "context_speakers": ["LEONARD"] * len(context),
+            "show": show,
+            "sarcasm": sarcasm,
+        }
+        for key, (speaker, utt, context, sarcasm, show) in UTTERANCES.items()
+    }
     return (json.dumps(entries, indent=4) + "\n").encode("utf-8")
 
 
@@ -95,12 +118,14 @@ def glue_zip(task: str, root: Path) -> bytes:
     return buffer.getvalue()
 
 
-MRPC_ROWS = [("1", "702876", "702977", "Amrozi accused his brother.", "Referring to him, Amrozi accused his brother."),
-             ("0", "2108705", "2108831", "Yucaipa owned Dominick's.", "Yucaipa bought Dominick's in 1995."),
-             ("1", "1330381", "1330521", "They had published an advertisement.", "They published an ad."),
-             ("0", "3344667", "3344648", "Around 0335 GMT, Tab shares were up.", "Tab shares jumped 20 cents."),
-             ("1", "1236820", "1236712", "The stock rose $2.11.", "PG&E shares rose $2.11."),
-             ("1", "738533", "737951", "The DVD-CCA then appealed.", "The DVD CCA appealed that decision.")]
+MRPC_ROWS = [
+    ("1", "702876", "702977", "Amrozi accused his brother.", "Referring to him, Amrozi accused his brother."),
+    ("0", "2108705", "2108831", "Yucaipa owned Dominick's.", "Yucaipa bought Dominick's in 1995."),
+    ("1", "1330381", "1330521", "They had published an advertisement.", "They published an ad."),
+    ("0", "3344667", "3344648", "Around 0335 GMT, Tab shares were up.", "Tab shares jumped 20 cents."),
+    ("1", "1236820", "1236712", "The stock rose $2.11.", "PG&E shares rose $2.11."),
+    ("1", "738533", "737951", "The DVD-CCA then appealed.", "The DVD CCA appealed that decision."),
+]
 MRPC_DEV = [("2108705", "2108831"), ("738533", "737951")]
 
 
@@ -160,10 +185,15 @@ class Server:
 @pytest.fixture(scope="module")
 def files(tmp_path_factory) -> dict[str, bytes]:
     root = tmp_path_factory.mktemp("glue-src")
-    return {"sarcasm_data.json": sarcasm_json(), "split_indices.p": split_pickle(),
-            "export.csv": annotation_csv(), "RTE.zip": glue_zip("rte", root), "MNLI.zip": glue_zip("mnli", root),
-            "mrpc_dev_ids.tsv": "".join(f"{a}\t{b}\n" for a, b in MRPC_DEV).encode(),
-            "msr_paraphrase_train.txt": msr_train()}
+    return {
+        "sarcasm_data.json": sarcasm_json(),
+        "split_indices.p": split_pickle(),
+        "export.csv": annotation_csv(),
+        "RTE.zip": glue_zip("rte", root),
+        "MNLI.zip": glue_zip("mnli", root),
+        "mrpc_dev_ids.tsv": "".join(f"{a}\t{b}\n" for a, b in MRPC_DEV).encode(),
+        "msr_paraphrase_train.txt": msr_train(),
+    }
 
 
 @pytest.fixture
@@ -184,26 +214,71 @@ def registry(srv: Server, files: dict[str, bytes], *, record_json: bool = True, 
     n = len(UTTERANCES)
 
     def zipped(task: str, name: str) -> fe.GlueDist:
-        return fe.GlueDist(task, (fe.Source(f"GLUE {name}", f"{base}/{name}", f"{fe.DOWNLOADS}/{name}",
-                                            sha(files[name]), len(files[name]), fe.check_zip(fe._glue_members(task))),))
+        return fe.GlueDist(
+            task,
+            (
+                fe.Source(
+                    f"GLUE {name}",
+                    f"{base}/{name}",
+                    f"{fe.DOWNLOADS}/{name}",
+                    sha(files[name]),
+                    len(files[name]),
+                    fe.check_zip(fe._glue_members(task)),
+                ),
+            ),
+        )
 
     return fe.Registry(
         mustard=(
-            fe.Source("MUStARD sarcasm_data.json", f"{base}/sarcasm_data.json", "mustard/sarcasm_data.json",
-                      sha256=sha(files["sarcasm_data.json"]) if record_json else None, check=fe.check_sarcasm_json(n),
-                      page="https://example.org/mustard"),
-            fe.Source("MUStARD split_indices.p", f"{base}/split_indices.p", "mustard/split_indices.p",
-                      check=fe.check_split_indices(n), page="https://example.org/mustard"),
-            fe.Source("SE-MUStARD annotation sheet", f"{base}/export.csv", f"mustard/{fe.ANNOTATION_FILE}",
-                      check=fe.check_annotation_csv, page="https://example.org/sheet", pinned=False),
+            fe.Source(
+                "MUStARD sarcasm_data.json",
+                f"{base}/sarcasm_data.json",
+                "mustard/sarcasm_data.json",
+                sha256=sha(files["sarcasm_data.json"]) if record_json else None,
+                check=fe.check_sarcasm_json(n),
+                page="https://example.org/mustard",
+            ),
+            fe.Source(
+                "MUStARD split_indices.p",
+                f"{base}/split_indices.p",
+                "mustard/split_indices.p",
+                check=fe.check_split_indices(n),
+                page="https://example.org/mustard",
+            ),
+            fe.Source(
+                "SE-MUStARD annotation sheet",
+                f"{base}/export.csv",
+                f"mustard/{fe.ANNOTATION_FILE}",
+                check=fe.check_annotation_csv,
+                page="https://example.org/sheet",
+                pinned=False,
+            ),
         ),
-        glue={"rte": zipped("rte", "RTE.zip"), "mnli": zipped("mnli", "MNLI.zip"),
-              "mrpc": fe.GlueDist("mrpc", (
-                  fe.Source("GLUE mrpc_dev_ids.tsv", f"{base}/mrpc_dev_ids.tsv", f"{fe.DOWNLOADS}/mrpc_dev_ids.tsv",
-                            sha(files["mrpc_dev_ids.tsv"]), check=fe.check_mrpc_dev_ids),
-                  fe.Source("MSR msr_paraphrase_train.txt", f"{base}/msr_paraphrase_train.txt",
-                            f"{fe.DOWNLOADS}/msr_paraphrase_train.txt", sha(files["msr_paraphrase_train.txt"]),
-                            check=fe.check_mrpc_train)), build="mrpc")})
+        glue={
+            "rte": zipped("rte", "RTE.zip"),
+            "mnli": zipped("mnli", "MNLI.zip"),
+            "mrpc": fe.GlueDist(
+                "mrpc",
+                (
+                    fe.Source(
+                        "GLUE mrpc_dev_ids.tsv",
+                        f"{base}/mrpc_dev_ids.tsv",
+                        f"{fe.DOWNLOADS}/mrpc_dev_ids.tsv",
+                        sha(files["mrpc_dev_ids.tsv"]),
+                        check=fe.check_mrpc_dev_ids,
+                    ),
+                    fe.Source(
+                        "MSR msr_paraphrase_train.txt",
+                        f"{base}/msr_paraphrase_train.txt",
+                        f"{fe.DOWNLOADS}/msr_paraphrase_train.txt",
+                        sha(files["msr_paraphrase_train.txt"]),
+                        check=fe.check_mrpc_train,
+                    ),
+                ),
+                build="mrpc",
+            ),
+        },
+    )
 
 
 def run(dest: Path, reg: fe.Registry, lines: list[str] | None = None, **kwargs) -> list[fe.Fetched]:
@@ -234,9 +309,13 @@ def test_a_good_fetch_places_checked_files_that_the_loaders_read(server, files, 
     lock = json.loads((dest / fe.LOCK_FILE).read_text())["files"]
     assert lock["mustard/sarcasm_data.json"]["sha256"] == sha(files["sarcasm_data.json"])
     assert lock["mustard/sarcasm_data.json"]["recorded"] is True
-    assert lock["mustard/split_indices.p"] == {**lock["mustard/split_indices.p"], "recorded": False,
-                                               "sha256": sha(files["split_indices.p"]),
-                                               "size": len(files["split_indices.p"]), "url": server.url("split_indices.p")}
+    assert lock["mustard/split_indices.p"] == {
+        **lock["mustard/split_indices.p"],
+        "recorded": False,
+        "sha256": sha(files["split_indices.p"]),
+        "size": len(files["split_indices.p"]),
+        "url": server.url("split_indices.p"),
+    }
     assert lock[f"mustard/{fe.ANNOTATION_FILE}"]["sha256"] == sha(files["export.csv"])
     for path in (dest / "glue_data" / "MNLI").iterdir():
         assert lock[f"glue_data/MNLI/{path.name}"]["sha256"] == fe.sha256_of(path)[1]
@@ -252,7 +331,10 @@ def test_a_good_fetch_places_checked_files_that_the_loaders_read(server, files, 
         assert loaded[task].train["text_a"].tolist() == demo[task].train["text_a"].tolist()
         assert loaded[task].validation["label"].tolist() == demo[task].validation["label"].tolist()
     assert sorted(p.name for p in (dest / "glue_data" / "MNLI").iterdir()) == [
-        "dev_matched.tsv", "dev_mismatched.tsv", "train.tsv"]
+        "dev_matched.tsv",
+        "dev_mismatched.tsv",
+        "train.tsv",
+    ]
     mrpc = loaded["mrpc"]  # MSR's train file split by GLUE's dev ids, as download_glue_data.py did
     assert mrpc.validation["text_a"].tolist() == ["Yucaipa owned Dominick's.", "The DVD-CCA then appealed."]
     assert len(mrpc.train) == 4 and mrpc.train["label"].tolist() == [1, 1, 0, 1]
@@ -352,9 +434,10 @@ def test_a_corrupted_file_fails_its_recorded_checksum(server, files, tmp_path):
     assert not (dest / fe.LOCK_FILE).exists()
 
 
-@pytest.mark.parametrize("name, dest_name", [("sarcasm_data.json", "sarcasm_data.json"),
-                                             ("split_indices.p", "split_indices.p"),
-                                             ("export.csv", fe.ANNOTATION_FILE)])
+@pytest.mark.parametrize(
+    "name, dest_name",
+    [("sarcasm_data.json", "sarcasm_data.json"), ("split_indices.p", "split_indices.p"), ("export.csv", fe.ANNOTATION_FILE)],
+)
 def test_an_html_page_instead_of_the_file_fails_its_validator(server, files, tmp_path, name, dest_name):
     dest = tmp_path / "data"
     server.modes[name] = "html"
@@ -468,8 +551,7 @@ def test_hf_hub_offline_makes_the_hub_route_fail_fast_and_says_what_to_do(server
         probe.bind(("127.0.0.1", 0))
         closed = f"http://127.0.0.1:{probe.getsockname()[1]}"
     with pytest.raises(fe.FetchError) as err:  # auto: the distribution is tried too, and fails fast as well
-        run(tmp_path / "data", registry(server, files, base=closed), only=["glue"], glue_tasks=("rte",),
-            glue_source="auto")
+        run(tmp_path / "data", registry(server, files, base=closed), only=["glue"], glue_tasks=("rte",), glue_source="auto")
     assert "HF_HUB_OFFLINE=1" in str(err.value) and f"{closed}/RTE.zip" in str(err.value)
     assert time.monotonic() - start < 6
 
@@ -531,9 +613,14 @@ def test_the_cli_exits_0_then_2_with_one_paragraph_and_no_traceback(server, file
 
 def test_python_dash_m_verify_on_an_empty_folder(tmp_path):
     """The real module entry point and registry, touching no network: --verify only reads."""
-    result = subprocess.run([sys.executable, "-m", "qmtl_utils.data.fetch", "--verify", "--only", "mustard",
-                             "--dest", str(tmp_path)], capture_output=True, text=True, cwd=REPO, timeout=60,
-                            env={**os.environ, "HF_HUB_OFFLINE": "1"})
+    result = subprocess.run(
+        [sys.executable, "-m", "qmtl_utils.data.fetch", "--verify", "--only", "mustard", "--dest", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=60,
+        env={**os.environ, "HF_HUB_OFFLINE": "1"},
+    )
     assert result.returncode == 2, result.stdout + result.stderr
     assert "Traceback" not in result.stderr and "3 problem(s)" in result.stderr
     assert str(tmp_path / "mustard" / "sarcasm_data.json") in result.stderr
@@ -544,8 +631,7 @@ def test_the_default_registry():
     assert set(reg.glue) == set(glue.GLUE_TASKS)
     by_name = {Path(s.dest).name: s for s in reg.mustard}
     for name in ("sarcasm_data.json", "split_indices.p"):
-        assert by_name[name].url == (f"https://raw.githubusercontent.com/soujanyaporia/MUStARD/{fe.MUSTARD_COMMIT}"
-                                     f"/data/{name}")
+        assert by_name[name].url == (f"https://raw.githubusercontent.com/soujanyaporia/MUStARD/{fe.MUSTARD_COMMIT}/data/{name}")
         assert by_name[name].pinned and by_name[name].check is not None
     sheet = by_name[fe.ANNOTATION_FILE]
     assert not sheet.pinned and sheet.url.endswith("/export?format=csv") and "not pinnable" in sheet.note

@@ -21,9 +21,15 @@ def package_copy(tmp_path, monkeypatch):
 
 def test_closure_follows_imports_at_any_depth():
     closure = import_closure("qmtl_utils.studies.benchmark_runs")
-    for reached in ("qmtl_utils.models.params", "qmtl_utils.models.heads", "qmtl_utils.quantum.statevector",
-                    "qmtl_utils.quantum.mps",  # imported inside a method: still reachable
-                    "qmtl_utils.training.losses", "qmtl_utils.data.datasets", "qmtl_utils.spec"):
+    for reached in (
+        "qmtl_utils.models.params",
+        "qmtl_utils.models.heads",
+        "qmtl_utils.quantum.statevector",
+        "qmtl_utils.quantum.mps",  # imported inside a method: still reachable
+        "qmtl_utils.training.losses",
+        "qmtl_utils.data.datasets",
+        "qmtl_utils.spec",
+    ):
         assert reached in closure, reached
     assert "qmtl_utils.quantum.hardware" not in closure and "qmtl_utils.quantum.aer_noise" not in closure
     noise = import_closure("qmtl_utils.studies.noise_study")  # the exact noisy path, not Aer
@@ -48,8 +54,7 @@ def test_type_checking_imports_do_not_count():
 
 def test_notebook_imports_are_read_from_cell_source():
     cells = "%matplotlib inline\nfrom qmtl_utils.studies import noise_study\nimport qmtl_utils.spec\nimport numpy\n"
-    assert source_imports(cells) == {"qmtl_utils", "qmtl_utils.studies", "qmtl_utils.studies.noise_study",
-                                     "qmtl_utils.spec"}
+    assert source_imports(cells) == {"qmtl_utils", "qmtl_utils.studies", "qmtl_utils.studies.noise_study", "qmtl_utils.spec"}
 
 
 def test_unknown_module_cannot_be_fingerprinted():

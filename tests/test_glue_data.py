@@ -24,27 +24,51 @@ from qmtl_utils.models.backbones.glue import GlueBackbone, cached_token_features
 from qmtl_utils.runtime.cache import Cache
 from qmtl_utils.spec import BENCHMARKS
 
-MNLI_TRAIN_HEADER = ["index", "promptID", "pairID", "genre", "sentence1_binary_parse",
-                     "sentence2_binary_parse", "sentence1_parse", "sentence2_parse", "sentence1", "sentence2",
-                     "label1", "gold_label"]
+MNLI_TRAIN_HEADER = [
+    "index",
+    "promptID",
+    "pairID",
+    "genre",
+    "sentence1_binary_parse",
+    "sentence2_binary_parse",
+    "sentence1_parse",
+    "sentence2_parse",
+    "sentence1",
+    "sentence2",
+    "label1",
+    "gold_label",
+]
 MNLI_DEV_HEADER = MNLI_TRAIN_HEADER[:-1] + ["label2", "label3", "label4", "label5", "gold_label"]
-STSB_HEADER = ["index", "genre", "filename", "year", "old_index", "source1", "source2", "sentence1", "sentence2",
-               "score"]
+STSB_HEADER = ["index", "genre", "filename", "year", "old_index", "source1", "source2", "sentence1", "sentence2", "score"]
 QQP_HEADER = ["id", "qid1", "qid2", "question1", "question2", "is_duplicate"]
 PAIR_HEADER = ["index", "sentence1", "sentence2", "label"]  # RTE and WNLI
 
 
 def _mnli_row(i: int, s1: str, s2: str, gold: str, n_labels: int) -> list[str]:
-    return [str(i), f"{31193 + i}", f"{31193 + i}n", "government", f"( {s1} )", f"( {s2} )",
-            f"(ROOT (S {s1}))", f"(ROOT (S {s2}))", s1, s2, *[gold] * n_labels, gold]
+    return [
+        str(i),
+        f"{31193 + i}",
+        f"{31193 + i}n",
+        "government",
+        f"( {s1} )",
+        f"( {s2} )",
+        f"(ROOT (S {s1}))",
+        f"(ROOT (S {s2}))",
+        s1,
+        s2,
+        *[gold] * n_labels,
+        gold,
+    ]
 
 
 def _stsb_row(i: int, s1: str, s2: str, score: str) -> list[str]:
     return [str(i), "main-captions", "MSRvid", "2012test", f"{i:04d}", "none", "none", s1, s2, score]
 
 
-WITNESS = ('Amrozi accused his brother , whom he called " the witness " , of deliberately distorting his evidence .',
-           'Referring to him as only " the witness " , Amrozi accused his brother of distorting his evidence .')
+WITNESS = (
+    'Amrozi accused his brother , whom he called " the witness " , of deliberately distorting his evidence .',
+    'Referring to him as only " the witness " , Amrozi accused his brother of distorting his evidence .',
+)
 FILES: dict[str, list[list[str]]] = {
     "CoLA/train.tsv": [  # no header: source, label, original label marker, sentence
         ["gj04", "1", "", "Our friends won't buy this analysis, let alone the next one we propose."],
@@ -64,13 +88,23 @@ FILES: dict[str, list[list[str]]] = {
     "MRPC/train.tsv": [
         ["\ufeffQuality", "#1 ID", "#2 ID", "#1 String", "#2 String"],  # the original file starts with a BOM
         ["1", "702876", "702977", *WITNESS],
-        ["0", "2108705", "2108831", "Yucaipa owned Dominick 's before selling the chain to Safeway in 1998 .",
-         "Yucaipa bought Dominick 's in 1995 for $ 693 million and sold it to Safeway ."],
+        [
+            "0",
+            "2108705",
+            "2108831",
+            "Yucaipa owned Dominick 's before selling the chain to Safeway in 1998 .",
+            "Yucaipa bought Dominick 's in 1995 for $ 693 million and sold it to Safeway .",
+        ],
     ],
     "MRPC/dev.tsv": [
         ["Quality", "#1 ID", "#2 ID", "#1 String", "#2 String"],
-        ["1", "1355540", "1355592", "He said the foodservice pie business doesn 't fit the company 's strategy .",
-         '" The foodservice pie business does not fit our long-term growth strategy .'],
+        [
+            "1",
+            "1355540",
+            "1355592",
+            "He said the foodservice pie business doesn 't fit the company 's strategy .",
+            '" The foodservice pie business does not fit our long-term growth strategy .',
+        ],
     ],
     "STS-B/train.tsv": [
         STSB_HEADER,
@@ -84,8 +118,14 @@ FILES: dict[str, list[list[str]]] = {
     ],
     "QQP/train.tsv": [
         QQP_HEADER,
-        ["133273", "213221", "213222", "How is the life of a math student? Could you describe it?",
-         "Which level of prepration is enough for the exam jlpt5?", "0"],
+        [
+            "133273",
+            "213221",
+            "213222",
+            "How is the life of a math student? Could you describe it?",
+            "Which level of prepration is enough for the exam jlpt5?",
+            "0",
+        ],
         ["360472", "364011", "490273", 'What is a "seamless" transition?'],  # a short row, as in the real file
         ["402555", "536040", "536041", "How do I control my emotions?", "How do you control your emotions?", "1"],
     ],
@@ -95,53 +135,95 @@ FILES: dict[str, list[list[str]]] = {
     ],
     "MNLI/train.tsv": [
         MNLI_TRAIN_HEADER,
-        _mnli_row(0, "Conceptually cream skimming has two basic dimensions - product and geography.",
-                  "Product and geography are what make cream skimming work. ", "neutral", 1),
-        _mnli_row(1, "you know during the season and i guess at at your level uh you lose them",
-                  "You lose the things to the following level if the people recall.", "entailment", 1),
+        _mnli_row(
+            0,
+            "Conceptually cream skimming has two basic dimensions - product and geography.",
+            "Product and geography are what make cream skimming work. ",
+            "neutral",
+            1,
+        ),
+        _mnli_row(
+            1,
+            "you know during the season and i guess at at your level uh you lose them",
+            "You lose the things to the following level if the people recall.",
+            "entailment",
+            1,
+        ),
     ],
     "MNLI/dev_matched.tsv": [
         MNLI_DEV_HEADER,
         _mnli_row(0, "The new rights are nice enough", "Everyone really likes the newest benefits ", "neutral", 5),
-        _mnli_row(1, "This site includes a list of all award winners.",
-                  "The articles housed on the website are not able to be searched.", "contradiction", 5),
+        _mnli_row(
+            1,
+            "This site includes a list of all award winners.",
+            "The articles housed on the website are not able to be searched.",
+            "contradiction",
+            5,
+        ),
     ],
     "MNLI/dev_mismatched.tsv": [
         MNLI_DEV_HEADER,
-        _mnli_row(0, "Your contribution helped make it possible for us to provide a quality education.",
-                  "Your contributions were of no help with our students' education.", "contradiction", 5),
+        _mnli_row(
+            0,
+            "Your contribution helped make it possible for us to provide a quality education.",
+            "Your contributions were of no help with our students' education.",
+            "contradiction",
+            5,
+        ),
         _mnli_row(1, 'The "Mane" event is the first show.', "The first show is the Mane event.", "entailment", 5),
     ],
     "QNLI/train.tsv": [
         ["index", "question", "sentence", "label"],
-        ["0", "When did the third Digimon series begin?",
-         "Unlike the two seasons before it, Digimon Tamers takes a darker approach.", "not_entailment"],
-        ["1", "Which missile batteries often have individual launchers several kilometres apart?",
-         "When MANPADS is operated by specialists, batteries may have several dozen teams.", "entailment"],
+        [
+            "0",
+            "When did the third Digimon series begin?",
+            "Unlike the two seasons before it, Digimon Tamers takes a darker approach.",
+            "not_entailment",
+        ],
+        [
+            "1",
+            "Which missile batteries often have individual launchers several kilometres apart?",
+            "When MANPADS is operated by specialists, batteries may have several dozen teams.",
+            "entailment",
+        ],
     ],
     "QNLI/dev.tsv": [
         ["index", "question", "sentence", "label"],
-        ["0", "What came into force after the new constitution was herald?",
-         "As of that day, the new constitution heralding the Second Republic came into force.", "entailment"],
+        [
+            "0",
+            "What came into force after the new constitution was herald?",
+            "As of that day, the new constitution heralding the Second Republic came into force.",
+            "entailment",
+        ],
     ],
     "RTE/train.tsv": [
         PAIR_HEADER,
-        ["0", "No Weapons of Mass Destruction Found in Iraq Yet.", "Weapons of Mass Destruction Found in Iraq.",
-         "not_entailment"],
-        ["1", "A place of sorrow, after Pope John Paul II died, became a place of celebration.",
-         "Pope Benedict XVI is the new leader of the Roman Catholic Church.", "entailment"],
+        [
+            "0",
+            "No Weapons of Mass Destruction Found in Iraq Yet.",
+            "Weapons of Mass Destruction Found in Iraq.",
+            "not_entailment",
+        ],
+        [
+            "1",
+            "A place of sorrow, after Pope John Paul II died, became a place of celebration.",
+            "Pope Benedict XVI is the new leader of the Roman Catholic Church.",
+            "entailment",
+        ],
     ],
     "RTE/dev.tsv": [
         PAIR_HEADER,
-        ["0", "Dana Reeve, the widow of the actor Christopher Reeve, has died of lung cancer at age 44.",
-         "Christopher Reeve had an accident.", "not_entailment"],
+        [
+            "0",
+            "Dana Reeve, the widow of the actor Christopher Reeve, has died of lung cancer at age 44.",
+            "Christopher Reeve had an accident.",
+            "not_entailment",
+        ],
     ],
     "WNLI/train.tsv": [
         PAIR_HEADER,
-        ["0", "I stuck a pin through a carrot. When I pulled the pin out, it had a hole.",
-         "The carrot had a hole.", "1"],
-        ["1", "John couldn't see the stage with Billy in front of him because he is so short.",
-         "Billy is so short.", "0"],
+        ["0", "I stuck a pin through a carrot. When I pulled the pin out, it had a hole.", "The carrot had a hole.", "1"],
+        ["1", "John couldn't see the stage with Billy in front of him because he is so short.", "Billy is so short.", "0"],
     ],
     "WNLI/dev.tsv": [
         PAIR_HEADER,
@@ -218,8 +300,7 @@ def test_missing_column_names_file_and_column(tmp_path: Path) -> None:
 
 
 def test_unknown_label_names_file_row_and_value(glue_root: Path) -> None:
-    rows = [MNLI_DEV_HEADER, _mnli_row(0, "A b.", "C d.", "neutral", 5),
-            _mnli_row(1, "E f.", "G h.", "maybe", 5)]
+    rows = [MNLI_DEV_HEADER, _mnli_row(0, "A b.", "C d.", "neutral", 5), _mnli_row(1, "E f.", "G h.", "maybe", 5)]
     _write(glue_root, {"MNLI/dev_mismatched.tsv": rows})
     with pytest.raises(DataFormatError, match=r"^line 3 of \S+dev_mismatched.tsv: unknown label 'maybe'") as err:
         load_glue_dir(glue_root, ["mnli"])
@@ -280,7 +361,8 @@ def test_demo_round_trips_through_the_original_format(tmp_path: Path) -> None:
 def _bow_accuracy(task) -> tuple[float, float]:
     """Logistic regression on binary bag-of-words vectors u, v with [u, v, |u - v|, u ⊙ v] (Eq. (22))."""
     vocab = CountVectorizer(ngram_range=(1, 2), binary=True).fit(
-        task.train["text_a"].tolist() + (task.train["text_b"].tolist() if task.is_pair else []))
+        task.train["text_a"].tolist() + (task.train["text_b"].tolist() if task.is_pair else [])
+    )
 
     def features(frame):
         u = vocab.transform(frame["text_a"]).astype(np.float64)
@@ -401,8 +483,10 @@ def test_cp1252_tsv_names_file_line_and_how_to_re_save(tmp_path: Path) -> None:
     """A TSV re-saved by Windows spreadsheet software: cp1252 bytes (0x92 curly apostrophe) and CRLF."""
     path = tmp_path / "SST-2" / "train.tsv"
     path.parent.mkdir()
-    path.write_bytes(b"sentence\tlabel\r\nhide new secretions from the parental units \t0\r\n"
-                     b"it\x92s a charming and often affecting journey . \t1\r\n")
+    path.write_bytes(
+        b"sentence\tlabel\r\nhide new secretions from the parental units \t0\r\n"
+        b"it\x92s a charming and often affecting journey . \t1\r\n"
+    )
     with pytest.raises(DataFormatError) as err:
         load_glue_dir(tmp_path, ["sst2"])
     message = str(err.value)
@@ -426,23 +510,30 @@ def test_blank_lines_are_ignored_quietly_and_short_rows_named(glue_root: Path) -
         assert load_glue_dir(glue_root, ["qqp"])["qqp"].train["label"].tolist() == [0, 1]
     assert [str(w.message) for w in record] == [
         f"{qqp}: skipped 1 row(s) with missing fields (fewer than 6 tab-separated fields) at line(s) 3, "
-        "as the hub's GLUE loader does"]
+        "as the hub's GLUE loader does"
+    ]
 
 
 # --------------------------------------------------------------------------- files as users save them
 
 HUB_FILES: dict[str, list[list[str]]] = {  # ds.to_csv(sep="\t") of the hub's splits: its column names, class ids
-    "CoLA/train.tsv": [["sentence", "label", "idx"],
-                       ["Our friends won't buy this analysis, let alone the next one we propose.", "1", "0"],
-                       ["They drank the pub.", "0", "1"]],
+    "CoLA/train.tsv": [
+        ["sentence", "label", "idx"],
+        ["Our friends won't buy this analysis, let alone the next one we propose.", "1", "0"],
+        ["They drank the pub.", "0", "1"],
+    ],
     "CoLA/dev.tsv": [["sentence", "label", "idx"], ["The sailors rode the breeze clear of the rocks.", "1", "0"]],
     "MRPC/train.tsv": [["sentence1", "sentence2", "label", "idx"], [*WITNESS, "1", "0"]],
     "MRPC/dev.tsv": [["sentence1", "sentence2", "label", "idx"], ["A b .", "C d .", "0", "0"]],
-    "STS-B/train.tsv": [["sentence1", "sentence2", "label", "idx"],
-                        ["A plane is taking off.", "An air plane is taking off.", "5.0", "0"]],
+    "STS-B/train.tsv": [
+        ["sentence1", "sentence2", "label", "idx"],
+        ["A plane is taking off.", "An air plane is taking off.", "5.0", "0"],
+    ],
     "STS-B/dev.tsv": [["sentence1", "sentence2", "label", "idx"], ["A man.", "A child.", "0.5", "0"]],
-    "QQP/train.tsv": [["question1", "question2", "label", "idx"],
-                      ["How do I control my emotions?", "How do you control your emotions?", "1", "0"]],
+    "QQP/train.tsv": [
+        ["question1", "question2", "label", "idx"],
+        ["How do I control my emotions?", "How do you control your emotions?", "1", "0"],
+    ],
     "QQP/dev.tsv": [["question1", "question2", "label", "idx"], ["Why are cats?", "Why are dogs?", "0", "0"]],
     "MNLI/train.tsv": [["premise", "hypothesis", "label", "idx"], ["A b.", "C d.", "2", "0"], ["E f.", "G h.", "1", "1"]],
     "MNLI/dev_matched.tsv": [["premise", "hypothesis", "label", "idx"], ["I j.", "K l.", "0", "0"]],
@@ -472,18 +563,24 @@ def test_hub_exports_are_read_with_the_hubs_columns_and_class_ids(tmp_path: Path
     with pytest.raises(DataFormatError, match=r"^line 2 of \S+QNLI/dev.tsv: label -1 is the hub's mark of an unlabelled"):
         load_glue_dir(root, ["qnli"])
     _write(root, {"MNLI/train.tsv": [["premise", "hypothesis", "label", "idx"], ["A b.", "C d.", "3", "0"]]})
-    with pytest.raises(DataFormatError, match=r"^line 2 of \S+MNLI/train.tsv: unknown label '3' in column 'label' of a "
-                                              r"Hugging Face hub export \(expected a class id 0, 1, 2\)"):
+    with pytest.raises(
+        DataFormatError,
+        match=r"^line 2 of \S+MNLI/train.tsv: unknown label '3' in column 'label' of a "
+        r"Hugging Face hub export \(expected a class id 0, 1, 2\)",
+    ):
         load_glue_dir(root, ["mnli"])
 
 
-@pytest.mark.parametrize("content, problem", [
-    (b"", "the file is empty (0 bytes)"),
-    (b"\n\r\n", "the file holds nothing but blank lines"),
-    ("\t".join(MNLI_DEV_HEADER).encode() + b"\n", "holds no data rows, only its header (line 1)"),
-    ("\t".join(MNLI_DEV_HEADER).encode() + b"\n\n\t\t\n", "holds no data rows, only its header (line 1)"),
-    ("\t".join(MNLI_DEV_HEADER).encode() + b"\n0\tx\n1\ty\n", "has no usable row: all 2 data row(s) have fewer than 16"),
-])
+@pytest.mark.parametrize(
+    "content, problem",
+    [
+        (b"", "the file is empty (0 bytes)"),
+        (b"\n\r\n", "the file holds nothing but blank lines"),
+        ("\t".join(MNLI_DEV_HEADER).encode() + b"\n", "holds no data rows, only its header (line 1)"),
+        ("\t".join(MNLI_DEV_HEADER).encode() + b"\n\n\t\t\n", "holds no data rows, only its header (line 1)"),
+        ("\t".join(MNLI_DEV_HEADER).encode() + b"\n0\tx\n1\ty\n", "has no usable row: all 2 data row(s) have fewer than 16"),
+    ],
+)
 def test_a_split_without_data_rows_is_an_error_naming_the_file(glue_root: Path, content: bytes, problem: str) -> None:
     path = glue_root / "MNLI" / "dev_mismatched.tsv"
     path.write_bytes(content)
@@ -502,8 +599,16 @@ def test_tsv_re_saved_by_pandas_is_unquoted_and_bare_quotes_stay(glue_root: Path
     """pandas' to_csv(sep="\t") wraps a text holding a quote in quotes and doubles the inner ones;
     the original files are QUOTE_NONE, where a quote (MRPC's `" the witness "`) is text."""
     extensive = 'Valero said it had made "extensive" changes .'
-    _write(glue_root, {"MRPC/dev.tsv": [FILES["MRPC/dev.tsv"][0], ["1", "1", "2", extensive, '" the witness "'],
-                                        ["0", "3", "4", '" A quote opens .', "None closes ."]]})
+    _write(
+        glue_root,
+        {
+            "MRPC/dev.tsv": [
+                FILES["MRPC/dev.tsv"][0],
+                ["1", "1", "2", extensive, '" the witness "'],
+                ["0", "3", "4", '" A quote opens .', "None closes ."],
+            ]
+        },
+    )
     original = load_glue_dir(glue_root, ["mrpc", "stsb"])
     assert original["mrpc"].validation["text_a"].tolist() == [extensive, '" A quote opens .']
     assert original["mrpc"].validation["text_b"][0] == '" the witness "'  # starts and ends with a quote: kept
@@ -528,12 +633,15 @@ def test_cola_re_saved_by_pandas_with_its_numbered_header(glue_root: Path) -> No
     pd.testing.assert_frame_equal(load_glue_dir(glue_root, ["cola"])["cola"].train, clean.train)
 
 
-@pytest.mark.parametrize("encode", [
-    pytest.param(lambda text: text.replace("\n", "\r").encode(), id="old-mac-cr"),
-    pytest.param(lambda text: text.replace("\n", "\r\n").encode("utf-16"), id="utf-16-bom"),
-    pytest.param(lambda text: text.encode("utf-16-le"), id="utf-16-le-no-bom"),
-    pytest.param(lambda text: text.encode("utf-16-be"), id="utf-16-be-no-bom"),
-])
+@pytest.mark.parametrize(
+    "encode",
+    [
+        pytest.param(lambda text: text.replace("\n", "\r").encode(), id="old-mac-cr"),
+        pytest.param(lambda text: text.replace("\n", "\r\n").encode("utf-16"), id="utf-16-bom"),
+        pytest.param(lambda text: text.encode("utf-16-le"), id="utf-16-le-no-bom"),
+        pytest.param(lambda text: text.encode("utf-16-be"), id="utf-16-be-no-bom"),
+    ],
+)
 def test_cr_line_ends_and_utf16_files_are_read(glue_root: Path, encode) -> None:
     """Old Mac Excel's CR-only line ends and Excel's "Unicode text" (UTF-16) used to be a raw
     _csv.Error and a cp1252 error with the wrong advice."""
@@ -598,5 +706,6 @@ def test_workbook_or_unnamed_gzip_saved_as_the_tsv_says_what_it_is(glue_root: Pa
     path.write_bytes(gzip.compress(text))
     with pytest.raises(DataFormatError) as err:
         load_glue_dir(glue_root, ["sst2"])
-    assert str(err.value).startswith(f"{path}: is gzip-compressed, but its name does not end in .gz: rename it "
-                                     f"(`mv {path} {path}.gz`")
+    assert str(err.value).startswith(
+        f"{path}: is gzip-compressed, but its name does not end in .gz: rename it (`mv {path} {path}.gz`"
+    )

@@ -10,7 +10,7 @@ import textwrap
 
 import pytest
 
-SCRIPT = textwrap.dedent('''
+SCRIPT = textwrap.dedent("""
     import json, resource, sys, tempfile
     from pathlib import Path
 
@@ -47,12 +47,11 @@ SCRIPT = textwrap.dedent('''
     print(json.dumps({"peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
                       "stored_mb": sum(s["bytes"] for s in sizes.values()) / 2**20,
                       "dense_float16_mb": 2 * n * longest * hidden * 2 / 2**20}))
-''')
+""")
 
 
 def _peak(n: int, hidden: int) -> dict:
-    out = subprocess.run([sys.executable, "-c", SCRIPT, str(n), str(hidden)], capture_output=True, text=True,
-                         timeout=900)
+    out = subprocess.run([sys.executable, "-c", SCRIPT, str(n), str(hidden)], capture_output=True, text=True, timeout=900)
     assert out.returncode == 0, out.stderr[-3000:]
     return json.loads(out.stdout.strip().splitlines()[-1])
 

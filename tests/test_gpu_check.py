@@ -12,8 +12,13 @@ from qmtl_utils.runtime.paths import repo_root
 @pytest.mark.slow
 def test_quick_run_on_cpu_writes_every_section(tmp_path):
     env = {**os.environ, "OUT": str(tmp_path)}
-    done = subprocess.run(["bash", str(repo_root() / "scripts" / "gpu_check.sh"), "--device", "cpu", "--quick"],
-                          capture_output=True, text=True, env=env, timeout=600)
+    done = subprocess.run(
+        ["bash", str(repo_root() / "scripts" / "gpu_check.sh"), "--device", "cpu", "--quick"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     result = json.loads((tmp_path / "gpu_check.json").read_text())
     for section in ("simulator", "densenet121", "bert_base", "noisy", "plan"):
@@ -29,6 +34,11 @@ def test_no_cuda_is_a_clear_error(tmp_path):
 
     if torch.cuda.is_available():
         pytest.skip("a CUDA device is visible")
-    done = subprocess.run(["bash", str(repo_root() / "scripts" / "gpu_check.sh")], capture_output=True, text=True,
-                          env={**os.environ, "OUT": str(tmp_path)}, timeout=300)
+    done = subprocess.run(
+        ["bash", str(repo_root() / "scripts" / "gpu_check.sh")],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "OUT": str(tmp_path)},
+        timeout=300,
+    )
     assert done.returncode != 0 and "no CUDA device" in done.stderr

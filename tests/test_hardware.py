@@ -75,8 +75,7 @@ def _service(device=None, job=None):
             raise QiskitBackendNotFoundError(f"no backend {name}")
         return device
 
-    return SimpleNamespace(backend=backend, backends=lambda: [SimpleNamespace(name="ibm_fez")],
-                           job=lambda job_id: job)
+    return SimpleNamespace(backend=backend, backends=lambda: [SimpleNamespace(name="ibm_fez")], job=lambda job_id: job)
 
 
 def test_fake_backend_end_to_end_records_substitution(head_and_z, fake_run):
@@ -132,10 +131,16 @@ def test_transpilation_is_the_same_on_every_call(head_and_z):
 def test_average_error_map_is_the_mean_error_per_qubit_and_coupler():
     target = FakeFez().target
     error_map = hardware.average_error_map(target)
-    one = [target[n][(0,)].error for n in target.operation_names_for_qargs((0,))
-           if target[n].get((0,)) is not None and target[n][(0,)].error is not None]
-    two = [target[n][(0, 1)].error for n in target.operation_names_for_qargs((0, 1))
-           if target[n].get((0, 1)) is not None and target[n][(0, 1)].error is not None]
+    one = [
+        target[n][(0,)].error
+        for n in target.operation_names_for_qargs((0,))
+        if target[n].get((0,)) is not None and target[n][(0,)].error is not None
+    ]
+    two = [
+        target[n][(0, 1)].error
+        for n in target.operation_names_for_qargs((0, 1))
+        if target[n].get((0, 1)) is not None and target[n][(0, 1)].error is not None
+    ]
     assert len(one) >= 4 and error_map.get((0, 0)) == pytest.approx(np.mean(one), rel=1e-12)
     assert error_map.get((0, 1)) == pytest.approx(np.mean(two), rel=1e-12)
 
@@ -169,8 +174,9 @@ def _dns_failure():
             except socket.gaierror as dns:
                 raise urllib3.exceptions.NameResolutionError("iam.cloud.ibm.com", None, dns) from dns
         except urllib3.exceptions.NameResolutionError as resolution:
-            raise requests.exceptions.ConnectionError(f"Max retries exceeded with url: /identity/token?apikey={TOKEN}") \
-                from resolution
+            raise requests.exceptions.ConnectionError(
+                f"Max retries exceeded with url: /identity/token?apikey={TOKEN}"
+            ) from resolution
     except requests.exceptions.ConnectionError:
         raise InvalidAccountError("Unable to retrieve instances. Please check that you are using a valid API token.")
 
@@ -182,8 +188,10 @@ def _refused():
         raise InvalidAccountError(f"Unable to retrieve instances for {TOKEN}.") from refused
 
 
-@pytest.mark.parametrize("failure, cause", [(_dns_failure, "NameResolutionError: .*Failed to resolve 'iam.cloud.ibm.com'"),
-                                            (_refused, "Connection refused")])
+@pytest.mark.parametrize(
+    "failure, cause",
+    [(_dns_failure, "NameResolutionError: .*Failed to resolve 'iam.cloud.ibm.com'"), (_refused, "Connection refused")],
+)
 def test_unreachable_is_not_reported_as_rejected_credentials(head_and_z, offline, tmp_path, failure, cause):
     def service(**kwargs):
         assert kwargs["token"] == TOKEN
@@ -281,6 +289,7 @@ def test_queue_timeout_keeps_job_and_fetches_it_later(head_and_z, offline, tmp_p
 
 def _block_network(monkeypatch):
     """Any name lookup or connection fails, as on a machine without network."""
+
     def no_network(*args, **kwargs):
         raise socket.gaierror(socket.EAI_NONAME, "Name or service not known (network blocked by the test)")
 
@@ -294,8 +303,11 @@ def test_plan_is_made_offline_without_submit(head_and_z, offline, tmp_path):
     offline.setenv("QISKIT_IBM_TOKEN", TOKEN)
     offline.setattr(qiskit_ibm_runtime, "QiskitRuntimeService", lambda **kwargs: _dns_failure())
     cache = Cache(tmp_path)
-    with pytest.raises(SubmissionNotRequested, match=r"ready to submit 2 samples in 2 job\(s\) x 1024 shots to ibm_fez "
-                                                     r".*nothing was sent.*local calibration snapshot fake_fez") as error:
+    with pytest.raises(
+        SubmissionNotRequested,
+        match=r"ready to submit 2 samples in 2 job\(s\) x 1024 shots to ibm_fez "
+        r".*nothing was sent.*local calibration snapshot fake_fez",
+    ) as error:
         run_on_backend(head, z, "ibm_fez", mode="ibm", seed=7, batch_size=1, cache=cache)
     plan = error.value.plan
     isa, _ = hardware.isa_pub_parts(head, FakeFez(), 2, 7)
@@ -307,8 +319,11 @@ def test_plan_is_made_offline_without_submit(head_and_z, offline, tmp_path):
         run_on_backend(head, z, "ibm_fez", mode="ibm", seed=7, batch_size=1, submit=True, cache=cache)
 
 
-PROFILE = {"name": "test", "is_demo": True,
-           "hardware": {"backends": ["ibm_fez"], "shots": 256, "seed": 7, "n_samples": 2, "bootstrap": 30}}
+PROFILE = {
+    "name": "test",
+    "is_demo": True,
+    "hardware": {"backends": ["ibm_fez"], "shots": 256, "seed": 7, "n_samples": 2, "bootstrap": 30},
+}
 
 
 @pytest.fixture
@@ -316,8 +331,11 @@ def study_inputs(head_and_z, monkeypatch):
     """The study's checkpoint replaced by the test head and two samples with CheXpert labels."""
     head, z = head_and_z
     labels = np.array([[2, 1, 2, 1, 2], [1, 2, 1, 2, 1]])
-    monkeypatch.setattr(hardware_study, "checkpoint_inputs",
-                        lambda cache, profile, benchmark, n: (head, z.numpy()[:n], labels[:n], "run_chexpert:test"))
+    monkeypatch.setattr(
+        hardware_study,
+        "checkpoint_inputs",
+        lambda cache, profile, benchmark, n: (head, z.numpy()[:n], labels[:n], "run_chexpert:test"),
+    )
     return monkeypatch
 
 

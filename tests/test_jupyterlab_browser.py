@@ -49,8 +49,9 @@ return Array.from(document.querySelectorAll('.jp-NotebookPanel .jp-CodeCell')).m
     images: o.querySelectorAll('img').length})),
 }));
 """
-KERNEL_STATUS = ("const e = document.querySelector('.jp-NotebookPanel .jp-Notebook-ExecutionIndicator');"
-                 "return e ? e.dataset.status : null;")
+KERNEL_STATUS = (
+    "const e = document.querySelector('.jp-NotebookPanel .jp-Notebook-ExecutionIndicator');return e ? e.dataset.status : null;"
+)
 
 
 def browser_missing() -> str | None:
@@ -83,14 +84,32 @@ def lab(tmp_path):
     for name, values in LAB_SETTINGS.items():
         (settings / name).parent.mkdir(parents=True, exist_ok=True)
         (settings / name).write_text(json.dumps(values))
-    env = dict(os.environ, QMTL_CACHE_DIR=str(tmp_path / "cache"), QMTL_RUNS_DIR=str(tmp_path / "runs"),
-               QMTL_FIGURES_DIR=str(tmp_path / "figures"),
-               PYTHONPATH=os.pathsep.join(filter(None, [str(repo_root()), os.environ.get("PYTHONPATH")])),
-               JUPYTER_CONFIG_DIR=str(tmp_path / "jupyter-config"), JUPYTER_RUNTIME_DIR=str(tmp_path / "jupyter-runtime"),
-               JUPYTERLAB_SETTINGS_DIR=str(settings), JUPYTERLAB_WORKSPACES_DIR=str(tmp_path / "lab-workspaces"))
+    env = dict(
+        os.environ,
+        QMTL_CACHE_DIR=str(tmp_path / "cache"),
+        QMTL_RUNS_DIR=str(tmp_path / "runs"),
+        QMTL_FIGURES_DIR=str(tmp_path / "figures"),
+        PYTHONPATH=os.pathsep.join(filter(None, [str(repo_root()), os.environ.get("PYTHONPATH")])),
+        JUPYTER_CONFIG_DIR=str(tmp_path / "jupyter-config"),
+        JUPYTER_RUNTIME_DIR=str(tmp_path / "jupyter-runtime"),
+        JUPYTERLAB_SETTINGS_DIR=str(settings),
+        JUPYTERLAB_WORKSPACES_DIR=str(tmp_path / "lab-workspaces"),
+    )
     port, token = free_port(), secrets.token_hex(16)
-    command = [sys.executable, "-m", "jupyter", "lab", "--no-browser", "--ip", "127.0.0.1", "--port", str(port),
-               f"--IdentityProvider.token={token}", f"--notebook-dir={served}", "--ServerApp.port_retries=0"]
+    command = [
+        sys.executable,
+        "-m",
+        "jupyter",
+        "lab",
+        "--no-browser",
+        "--ip",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        f"--IdentityProvider.token={token}",
+        f"--notebook-dir={served}",
+        "--ServerApp.port_retries=0",
+    ]
     if os.geteuid() == 0:  # containers and CI often run as root; JupyterLab refuses without this
         command.append("--allow-root")
     log_path = tmp_path / "jupyterlab.log"
@@ -163,16 +182,23 @@ def require_browser() -> None:
 
 def tracebacks(cells: list[dict]) -> list[str]:
     """Error outputs: JupyterLab renders tracebacks (and stderr) with the stderr mime type."""
-    return [f"cell {c['prompt']} {c['source'][:60]!r}: {o['text'][-600:]}" for c in cells for o in c["outputs"]
-            if o["mime"] == "application/vnd.jupyter.stderr" and ("Traceback" in o["text"] or "Error" in o["text"])]
+    return [
+        f"cell {c['prompt']} {c['source'][:60]!r}: {o['text'][-600:]}"
+        for c in cells
+        for o in c["outputs"]
+        if o["mime"] == "application/vnd.jupyter.stderr" and ("Traceback" in o["text"] or "Error" in o["text"])
+    ]
 
 
 def screenshot(driver, path: Path, scroll_to_text: str | None = None) -> Path:
     if scroll_to_text is not None:
-        driver.execute_script("""
+        driver.execute_script(
+            """
             const output = Array.from(document.querySelectorAll('.jp-NotebookPanel .jp-OutputArea-output'))
                 .find(o => o.textContent.includes(arguments[0]));
-            if (output) output.closest('.jp-Cell').scrollIntoView({block: 'start'});""", scroll_to_text)
+            if (output) output.closest('.jp-Cell').scrollIntoView({block: 'start'});""",
+            scroll_to_text,
+        )
         time.sleep(0.5)
     driver.save_screenshot(str(path))
     print(f"screenshot: {path}")
@@ -190,13 +216,17 @@ def test_02_heads_runs_in_jupyterlab(tmp_path, request):
     start = time.perf_counter()
     driver.get(f"{base}/lab/tree/{NOTEBOOK}?token={token}")
     n_cells = sum(c["cell_type"] == "code" for c in json.loads(committed)["cells"])
-    wait_for(lambda: driver.execute_script(KERNEL_STATUS) == "idle" and len(driver.execute_script(READ_CELLS)) == n_cells,
-             120, f"the notebook to open with its {n_cells} code cells and an idle kernel")
+    wait_for(
+        lambda: driver.execute_script(KERNEL_STATUS) == "idle" and len(driver.execute_script(READ_CELLS)) == n_cells,
+        120,
+        f"the notebook to open with its {n_cells} code cells and an idle kernel",
+    )
 
     # Run > Run All Cells, as a reader would (Lumino menus carry their command id)
     driver.find_element(By.XPATH, "//div[contains(@class, 'lm-MenuBar-itemLabel') and text()='Run']").click()
-    wait_for(lambda: driver.find_elements(By.CSS_SELECTOR, ".lm-Menu-item[data-command='runmenu:run-all']"), 10,
-             "the Run menu")[0].click()
+    wait_for(lambda: driver.find_elements(By.CSS_SELECTOR, ".lm-Menu-item[data-command='runmenu:run-all']"), 10, "the Run menu")[
+        0
+    ].click()
 
     def finished():
         cells = driver.execute_script(READ_CELLS)
@@ -227,7 +257,7 @@ def test_02_heads_runs_in_jupyterlab(tmp_path, request):
     speed = "".join(o["text"] for o in output_of("simulator_speed.print_table"))
     assert "ours samples/s" in speed and "PennyLane bp" in speed and "parameter shift" in speed, speed
     # the tables rendered as HTML: parameter counts per head, and the scaling against Eqs. (15)-(17)
-    counts = output_of('head_parameters.pivot(')
+    counts = output_of("head_parameters.pivot(")
     assert any(o["tables"] and all(v in o["text"] for v in ("classical", "hqnn4", "hqnnQ", "qmtl")) for o in counts)
     scaling = output_of('scaling[["n_tasks"')
     assert any(o["tables"] and "ratio_eq17" in o["text"] and "qmtl_eq16" in o["text"] for o in scaling)
@@ -257,10 +287,21 @@ def test_rendered_notebooks_open_in_the_browser(tmp_path, request):
 
     from qmtl_utils.runtime.render import notebook_title
 
-    env = dict(os.environ, QMTL_CACHE_DIR=str(tmp_path / "cache"), QMTL_RUNS_DIR=str(tmp_path / "runs"),
-               QMTL_FIGURES_DIR=str(tmp_path / "figures"), QMTL_PYTHON=os.environ.get("QMTL_PYTHON") or sys.executable)
-    done = subprocess.run(["bash", str(repo_root() / "run_all.sh"), "--profile", "smoke", "--only", "02"],
-                          cwd=repo_root(), env=env, capture_output=True, text=True, timeout=RUN_TIMEOUT_S)
+    env = dict(
+        os.environ,
+        QMTL_CACHE_DIR=str(tmp_path / "cache"),
+        QMTL_RUNS_DIR=str(tmp_path / "runs"),
+        QMTL_FIGURES_DIR=str(tmp_path / "figures"),
+        QMTL_PYTHON=os.environ.get("QMTL_PYTHON") or sys.executable,
+    )
+    done = subprocess.run(
+        ["bash", str(repo_root() / "run_all.sh"), "--profile", "smoke", "--only", "02"],
+        cwd=repo_root(),
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=RUN_TIMEOUT_S,
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     index = tmp_path / "runs" / "smoke" / "html" / "index.html"
     assert str(index) in done.stdout.splitlines()[-1]  # run_all says where to read
@@ -277,10 +318,20 @@ def test_rendered_notebooks_open_in_the_browser(tmp_path, request):
     screenshot(driver, tmp_path / "html-index.png")
 
     links[0].click()
-    wait_for(lambda: driver.current_url.endswith("/02_heads.html")
-             and driver.execute_script("return document.readyState") == "complete", 60, "the notebook page to load")
-    page = wait_for(lambda: (lambda p: p if p["images"] and all(i["complete"] for i in p["images"]) else None)(
-        driver.execute_script(READ_PAGE)), 30, "the page's images to load")
+    wait_for(
+        lambda: (
+            driver.current_url.endswith("/02_heads.html") and driver.execute_script("return document.readyState") == "complete"
+        ),
+        60,
+        "the notebook page to load",
+    )
+    page = wait_for(
+        lambda: (lambda p: p if p["images"] and all(i["complete"] for i in p["images"]) else None)(
+            driver.execute_script(READ_PAGE)
+        ),
+        30,
+        "the page's images to load",
+    )
     screenshot(driver, tmp_path / "html-02_heads.png")
     assert page["title"] == f"{title} (smoke)"
     assert title in page["heading"]

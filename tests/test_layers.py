@@ -60,8 +60,10 @@ def test_imports_only_flow_down(path):
 def test_the_checker_catches_an_upward_import():
     assert violations("from qmtl_utils.models.heads import QMTLHead\n", "qmtl_utils.quantum.aer_noise")
     assert violations("def f():\n    from ..studies import ablations\n", "qmtl_utils.training.glue")
-    assert not violations("from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n"
-                          "    from qmtl_utils.models.heads import QMTLHead\n", "qmtl_utils.quantum.aer_noise")
+    assert not violations(
+        "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from qmtl_utils.models.heads import QMTLHead\n",
+        "qmtl_utils.quantum.aer_noise",
+    )
     assert not violations("from qmtl_utils.quantum.config import QMTLConfig\n", "qmtl_utils.models.heads")
 
 
@@ -75,14 +77,17 @@ def test_no_library_module_names_a_notebook(path):
     if module_name(path) == "qmtl_utils.runtime.stages":  # the one place that maps stages to notebooks
         return
     assert not re.search(r"notebooks/\d\d[a-z]?_\w+\.ipynb", path.read_text(encoding="utf-8")), (
-        f"{path.name} names a notebook path; ask qmtl_utils.runtime.stages instead")
+        f"{path.name} names a notebook path; ask qmtl_utils.runtime.stages instead"
+    )
 
 
 def test_spec_and_text_loaders_import_neither_torch_nor_pennylane():
     import subprocess
     import sys
 
-    code = ("import sys, qmtl_utils.spec, qmtl_utils.data.glue, qmtl_utils.data.mustard, qmtl_utils.runtime.stages; "
-            "print(sorted(m for m in ('torch', 'pennylane', 'qiskit') if m in sys.modules))")
+    code = (
+        "import sys, qmtl_utils.spec, qmtl_utils.data.glue, qmtl_utils.data.mustard, qmtl_utils.runtime.stages; "
+        "print(sorted(m for m in ('torch', 'pennylane', 'qiskit') if m in sys.modules))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"

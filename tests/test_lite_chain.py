@@ -23,16 +23,27 @@ TIMEOUT_S = 2400
 @pytest.fixture(scope="module")
 def lite_run(tmp_path_factory):
     base = tmp_path_factory.mktemp("lite")
-    env = dict(os.environ, QMTL_CACHE_DIR=str(base / "cache"), QMTL_RUNS_DIR=str(base / "runs"),
-               QMTL_FIGURES_DIR=str(base / "figures"), QMTL_PYTHON=os.environ.get("QMTL_PYTHON") or sys.executable,
-               HF_HUB_OFFLINE="1", **write_lite_data(base / "data", n_glue=40, n_mustard=60,
-                                                     tasks=TASKS.split(",")))
+    env = dict(
+        os.environ,
+        QMTL_CACHE_DIR=str(base / "cache"),
+        QMTL_RUNS_DIR=str(base / "runs"),
+        QMTL_FIGURES_DIR=str(base / "figures"),
+        QMTL_PYTHON=os.environ.get("QMTL_PYTHON") or sys.executable,
+        HF_HUB_OFFLINE="1",
+        **write_lite_data(base / "data", n_glue=40, n_mustard=60, tasks=TASKS.split(",")),
+    )
     return base, env
 
 
 def run_all(env, *args):
-    return subprocess.run(["bash", str(ROOT / "run_all.sh"), "--profile", "lite", *args], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=TIMEOUT_S)
+    return subprocess.run(
+        ["bash", str(ROOT / "run_all.sh"), "--profile", "lite", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT_S,
+    )
 
 
 @pytest.mark.slow
@@ -47,8 +58,7 @@ def test_lite_chain_on_real_format_fixtures(lite_run):
     assert "4 skipped" in first.stdout.splitlines()[-1]
 
     figures = base / "figures" / "lite"
-    for name in ("fig02_param_scaling", "fig04_head_params", "fig05_glue", "fig07_mustard", "figX3_open_choices",
-                 "figX4_claims"):
+    for name in ("fig02_param_scaling", "fig04_head_params", "fig05_glue", "fig07_mustard", "figX3_open_choices", "figX4_claims"):
         assert (figures / f"{name}.png").stat().st_size > 0, name
     assert not list(figures.glob("fig06*")) and not list(figures.glob("fig1[01]*")) and not list(figures.glob("figX1*"))
     fig05 = pd.read_csv(figures / "fig05_glue.csv")
@@ -73,9 +83,15 @@ def test_lite_chain_on_real_format_fixtures(lite_run):
 
 
 def test_lite_without_the_glue_data_stops_naming_the_file(tmp_path):
-    env = dict(os.environ, QMTL_CACHE_DIR=str(tmp_path / "cache"), QMTL_RUNS_DIR=str(tmp_path / "runs"),
-               QMTL_FIGURES_DIR=str(tmp_path / "figures"), QMTL_PYTHON=os.environ.get("QMTL_PYTHON") or sys.executable,
-               HF_HUB_OFFLINE="1", **write_lite_data(tmp_path / "data", n_glue=40, n_mustard=60, tasks=("cola",)))
+    env = dict(
+        os.environ,
+        QMTL_CACHE_DIR=str(tmp_path / "cache"),
+        QMTL_RUNS_DIR=str(tmp_path / "runs"),
+        QMTL_FIGURES_DIR=str(tmp_path / "figures"),
+        QMTL_PYTHON=os.environ.get("QMTL_PYTHON") or sys.executable,
+        HF_HUB_OFFLINE="1",
+        **write_lite_data(tmp_path / "data", n_glue=40, n_mustard=60, tasks=("cola",)),
+    )
     failed = run_all(env, "--only", "00")
     assert failed.returncode == 1
     assert "00_data_prep" in failed.stderr and "SST-2/train.tsv is missing" in failed.stderr
@@ -83,12 +99,22 @@ def test_lite_without_the_glue_data_stops_naming_the_file(tmp_path):
 
 
 def test_run_all_fetch_offline_stops_at_once_naming_the_url_and_the_path(tmp_path):
-    env = dict(os.environ, QMTL_DATA_DIR=str(tmp_path / "data"), HF_HUB_OFFLINE="1",
-               QMTL_PYTHON=os.environ.get("QMTL_PYTHON") or sys.executable)
+    env = dict(
+        os.environ,
+        QMTL_DATA_DIR=str(tmp_path / "data"),
+        HF_HUB_OFFLINE="1",
+        QMTL_PYTHON=os.environ.get("QMTL_PYTHON") or sys.executable,
+    )
     for name in ("QMTL_GLUE_DIR", "QMTL_MUSTARD_DIR"):
         env.pop(name, None)
-    done = subprocess.run(["bash", str(ROOT / "run_all.sh"), "--fetch", "-p", "glue_tasks", "rte"], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        ["bash", str(ROOT / "run_all.sh"), "--fetch", "-p", "glue_tasks", "rte"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 2, done.stdout + done.stderr
     message = done.stdout + done.stderr
     assert "https://" in message and str(tmp_path / "data") in message

@@ -72,8 +72,7 @@ def test_cap_rows_keeps_each_labels_share(regression):
 
 
 def test_glue_caps_and_subset_through_the_real_loader(lite_env):
-    settings = {**profiles.get_profile("lite", glue_tasks="cola,mnli,stsb")["data"]["glue"], "train_cap": 20,
-                "dev_cap": 5}
+    settings = {**profiles.get_profile("lite", glue_tasks="cola,mnli,stsb")["data"]["glue"], "train_cap": 20, "dev_cap": 5}
     entry = datasets.glue_dataset(Cache(lite_env / "cache"), settings, compute=True)
     meta = entry.manifest["meta"]
     assert meta["tasks"] == ["cola", "stsb", "mnli"] and meta["loaded_from"] == ["dir"]  # the paper's order
@@ -112,13 +111,13 @@ def test_mustard_lite_keeps_text_and_the_authors_folds(lite_env):
 def test_mustard_lite_adds_audio_and_visual_where_the_npz_is(tmp_path, monkeypatch):
     env = write_lite_data(tmp_path / "data", n_mustard=60, features=True)
     monkeypatch.setenv("QMTL_MUSTARD_DIR", env["QMTL_MUSTARD_DIR"])
-    entry = datasets.mustard_dataset(Cache(tmp_path / "cache"), profiles.get_profile("lite")["data"]["mustard"],
-                                     compute=True)
+    entry = datasets.mustard_dataset(Cache(tmp_path / "cache"), profiles.get_profile("lite")["data"]["mustard"], compute=True)
     assert entry.manifest["meta"]["modalities"] == ["UA", "UV"] and entry.manifest["meta"]["feature_dim"] > 0
     from qmtl_utils.models.backbones.mustard import describe_features
 
-    assert describe_features(entry.manifest["meta"]) == ("text (utterance + context, MiniLM) + audio + visual "
-                                                         "(authors' features)")
+    assert describe_features(entry.manifest["meta"]) == (
+        "text (utterance + context, MiniLM) + audio + visual (authors' features)"
+    )
 
 
 def test_sentence_embeddings_match_sentence_transformers():
@@ -127,8 +126,11 @@ def test_sentence_embeddings_match_sentence_transformers():
     from qmtl_utils.models.backbones.glue import _fallback_path, load_text_encoder
     from qmtl_utils.models.backbones.mustard import sentence_embeddings, utterance_and_context
 
-    texts = ["It's just a privilege to watch your mind at work.", "Oh, good Lord.",
-             "Notify the editors of the Oxford English Dictionary: the word plenty now means two."]
+    texts = [
+        "It's just a privilege to watch your mind at work.",
+        "Oh, good Lord.",
+        "Notify the editors of the Oxford English Dictionary: the word plenty now means two.",
+    ]
     tokenizer, model, info = load_text_encoder(profiles.MINILM)
     assert info["hidden_size"] == 384 and info["fallback_reason"] is None
     ours = sentence_embeddings(texts, tokenizer, model)
@@ -173,8 +175,9 @@ def test_lite_chexpert_is_densenet121_at_reduced_resolution(tmp_path, monkeypatc
     settings = profiles.get_profile("lite")["training"]["chexpert"]
     assert settings["pretrained"] and not settings["allow_download"] and settings.get("densenet") is None
     with pytest.warns(RandomInitWarning):
-        backbone = ChexpertBackbone(d=30, pretrained=settings["pretrained"], allow_download=settings["allow_download"],
-                                    densenet=settings.get("densenet"))
+        backbone = ChexpertBackbone(
+            d=30, pretrained=settings["pretrained"], allow_download=settings["allow_download"], densenet=settings.get("densenet")
+        )
     assert backbone.weights == "random"
     size = settings["image_size"]
     with torch.no_grad():

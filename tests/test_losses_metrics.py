@@ -69,7 +69,7 @@ def _two_samples():
 
 def test_focal_loss_by_hand():
     logits, target = _two_samples()
-    fl1, fl2 = 0.5 ** 2 * math.log(2), 0.8 ** 2 * math.log(5)  # (1-p)^2 * (-log p)
+    fl1, fl2 = 0.5**2 * math.log(2), 0.8**2 * math.log(5)  # (1-p)^2 * (-log p)
     assert FocalLoss(gamma=2.0)(logits, target).item() == pytest.approx((fl1 + fl2) / 2)
     weights = torch.tensor([1.0, 2.0, 0.5])  # targets use w_2 = 0.5 and w_1 = 2
     weighted = FocalLoss(gamma=2.0, alpha=0.7, class_weights=weights)(logits, target).item()
@@ -82,11 +82,14 @@ def test_focal_loss_reduces_to_cross_entropy():
     target[::5] = B
     weights = torch.tensor([0.5, 3.0, 1.2])
     for w in (None, weights):
-        torch.testing.assert_close(FocalLoss(gamma=0.0, alpha=1.0, class_weights=w)(logits, target),
-                                   F.cross_entropy(logits, target, weight=w, ignore_index=B))
+        torch.testing.assert_close(
+            FocalLoss(gamma=0.0, alpha=1.0, class_weights=w)(logits, target),
+            F.cross_entropy(logits, target, weight=w, ignore_index=B),
+        )
     # a constant factor on the weights (the two readings of N in Eq. (23)) cancels
-    torch.testing.assert_close(FocalLoss(class_weights=weights)(logits, target),
-                               FocalLoss(class_weights=7 * weights)(logits, target))
+    torch.testing.assert_close(
+        FocalLoss(class_weights=weights)(logits, target), FocalLoss(class_weights=7 * weights)(logits, target)
+    )
 
 
 def test_masking_blanks_and_empty_batches():
@@ -170,9 +173,14 @@ def test_chexpert_metrics_against_sklearn():
         y = labels[keep, t] == 2
         p = np.exp(logits[t][keep])
         pred = p[:, 2] / (p[:, 1] + p[:, 2]) >= 0.5
-        assert got[t] == pytest.approx({
-            "accuracy": skm.accuracy_score(y, pred), "precision": skm.precision_score(y, pred, zero_division=0),
-            "recall": skm.recall_score(y, pred), "f1": skm.f1_score(y, pred)})
+        assert got[t] == pytest.approx(
+            {
+                "accuracy": skm.accuracy_score(y, pred),
+                "precision": skm.precision_score(y, pred, zero_division=0),
+                "recall": skm.recall_score(y, pred),
+                "f1": skm.f1_score(y, pred),
+            }
+        )
 
 
 def test_glue_metrics_by_hand():
@@ -206,11 +214,13 @@ def test_glue_metrics_against_sklearn_and_scipy():
     m = glue_metrics("mnli", mnli_logits, mnli_labels)
     pred = mnli_logits.argmax(1)
     assert (m["primary"], m["secondary"]) == pytest.approx(
-        (skm.accuracy_score(mnli_labels, pred), skm.f1_score(mnli_labels, pred, average="macro")))
+        (skm.accuracy_score(mnli_labels, pred), skm.f1_score(mnli_labels, pred, average="macro"))
+    )
     assert glue_metrics("mnli", pred, mnli_labels) == m
     m = glue_metrics("stsb", score, target)
     assert (m["primary"], m["secondary"]) == pytest.approx(
-        (sps.spearmanr(score, target).statistic, sps.pearsonr(score, target).statistic))
+        (sps.spearmanr(score, target).statistic, sps.pearsonr(score, target).statistic)
+    )
     with pytest.raises(ValueError):
         glue_metrics("squad", score, target)
 
@@ -232,12 +242,18 @@ def test_multiclass_metrics_against_sklearn():
         pred = logits.argmax(1)
         p, r, f, _ = skm.precision_recall_fscore_support(labels, pred, average="macro", zero_division=0)
         assert multiclass_metrics(logits, labels, k) == pytest.approx(
-            {"accuracy": skm.accuracy_score(labels, pred), "precision": p, "recall": r, "f1": f})
+            {"accuracy": skm.accuracy_score(labels, pred), "precision": p, "recall": r, "f1": f}
+        )
     logits, labels = rng.normal(size=(80, 2)), rng.integers(0, 2, 80)
     pred = logits.argmax(1)
-    assert multiclass_metrics(logits, labels, 2) == pytest.approx({
-        "accuracy": skm.accuracy_score(labels, pred), "precision": skm.precision_score(labels, pred),
-        "recall": skm.recall_score(labels, pred), "f1": skm.f1_score(labels, pred)})
+    assert multiclass_metrics(logits, labels, 2) == pytest.approx(
+        {
+            "accuracy": skm.accuracy_score(labels, pred),
+            "precision": skm.precision_score(labels, pred),
+            "recall": skm.recall_score(labels, pred),
+            "f1": skm.f1_score(labels, pred),
+        }
+    )
     with pytest.raises(ValueError):
         multiclass_metrics(logits, labels, 3)
 
@@ -265,11 +281,12 @@ def test_paired_comparison_against_scipy():
 
 
 def test_mean_std_table():
-    frame = pd.DataFrame({"head": ["qmtl"] * 3 + ["classical"] * 2 + ["hqnn"],
-                          "task": "edema", "value": [0.1, 0.2, 0.6, 0.5, 0.7, 0.4]})
+    frame = pd.DataFrame(
+        {"head": ["qmtl"] * 3 + ["classical"] * 2 + ["hqnn"], "task": "edema", "value": [0.1, 0.2, 0.6, 0.5, 0.7, 0.4]}
+    )
     table = mean_std_table(frame, by=["head", "task"]).set_index("head")
     assert list(table.columns) == ["task", "mean", "std", "n"]
     assert table.loc["qmtl", "mean"] == pytest.approx(0.3) and table.loc["qmtl", "n"] == 3
-    assert table.loc["qmtl", "std"] == pytest.approx(math.sqrt(((0.2) ** 2 + 0.1 ** 2 + 0.3 ** 2) / 2))
+    assert table.loc["qmtl", "std"] == pytest.approx(math.sqrt(((0.2) ** 2 + 0.1**2 + 0.3**2) / 2))
     assert table.loc["classical", "std"] == pytest.approx(np.std([0.5, 0.7], ddof=1))
     assert math.isnan(table.loc["hqnn", "std"])

@@ -23,8 +23,14 @@ CONFIGS = [qmtl_config(BENCHMARKS[name]) for name in ("glue", "chexpert", "musta
     qmtl_config(BENCHMARKS["mustard"], entangle=False),
     # non-contiguous and unordered task wires, with traced sites in between and around
     QMTLConfig(5, 2, (3, 2), task_wires=((3, 0), (4,)), observables=(("YY", "XY", "IZ"), ("Y", "X"))),
-    QMTLConfig(9, 3, (3, 1, 3, 3), task_wires=((6, 1, 3), (0,), (8, 2), (7, 4)),
-               observables=(("ZXY", "YIZ", "XXX"), ("X",), ("ZZ", "XY", "YI"), ("ZZ", "XY", "YI")), head_layers=2),
+    QMTLConfig(
+        9,
+        3,
+        (3, 1, 3, 3),
+        task_wires=((6, 1, 3), (0,), (8, 2), (7, 4)),
+        observables=(("ZXY", "YIZ", "XXX"), ("X",), ("ZZ", "XY", "YI"), ("ZZ", "XY", "YI")),
+        head_layers=2,
+    ),
     QMTLConfig(16, 3, (3,) * 8, task_qubits=(2,) * 8),
 ]
 
@@ -68,8 +74,7 @@ def outputs_and_grads(expvals, config, inputs):
 @pytest.mark.parametrize("config", CONFIGS, ids=config_id)
 def test_mps_matches_state_vector(config):
     inputs = random_inputs(config, torch.float64)
-    for ours, theirs in zip(outputs_and_grads(qmtl_expvals_mps, config, inputs),
-                            outputs_and_grads(qmtl_expvals, config, inputs)):
+    for ours, theirs in zip(outputs_and_grads(qmtl_expvals_mps, config, inputs), outputs_and_grads(qmtl_expvals, config, inputs)):
         assert ours.shape == theirs.shape
         assert (ours - theirs).abs().max() <= 1e-6
 

@@ -48,8 +48,12 @@ KEY,SPEAKER,SENTENCE,SHOW,SARCASM,SENTIMENT_IMPLICIT,SENTIMENT_EXPLICIT,EMOTION_
 """
 
 EXPECTED = {  # classes per TASKS order: sarcasm, sentiment_implicit/explicit, emotion_implicit/explicit
-    "1_60": (1, 0, 2, 4, 6), "1_70": (1, 0, 1, 3, 3), "1_80": (0, 1, 1, 3, 8),
-    "2_17": (0, 2, 2, 5, 5), "2_25": (1, 0, 2, 1, 0), "2_30": (0, 1, 0, 7, 2),
+    "1_60": (1, 0, 2, 4, 6),
+    "1_70": (1, 0, 1, 3, 3),
+    "1_80": (0, 1, 1, 3, 8),
+    "2_17": (0, 2, 2, 5, 5),
+    "2_25": (1, 0, 2, 1, 0),
+    "2_30": (0, 1, 0, 7, 2),
 }
 FOLDS = ([3, 0], [5], [1], [4], [2])  # MUStARD test indices per fold (unsorted on purpose)
 
@@ -60,8 +64,17 @@ def line_of(text: str, start: str) -> int:
 
 
 def write_json(folder, utterances=UTTERANCES):
-    entries = {key: {"utterance": text, "speaker": "SHELDON", "context": ["Hi."], "context_speakers": ["PENNY"],
-                     "show": "BBT", "sarcasm": sarcasm} for key, (text, sarcasm) in utterances.items()}
+    entries = {
+        key: {
+            "utterance": text,
+            "speaker": "SHELDON",
+            "context": ["Hi."],
+            "context_speakers": ["PENNY"],
+            "show": "BBT",
+            "sarcasm": sarcasm,
+        }
+        for key, (text, sarcasm) in utterances.items()
+    }
     (folder / mu.JSON_FILE).write_text(json.dumps(entries, indent=4), encoding="utf-8")
 
 
@@ -126,11 +139,21 @@ def test_multi_code_emotion_keeps_first_code():
         mu.emotion_class("4,12")  # every listed code must be valid, not only the first
 
 
-@pytest.mark.parametrize("parse, value", [
-    (mu.sentiment_class, 5), (mu.sentiment_class, "x"), (mu.sentiment_class, ""), (mu.sentiment_class, "0.5"),
-    (mu.emotion_class, 12), (mu.emotion_class, 0), (mu.emotion_class, "x"), (mu.emotion_class, ""),
-    (mu.sarcasm_label, "maybe"), (mu.sarcasm_label, 2),
-])
+@pytest.mark.parametrize(
+    "parse, value",
+    [
+        (mu.sentiment_class, 5),
+        (mu.sentiment_class, "x"),
+        (mu.sentiment_class, ""),
+        (mu.sentiment_class, "0.5"),
+        (mu.emotion_class, 12),
+        (mu.emotion_class, 0),
+        (mu.emotion_class, "x"),
+        (mu.emotion_class, ""),
+        (mu.sarcasm_label, "maybe"),
+        (mu.sarcasm_label, 2),
+    ],
+)
 def test_unknown_label_values_raise(parse, value):
     with pytest.raises(ValueError):
         parse(value)
@@ -145,7 +168,7 @@ def test_annotation_csv_target_rule(real_dir):
     for key, labels in EXPECTED.items():
         assert tuple(notes[key][t] for t in mu.TASKS) == labels, key
     assert notes["1_70"]["line"] == line_of(ANNOTATION_CSV, "1_70,PENNY")
-    assert notes["1_80"]["line"] == line_of(ANNOTATION_CSV, ",SHELDON,\"Since")
+    assert notes["1_80"]["line"] == line_of(ANNOTATION_CSV, ',SHELDON,"Since')
 
 
 def test_load_labels_without_features(real_dir):
@@ -169,8 +192,7 @@ def test_load_with_authors_features(real_dir):
     train, test = data.split(0)
     assert test.tolist() == [3, 0] and train.tolist() == [1, 2, 4, 5]
     chosen = load(real_dir, modalities=("UA", "CT"))
-    np.testing.assert_allclose(chosen.features, np.concatenate([feats["UA"], feats["CT"].mean(axis=1)], axis=1),
-                               rtol=1e-6)
+    np.testing.assert_allclose(chosen.features, np.concatenate([feats["UA"], feats["CT"].mean(axis=1)], axis=1), rtol=1e-6)
 
 
 def test_npz_folds_that_do_not_match_the_labels_are_refused(real_dir):
@@ -207,8 +229,12 @@ def test_missing_folder_and_files_say_where_to_get_them(tmp_path, monkeypatch):
     with pytest.raises(MissingDataError) as err:
         mu.load_mustard()
     message = str(err.value)
-    for hint in ("GussailRaat/ACL2020-SE-MUStARD-for-Multimodal-Sarcasm-Detection", "sarcasm_data.json",
-                 "QMTL_MUSTARD_DIR", str(tmp_path / "nowhere")):
+    for hint in (
+        "GussailRaat/ACL2020-SE-MUStARD-for-Multimodal-Sarcasm-Detection",
+        "sarcasm_data.json",
+        "QMTL_MUSTARD_DIR",
+        str(tmp_path / "nowhere"),
+    ):
         assert hint in message
     folder = tmp_path / "mustard"
     folder.mkdir()
@@ -237,16 +263,19 @@ def test_several_csv_files_the_sheet_is_chosen_by_its_header(real_dir):
     (real_dir / "se_mustard_copy.csv").write_text(ANNOTATION_CSV.replace(",", ";"), encoding="utf-8")
     with pytest.raises(DataFormatError) as err:
         mu.load_mustard(real_dir, require_features=False)
-    assert str(err.value) == (f"{real_dir}: 2 CSV files have the annotation sheet's columns: se_mustard.csv, "
-                              "se_mustard_copy.csv. Keep the one to use here and move the others out of this folder "
-                              "(a subfolder is not searched for the sheet)")
+    assert str(err.value) == (
+        f"{real_dir}: 2 CSV files have the annotation sheet's columns: se_mustard.csv, "
+        "se_mustard_copy.csv. Keep the one to use here and move the others out of this folder "
+        "(a subfolder is not searched for the sheet)"
+    )
     for name in ("se_mustard.csv", "se_mustard_copy.csv"):
         (real_dir / name).unlink()
     with pytest.raises(DataFormatError) as err:
         mu.load_mustard(real_dir, require_features=False)
     message = str(err.value)
-    assert message.startswith(f"{real_dir}: none of its 2 CSV files is the annotation sheet (a header row with the "
-                              "columns KEY, SPEAKER, SENTENCE")
+    assert message.startswith(
+        f"{real_dir}: none of its 2 CSV files is the annotation sheet (a header row with the columns KEY, SPEAKER, SENTENCE"
+    )
     assert "notes.csv lacks SENTIMENT_IMPLICIT, SENTIMENT_EXPLICIT, EMOTION_IMPLICIT, EMOTION_EXPLICIT" in message
     assert "other.csv lacks KEY, SARCASM" in message
 
@@ -259,7 +288,7 @@ MALFORMED = [  # (edit of the CSV, words the message must hold, line of the erro
     (lambda t: t.replace("FRIENDS,0,1,1,6,6", "FRIENDS,0,1,1,6,12"), ["EMOTION_EXPLICIT", "'12'"], "2_17"),
     (lambda t: t.replace('"4,1",4', '"x",4'), ["EMOTION_IMPLICIT", "'x'"], "1_70"),
     (lambda t: t.replace("2_30,ROSS", "9_99,ROSS"), ["'9_99'", "no entry", "sarcasm_data.json"], "9_99"),
-    (lambda t: t.replace("2_17,MONICA", "2_25,MONICA"), ["'2_25'", "two groups"], "2_25,CHANDLER,\"Great"),
+    (lambda t: t.replace("2_17,MONICA", "2_25,MONICA"), ["'2_25'", "two groups"], '2_25,CHANDLER,"Great'),
     (lambda t: t.replace("BBT,TRUE,-1,1,5,7", "BBT,FALSE,-1,1,5,7"), ["'1_60'", "SARCASM disagrees"], "1_60,SHELDON,It"),
     (lambda t: t.replace("2_30,ROSS", ",ROSS"), ["no KEY"], ",ROSS"),
 ]
@@ -325,7 +354,8 @@ def test_sheet_without_separator_rows_says_so(real_dir):
     assert str(err.value).startswith(
         f"line 5 of {sheet}: KEY '1_70' follows KEY '1_60' (line 2) in one group of rows: the file has no blank "
         "separator rows at all. The sheet's groups (the context turns, then the target utterance) must be "
-        "separated by blank rows")
+        "separated by blank rows"
+    )
     assert "insert a blank row after each group's target utterance" in str(err.value)
     sheet.write_text(ANNOTATION_CSV.replace(",,,,,,,,\n,HOWARD", ",HOWARD"), encoding="utf-8")  # one missing
     with pytest.raises(DataFormatError, match="a blank separator row is missing between lines 4 and 6") as err:
@@ -350,16 +380,18 @@ def test_group_whose_last_row_is_not_the_utterance_warns(real_dir):
     with pytest.warns(UserWarning, match="not 690") as record:  # the fixture as is: no such warning
         mu.load_mustard(real_dir, require_features=False)
     assert len(record) == 1
-    text = ANNOTATION_CSV.replace("2_25,CHANDLER,\"Great. Just great.\"", "2_25,MONICA,\"Sure you did.\"")
+    text = ANNOTATION_CSV.replace('2_25,CHANDLER,"Great. Just great."', '2_25,MONICA,"Sure you did."')
     sheet.write_bytes(text.replace("\n", "\r\n").encode())
     with pytest.warns(UserWarning) as record:
         data = mu.load_mustard(real_dir, require_features=False)
     np.testing.assert_array_equal(data.label_matrix(), np.array([EXPECTED[k] for k in UTTERANCES]))
     odd = [str(w.message) for w in record if "not the utterance" in str(w.message)]
     line = line_of(text, "2_25,MONICA")
-    assert odd == [f"{sheet}: the last row of 1 group(s) is not the utterance of {real_dir / mu.JSON_FILE}, yet its "
-                   f"labels are used as the target's: KEY '2_25' at line {line} ('Sure you did.', but sarcasm_data.json "
-                   "has 'Great. Just great.'). Check that each group ends with its target utterance"]
+    assert odd == [
+        f"{sheet}: the last row of 1 group(s) is not the utterance of {real_dir / mu.JSON_FILE}, yet its "
+        f"labels are used as the target's: KEY '2_25' at line {line} ('Sure you did.', but sarcasm_data.json "
+        "has 'Great. Just great.'). Check that each group ends with its target utterance"
+    ]
 
 
 # --------------------------------------------------------------------------- folds
@@ -404,8 +436,12 @@ def test_demo_folds(demo):
 
 def test_demo_marginals(demo):
     assert demo.labels["sarcasm"].mean() == 0.5
-    for task, n_classes in (("sentiment_implicit", 3), ("sentiment_explicit", 3),
-                            ("emotion_implicit", 9), ("emotion_explicit", 9)):
+    for task, n_classes in (
+        ("sentiment_implicit", 3),
+        ("sentiment_explicit", 3),
+        ("emotion_implicit", 9),
+        ("emotion_explicit", 9),
+    ):
         share = np.bincount(demo.labels[task], minlength=n_classes) / 690
         assert len(share) == n_classes and share.min() > 0.01, task
         if n_classes == 9:
@@ -463,13 +499,17 @@ def expected_labels():
     return np.array([EXPECTED[k] for k in UTTERANCES])
 
 
-@pytest.mark.parametrize("save", [
-    pytest.param(lambda text: text.replace(",", ";").encode(), id="semicolons"),
-    pytest.param(lambda text: text.replace("\n", "\r").encode(), id="old-mac-cr"),
-    pytest.param(lambda text: ("\ufeff" + text.replace(",", "\t")).replace("\n", "\r\n").encode("utf-16-le"),
-                 id="excel-unicode-text"),
-    pytest.param(lambda text: text.encode("utf-16-le"), id="utf-16-no-bom"),
-])
+@pytest.mark.parametrize(
+    "save",
+    [
+        pytest.param(lambda text: text.replace(",", ";").encode(), id="semicolons"),
+        pytest.param(lambda text: text.replace("\n", "\r").encode(), id="old-mac-cr"),
+        pytest.param(
+            lambda text: ("\ufeff" + text.replace(",", "\t")).replace("\n", "\r\n").encode("utf-16-le"), id="excel-unicode-text"
+        ),
+        pytest.param(lambda text: text.encode("utf-16-le"), id="utf-16-no-bom"),
+    ],
+)
 def test_sheet_as_spreadsheets_save_it_is_read(real_dir, save):
     """A European spreadsheet's `;` CSV said "missing columns KEY, ..." though the header held them;
     CR-only line ends were a raw _csv.Error; UTF-16 was blamed on cp1252."""
@@ -560,13 +600,16 @@ def test_read_texts_gives_ids_utterances_and_contexts_in_json_order(real_dir):
     assert ids == demo.ids and utterances[2] == "Demo utterance demo_2." and len(contexts[2]) == 3
 
 
-@pytest.mark.parametrize("change, problem", [
-    (lambda e: e.pop("utterance"), "utterance '2_17' has no 'utterance' field"),
-    (lambda e: e.update(utterance=None), "utterance '2_17' has 'utterance' None, not a string"),
-    (lambda e: e.update(context="Hi."), "utterance '2_17' has 'context' Hi., not a list of strings"),
-    (lambda e: e.update(context=["Hi.", 3]), "utterance '2_17' has 'context' ['Hi.', 3], not a list of strings"),
-    (lambda e: e.update(sarcasm="sometimes"), "utterance '2_17': sarcasm label 'sometimes' is not True/False/1/0"),
-])
+@pytest.mark.parametrize(
+    "change, problem",
+    [
+        (lambda e: e.pop("utterance"), "utterance '2_17' has no 'utterance' field"),
+        (lambda e: e.update(utterance=None), "utterance '2_17' has 'utterance' None, not a string"),
+        (lambda e: e.update(context="Hi."), "utterance '2_17' has 'context' Hi., not a list of strings"),
+        (lambda e: e.update(context=["Hi.", 3]), "utterance '2_17' has 'context' ['Hi.', 3], not a list of strings"),
+        (lambda e: e.update(sarcasm="sometimes"), "utterance '2_17': sarcasm label 'sometimes' is not True/False/1/0"),
+    ],
+)
 def test_read_texts_errors_name_the_utterance_and_its_line(real_dir, change, problem):
     path = real_dir / mu.JSON_FILE
     entries = json.loads(path.read_text())

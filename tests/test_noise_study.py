@@ -26,8 +26,7 @@ def _setup(n=40):
 
 def test_intervals_contain_the_mean_and_identical_levels_differ_by_zero():
     head, _, clean, labels = _setup()
-    summary, delta = bootstrap_summary(head, {"a": clean[None], "b": clean[None]}, labels, 50, 0,
-                                       reference="a", compare="b")
+    summary, delta = bootstrap_summary(head, {"a": clean[None], "b": clean[None]}, labels, 50, 0, reference="a", compare="b")
     ok = summary.dropna(subset=["ci_low"])
     assert ((ok.ci_low <= ok["mean"] + 1e-12) & (ok["mean"] <= ok.ci_high + 1e-12)).all()
     assert np.allclose(delta.difference, 0) and np.allclose(delta.ci_low.dropna(), 0) and not delta.excludes_zero.any()
@@ -35,8 +34,9 @@ def test_intervals_contain_the_mean_and_identical_levels_differ_by_zero():
 
 def test_destroyed_readout_is_detected_beyond_its_interval():
     head, _, clean, labels = _setup(80)
-    summary, delta = bootstrap_summary(head, {"p=0": clean[None], "p=1": np.zeros_like(clean)[None]}, labels, 100, 0,
-                                       reference="p=0", compare="p=1")
+    summary, delta = bootstrap_summary(
+        head, {"p=0": clean[None], "p=1": np.zeros_like(clean)[None]}, labels, 100, 0, reference="p=0", compare="p=1"
+    )
     accuracy = delta[delta.metric == "accuracy"]
     assert (accuracy.difference < 0).all() and accuracy.excludes_zero.all()
 
@@ -60,8 +60,9 @@ def test_a_task_without_evaluated_samples_is_nan_and_warns_nothing():
     labels[:, 0] = 0  # every sample uncertain on the first task: nothing to evaluate
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        summary, _ = bootstrap_summary(head, {"a": np.stack([clean, clean]), "b": clean[None]}, labels, 10, 0,
-                                       reference="a", compare="b")
+        summary, _ = bootstrap_summary(
+            head, {"a": np.stack([clean, clean]), "b": clean[None]}, labels, 10, 0, reference="a", compare="b"
+        )
     first = summary[summary.task == summary.task.iloc[0]]
     assert first["mean"].isna().all() and first.shot_seed_std.isna().all()
     assert summary[summary.task != summary.task.iloc[0]]["mean"].notna().any()

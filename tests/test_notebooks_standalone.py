@@ -41,14 +41,18 @@ def test_the_readers_are_every_notebook_but_the_two_sources():
 @pytest.mark.parametrize("spec", READERS, ids=[s.notebook for s in READERS])
 def test_notebook_alone_stops_naming_the_stage_to_run(spec, tmp_path, monkeypatch):
     cache = tmp_path / "cache"
-    for name, folder in (("QMTL_CACHE_DIR", cache), ("QMTL_RUNS_DIR", tmp_path / "runs"),
-                         ("QMTL_FIGURES_DIR", tmp_path / "figures")):
+    for name, folder in (
+        ("QMTL_CACHE_DIR", cache),
+        ("QMTL_RUNS_DIR", tmp_path / "runs"),
+        ("QMTL_FIGURES_DIR", tmp_path / "figures"),
+    ):
         monkeypatch.setenv(name, str(folder))
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(repo_root()), os.environ.get("PYTHONPATH")])))
     monkeypatch.setenv("MPLBACKEND", "agg")
     notebook = nbformat.read(notebooks_dir() / f"{spec.notebook}.ipynb", as_version=4)
-    client = NotebookClient(notebook, timeout=CELL_TIMEOUT_S, kernel_name="python3",
-                            resources={"metadata": {"path": str(notebooks_dir())}})
+    client = NotebookClient(
+        notebook, timeout=CELL_TIMEOUT_S, kernel_name="python3", resources={"metadata": {"path": str(notebooks_dir())}}
+    )
     start = time.perf_counter()
     with pytest.raises(CellExecutionError):
         client.execute()

@@ -20,16 +20,19 @@ def _metrics(values: dict[str, list[list[float]]], metric="accuracy") -> pd.Data
     for variant, reps in values.items():
         for r, tasks in enumerate(reps):
             for t, v in enumerate(tasks):
-                rows.append({"variant": variant, "label": variant, "replicate": r, "task": f"t{t}", "metric": metric,
-                             "value": v})
+                rows.append({"variant": variant, "label": variant, "replicate": r, "task": f"t{t}", "metric": metric, "value": v})
     return pd.DataFrame(rows)
 
 
 def test_summary_by_hand():
-    literal = _metrics({"classical": [[0.8, 0.6], [0.7, 0.7], [0.9, 0.5]],
-                        "hqnn4": [[0.5, 0.5], [0.6, 0.4], [0.5, 0.5]],
-                        "hqnnQ": [[0.6, 0.6], [0.6, 0.6], [0.6, 0.6]],
-                        "qmtl": [[0.6, 0.6], [0.5, 0.7], [0.7, 0.5]]})
+    literal = _metrics(
+        {
+            "classical": [[0.8, 0.6], [0.7, 0.7], [0.9, 0.5]],
+            "hqnn4": [[0.5, 0.5], [0.6, 0.4], [0.5, 0.5]],
+            "hqnnQ": [[0.6, 0.6], [0.6, 0.6], [0.6, 0.6]],
+            "qmtl": [[0.6, 0.6], [0.5, 0.7], [0.7, 0.5]],
+        }
+    )
     switched = _metrics({"qmtl": [[0.8, 0.7], [0.6, 0.9], [0.8, 0.7]]})
     choice = oc.CHOICES[0]
     changes = oc.change_table(literal, switched, choice, "mustard")
@@ -69,8 +72,16 @@ def test_hqnn_choice_replaces_the_literal_hqnn_in_the_comparison():
 
 
 def test_glue_primary_metric_family():
-    literal = pd.DataFrame({"variant": "qmtl", "label": "QMTL", "replicate": 0, "task": ["cola", "cola"],
-                            "metric": ["primary:matthews_corr", "secondary:accuracy"], "value": [0.2, 0.7]})
+    literal = pd.DataFrame(
+        {
+            "variant": "qmtl",
+            "label": "QMTL",
+            "replicate": 0,
+            "task": ["cola", "cola"],
+            "metric": ["primary:matthews_corr", "secondary:accuracy"],
+            "value": [0.2, 0.7],
+        }
+    )
     switched = literal.assign(value=[0.3, 0.9])
     changes = oc.change_table(literal, switched, oc.CHOICES[0], "glue")
     assert changes["metric"].tolist() == ["primary"] and changes["delta"].iloc[0] == pytest.approx(0.1)

@@ -33,28 +33,36 @@ def test_paper_configurations():
 def test_random_heads_match_closed_forms(seed):
     rng = random.Random(seed)
     outputs = tuple(rng.choice([1, 2, 3, 9]) for _ in range(rng.randint(1, 6)))
-    config = QMTLConfig(n_qubits=40, n_layers=rng.randint(1, 4),
-                        task_outputs=outputs, head_layers=rng.randint(1, 3), output_scale=rng.random() < 0.5,
-                        task_kinds=tuple("regression" if r == 1 and rng.random() < 0.3 else
-                                         ("binary" if r == 1 else "multiclass") for r in outputs))
+    config = QMTLConfig(
+        n_qubits=40,
+        n_layers=rng.randint(1, 4),
+        task_outputs=outputs,
+        head_layers=rng.randint(1, 3),
+        output_scale=rng.random() < 0.5,
+        task_kinds=tuple(
+            "regression" if r == 1 and rng.random() < 0.3 else ("binary" if r == 1 else "multiclass") for r in outputs
+        ),
+    )
     assert params.count_trainable(QMTLHead(config)) == params.qmtl_head_params(config)
     d = rng.randint(3, 64)
     assert params.count_trainable(ClassicalHeads(d, outputs)) == params.classical_head_params(d, outputs)
     q = rng.choice([4, 10, 13])
     assert params.count_trainable(HQNNHead(d, q, outputs)) == params.hqnn_head_params(d, q, outputs)
     ansatz = rng.choice(["ry_ring", "ring", "ry_ladder"])
-    assert params.count_trainable(HQNNHead(d, q, outputs, ansatz=ansatz)) == \
-        params.hqnn_head_params(d, q, outputs, ansatz=ansatz)
+    assert params.count_trainable(HQNNHead(d, q, outputs, ansatz=ansatz)) == params.hqnn_head_params(d, q, outputs, ansatz=ansatz)
 
 
-@pytest.mark.parametrize("changes", [{"encoding_order": "written"}, {"angle_map": "pi_tanh"},
-                                     {"output_scale": 2.5}, {"task_wires": ((3,), (0, 1), (2,))}])
+@pytest.mark.parametrize(
+    "changes",
+    [{"encoding_order": "written"}, {"angle_map": "pi_tanh"}, {"output_scale": 2.5}, {"task_wires": ((3,), (0, 1), (2,))}],
+)
 def test_open_choices_count(changes):
     """The open-choice switches of the QMTL head: the encoding order, the angle map and the
     placement add or remove no parameter; a fixed logit scale is a buffer, not a parameter."""
     base = QMTLConfig(n_qubits=4, n_layers=2, task_outputs=(1, 3, 1), task_qubits=(1, 2, 1), output_scale=True)
-    config = QMTLConfig(**{**{f: getattr(base, f) for f in ("n_qubits", "n_layers", "task_outputs", "task_qubits",
-                                                           "output_scale")}, **changes})
+    config = QMTLConfig(
+        **{**{f: getattr(base, f) for f in ("n_qubits", "n_layers", "task_outputs", "task_qubits", "output_scale")}, **changes}
+    )
     expected = params.qmtl_head_params(base) - (3 if changes.get("output_scale") == 2.5 else 0)
     assert params.count_trainable(QMTLHead(config)) == params.qmtl_head_params(config) == expected
 
@@ -80,7 +88,10 @@ def test_remark_1_example():
 def test_cli_prints_table_and_json():
     text = subprocess.run([sys.executable, "-m", "qmtl_utils.models.params"], capture_output=True, text=True, check=True).stdout
     assert "HQNN-13" in text and "Extended MUStARD" in text
-    records = json.loads(subprocess.run([sys.executable, "-m", "qmtl_utils.models.params", "--json"],
-                                        capture_output=True, text=True, check=True).stdout)
+    records = json.loads(
+        subprocess.run(
+            [sys.executable, "-m", "qmtl_utils.models.params", "--json"], capture_output=True, text=True, check=True
+        ).stdout
+    )
     assert {r["benchmark"] for r in records} == set(BENCHMARKS)
     assert all(r["measured"] == r["closed_form"] for r in records)

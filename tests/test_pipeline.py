@@ -30,15 +30,15 @@ with open(os.environ["QMTL_TEST_LOG"], "a") as fh:
 """
 
 
-def write_notebook(folder: Path, stem: str, *cells: str, params: str = 'profile = "demo"',
-                   runs: list[dict] | None = None, tagged: bool = True) -> Path:
+def write_notebook(
+    folder: Path, stem: str, *cells: str, params: str = 'profile = "demo"', runs: list[dict] | None = None, tagged: bool = True
+) -> Path:
     """A notebook: a parameters cell, ``STEM = <stem>``, then ``cells``."""
     first = nbformat.v4.new_code_cell(params)
     if tagged:
         first.metadata["tags"] = ["parameters"]
     nb = nbformat.v4.new_notebook(metadata=dict(KERNEL_META))
-    nb.cells = [first, nbformat.v4.new_code_cell(f"STEM = {stem!r}"),
-                *(nbformat.v4.new_code_cell(c) for c in cells)]
+    nb.cells = [first, nbformat.v4.new_code_cell(f"STEM = {stem!r}"), *(nbformat.v4.new_code_cell(c) for c in cells)]
     if runs is not None:
         nb.metadata["qmtl"] = {"runs": runs}
     path = folder / f"{stem}.ipynb"
@@ -61,9 +61,11 @@ def run_pipeline(env: Path, *args: str, check_light: bool = False) -> subprocess
     that papermill/nbformat/nbconvert were never imported)."""
     argv = ["--notebooks-dir", str(env / "nbs"), *args]
     if check_light:
-        code = ("import sys; from qmtl_utils.runtime.pipeline import main; rc = main(sys.argv[1:]); "
-                "heavy = {'papermill', 'nbformat', 'nbconvert', 'torch'} & set(sys.modules); "
-                "assert not heavy, heavy; sys.exit(rc)")
+        code = (
+            "import sys; from qmtl_utils.runtime.pipeline import main; rc = main(sys.argv[1:]); "
+            "heavy = {'papermill', 'nbformat', 'nbconvert', 'torch'} & set(sys.modules); "
+            "assert not heavy, heavy; sys.exit(rc)"
+        )
         cmd = [sys.executable, "-c", code, *argv]
     else:
         cmd = [sys.executable, "-m", "qmtl_utils.runtime.pipeline", *argv]
@@ -88,8 +90,13 @@ def test_run_resume_edit_and_force(env):
     nbs = env / "nbs"
     write_notebook(nbs, "00_prep", LOG_CELL)
     write_notebook(nbs, "01_heads", LOG_CELL)
-    write_notebook(nbs, "02a_scaling", LOG_CELL, params='profile = "demo"\nbenchmark = "none"',
-                   runs=[{"benchmark": "glue"}, {"benchmark": "chexpert"}])
+    write_notebook(
+        nbs,
+        "02a_scaling",
+        LOG_CELL,
+        params='profile = "demo"\nbenchmark = "none"',
+        runs=[{"benchmark": "glue"}, {"benchmark": "chexpert"}],
+    )
     (nbs / "scratch.ipynb").write_text("not a stage")  # not NN_slug: ignored
 
     # 1. first run executes everything, one copy per qmtl.runs entry
@@ -100,11 +107,20 @@ def test_run_resume_edit_and_force(env):
         fields = line.split()
         assert fields[1] == "smoke" and fields[3:] == ["smoke", "True", "0", "nbs"], line
     assert {p.name for p in (env / "runs" / "smoke").iterdir()} == {
-        "00_prep.ipynb", "01_heads.ipynb", "02a_scaling-glue.ipynb", "02a_scaling-chexpert.ipynb", "html"}
+        "00_prep.ipynb",
+        "01_heads.ipynb",
+        "02a_scaling-glue.ipynb",
+        "02a_scaling-chexpert.ipynb",
+        "html",
+    }
     html = env / "runs" / "smoke" / "html"  # each executed copy rendered, linked from the index in order
     index = (html / "index.html").read_text()
     assert re.findall(r'<a href="([^"]+)"', index) == [
-        "00_prep.html", "01_heads.html", "02a_scaling-glue.html", "02a_scaling-chexpert.html"]
+        "00_prep.html",
+        "01_heads.html",
+        "02a_scaling-glue.html",
+        "02a_scaling-chexpert.html",
+    ]
     assert all((html / name).stat().st_size > 0 for name in re.findall(r'<a href="([^"]+)"', index))
     assert "notebooks to read in" in first.stdout.splitlines()[-1] and "html/index.html" in first.stdout
     pages = {p.name: p.stat().st_mtime_ns for p in html.iterdir()}
@@ -119,7 +135,10 @@ def test_run_resume_edit_and_force(env):
     assert second.returncode == 0, second.stderr
     assert executed(env, 4) == []
     assert [l for l in second.stdout.splitlines() if "up to date  " in l] == [
-        "  up to date  00_prep", "  up to date  01_heads", "  up to date  02a_scaling"]
+        "  up to date  00_prep",
+        "  up to date  01_heads",
+        "  up to date  02a_scaling",
+    ]
     assert "3 stages, 3 up to date, 0 executed" in second.stdout
     assert {p.name: p.stat().st_mtime_ns for p in html.iterdir()} == pages  # nothing rendered again
 
@@ -155,8 +174,7 @@ def test_failing_notebook_stops_the_run(env):
     failed = next(l for l in lines if l.startswith("run_all: FAILED"))
     # cell 2 of the source notebook = In [4] of the executed copy (after the injected cell)
     assert failed.endswith("00_fail.ipynb at cell 2 (execution count 4): ValueError: boom"), failed
-    assert any("executed copy with the full traceback" in l and l.endswith("00_fail.ipynb")
-               for l in lines)
+    assert any("executed copy with the full traceback" in l and l.endswith("00_fail.ipynb") for l in lines)
     assert "fix it and re-run" in result.stderr
     assert executed(env, 0) == []  # neither its later cells nor later stages ran
     assert (env / "runs" / "demo" / "00_fail.ipynb").exists()

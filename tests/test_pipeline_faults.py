@@ -66,11 +66,14 @@ def test_a_second_run_on_the_same_cache_is_refused_naming_the_first(env, monkeyp
 
 @pytest.mark.slow
 def test_ctrl_c_ends_with_one_line_and_a_rerun_resumes(env):  # noqa: F811
-    write_notebook(env / "nbs", "01_wait", "import time\nfrom qmtl_utils.runtime.cache import Cache\n"
-                   "Cache.for_profile(profile).get_or_compute('toy', {}, lambda folder: time.sleep(120))")
+    write_notebook(
+        env / "nbs",
+        "01_wait",
+        "import time\nfrom qmtl_utils.runtime.cache import Cache\n"
+        "Cache.for_profile(profile).get_or_compute('toy', {}, lambda folder: time.sleep(120))",
+    )
     argv = [sys.executable, "-m", "qmtl_utils.runtime.pipeline", "--notebooks-dir", str(env / "nbs")]
-    process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                               start_new_session=True)
+    process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
     toy = env / "cache" / "demo" / "toy"
     deadline = time.time() + 240
     while time.time() < deadline and not list(toy.glob(".tmp-*")):  # the kernel is inside the computation
@@ -128,12 +131,18 @@ def test_cache_names_a_full_disk_and_keeps_nothing_half_written(tmp_path, monkey
 
 
 def test_parameters_through_run_all_are_checked_against_the_cells(env):  # noqa: F811
-    write_notebook(env / "nbs", "01_hw", "open(__import__('os').environ['QMTL_TEST_LOG'], 'a').write(f'{mode} {submit}\\n')",
-                   params='profile = "demo"  # p\nmode: str = "fake"  # m\nsubmit: bool = False  # s')
+    write_notebook(
+        env / "nbs",
+        "01_hw",
+        "open(__import__('os').environ['QMTL_TEST_LOG'], 'a').write(f'{mode} {submit}\\n')",
+        params='profile = "demo"  # p\nmode: str = "fake"  # m\nsubmit: bool = False  # s',
+    )
     write_notebook(env / "nbs", "02_other", "pass")
     typo = run_pipeline(env, "-p", "modee", "ibm")
-    assert typo.returncode == 1 and "no notebook declares a parameter 'modee'; valid names: mode (01_hw), submit (01_hw)" \
-        in typo.stderr
+    assert (
+        typo.returncode == 1
+        and "no notebook declares a parameter 'modee'; valid names: mode (01_hw), submit (01_hw)" in typo.stderr
+    )
     wrong = run_pipeline(env, "-p", "submit", "maybe")
     assert wrong.returncode == 1 and "declares submit as bool" in wrong.stderr
     assert "run_all sets 'profile' itself" in run_pipeline(env, "-p", "profile", "paper").stderr
@@ -148,8 +157,12 @@ def test_parameters_through_run_all_are_checked_against_the_cells(env):  # noqa:
 
 
 def test_the_live_line_follows_the_notebooks_progress(env):  # noqa: F811
-    write_notebook(env / "nbs", "01_runs", "from qmtl_utils.runtime import progress\nimport time\n"
-                   "progress.report(1, 3, 'first run')\ntime.sleep(2)\nprogress.report(2, 3, 'second run')\ntime.sleep(2)")
+    write_notebook(
+        env / "nbs",
+        "01_runs",
+        "from qmtl_utils.runtime import progress\nimport time\n"
+        "progress.report(1, 3, 'first run')\ntime.sleep(2)\nprogress.report(2, 3, 'second run')\ntime.sleep(2)",
+    )
     result = run_pipeline(env)
     assert result.returncode == 0, result.stderr
     assert "1/3 first run" in result.stdout and "2/3 second run" in result.stdout and "to go" in result.stdout

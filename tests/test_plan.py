@@ -22,10 +22,16 @@ STEP = 0.5  # seconds per training step in the fixed calibration
 
 def fixed_calibration(profile: dict) -> dict:
     s = task_scaling.coerce(profile["task_scaling"])
-    return {"device": "cpu", "torch_threads": 2, "max_batch": 8,
-            "steps": {f"{b}/{v}": {"step_s": STEP} for b in ("glue", "chexpert", "mustard") for v in HEAD_VARIANTS},
-            "memory": {"glue": 2e9, "chexpert": 3e9, "mustard": 1e9}, "noise_per_sample_s": 0.01,
-            "scaling_epoch_s": {f"{T}/{v}": 1e-3 for T in s.tasks for v in s.variants}, "encoder_per_text_s": 0.002}
+    return {
+        "device": "cpu",
+        "torch_threads": 2,
+        "max_batch": 8,
+        "steps": {f"{b}/{v}": {"step_s": STEP} for b in ("glue", "chexpert", "mustard") for v in HEAD_VARIANTS},
+        "memory": {"glue": 2e9, "chexpert": 3e9, "mustard": 1e9},
+        "noise_per_sample_s": 0.01,
+        "scaling_epoch_s": {f"{T}/{v}": 1e-3 for T in s.tasks for v in s.variants},
+        "encoder_per_text_s": 0.002,
+    }
 
 
 def write_run(folder, record: dict) -> None:
@@ -49,7 +55,7 @@ def test_paper_plan_lists_every_run_with_its_inputs(tmp_path, monkeypatch):
     scaling = [u for u in stages["04a_task_scaling_and_shots"] if u.what.startswith("task scaling")]
     assert len(scaling) == 6 * 3 * 5 and any("T=64 qmtl" in u.what and "(mps)" in u.what for u in scaling)
     assert len(stages["04b_open_choices"]) == len(open_choices.planned(profile)) * 5
-    assert [u.what.split(" on ")[0] for u in stages["05_noise"]] == [f"noise level p={p:g}" for p in (0, .01, .05, .1, .2)]
+    assert [u.what.split(" on ")[0] for u in stages["05_noise"]] == [f"noise level p={p:g}" for p in (0, 0.01, 0.05, 0.1, 0.2)]
     assert all(u.cached is None for u in stages["03_training"])  # no dataset cached: unknown
     inputs = {name: present for name, present, _ in the_plan.inputs}
     assert inputs["GLUE data"] is False and inputs["CheXpert images"] is False and inputs["Extended MUStARD"] is False
@@ -90,19 +96,33 @@ def test_plan_sees_cached_runs_and_their_recorded_length(tmp_path):
     glue_settings = profile["training"]["glue"]
     for i, updates in enumerate((6, 10)):
         p = benchmark_runs._run_params("classical", i, glue_settings, None)
-        cache.put("run_glue", make_key("run_glue", p, ["x"], "c"),
-                  lambda folder, u=updates: write_run(folder, {"n_updates": u}), params=p)
+        cache.put(
+            "run_glue",
+            make_key("run_glue", p, ["x"], "c"),
+            lambda folder, u=updates: write_run(folder, {"n_updates": u}),
+            params=p,
+        )
     glue = {u.what: u for u in plan.make_plan("smoke", cache, fixed_calibration(profile)).units}["glue qmtl seed 0"]
     assert "8 of at most" in glue.note and glue.seconds < glue.seconds_max
 
 
 @pytest.mark.slow
 def test_run_all_plan_calibrates_and_runs_nothing(tmp_path):
-    env = dict(os.environ, QMTL_CACHE_DIR=str(tmp_path / "cache"), QMTL_RUNS_DIR=str(tmp_path / "runs"),
-               QMTL_FIGURES_DIR=str(tmp_path / "figures"))
+    env = dict(
+        os.environ,
+        QMTL_CACHE_DIR=str(tmp_path / "cache"),
+        QMTL_RUNS_DIR=str(tmp_path / "runs"),
+        QMTL_FIGURES_DIR=str(tmp_path / "figures"),
+    )
     env["QMTL_PYTHON"] = env.get("QMTL_PYTHON") or sys.executable
-    done = subprocess.run(["bash", str(repo_root() / "run_all.sh"), "--profile", "smoke", "--plan", "--plan-summary"],
-                          cwd=repo_root(), env=env, capture_output=True, text=True, timeout=600)
+    done = subprocess.run(
+        ["bash", str(repo_root() / "run_all.sh"), "--profile", "smoke", "--plan", "--plan-summary"],
+        cwd=repo_root(),
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "[calibrate] chexpert qmtl:" in done.stdout and "03_training: 12 units, 0 cached" in done.stdout
     assert "total: expected" in done.stdout
@@ -121,18 +141,30 @@ def test_lite_plan_caps_glue_skips_what_is_absent_and_counts_the_pool(tmp_path, 
     for name, value in write_lite_data(tmp_path / "data", n_glue=40, n_mustard=60).items():
         monkeypatch.setenv(name, value)
     profile = profiles.get_profile("lite", glue_tasks="cola,qqp")
-    calibration = {**fixed_calibration(profile), "encoder_text_s": 0.001, "encoder_token_s": 0.0001,
-                   "notebook_s": 4.0, "tsv_row_s": 1e-5, "figure_s": 0.5}
+    calibration = {
+        **fixed_calibration(profile),
+        "encoder_text_s": 0.001,
+        "encoder_token_s": 0.0001,
+        "notebook_s": 4.0,
+        "tsv_row_s": 1e-5,
+        "figure_s": 0.5,
+    }
     monkeypatch.setenv("QMTL_WORKERS", "2")
-    the_plan = plan.make_plan("lite", Cache(tmp_path / "cache"), calibration, glue_tasks="cola,qqp",
-                              executor_name="local")
+    the_plan = plan.make_plan("lite", Cache(tmp_path / "cache"), calibration, glue_tasks="cola,qqp", executor_name="local")
     stages = by_stage(the_plan)
-    assert {what for what, _ in the_plan.skipped} >= {"04_ablations", "05_noise", "06_hardware",
-                                                       "04a_task_scaling_and_shots", "03_training [benchmark=chexpert]"}
+    assert {what for what, _ in the_plan.skipped} >= {
+        "04_ablations",
+        "05_noise",
+        "06_hardware",
+        "04a_task_scaling_and_shots",
+        "03_training [benchmark=chexpert]",
+    }
     assert not {"04_ablations", "05_noise", "06_hardware", "04a_task_scaling_and_shots"} & set(stages)
-    assert [u.what for u in stages["01_backbones"]] == ["GLUE token features: cola (3,043 texts)",
-                                                        "GLUE token features: qqp (8,000 texts)",
-                                                        "MUStARD text features (~3,450 utterances and context turns)"]
+    assert [u.what for u in stages["01_backbones"]] == [
+        "GLUE token features: cola (3,043 texts)",
+        "GLUE token features: qqp (8,000 texts)",
+        "MUStARD text features (~3,450 utterances and context turns)",
+    ]
     qqp = stages["01_backbones"][1]  # 2,000 + 2,000 pairs (capped) at 16 + 16 tokens
     assert qqp.seconds == pytest.approx(2 * 4000 * (0.001 + 0.0001 * 16))
     glue = [u for u in stages["03_training"] if u.what.startswith("glue")]

@@ -18,13 +18,25 @@ from qmtl_utils.report.plotting import VARIANT_COLORS, learning_curves, results_
 def _history() -> pd.DataFrame:
     """Two heads, two runs each; one run validates every second epoch (as CheXpert may), one ties."""
     rows = []
-    runs = {("classical", 0): [0.5, 0.7, 0.6], ("classical", 1): [0.4, 0.6, 0.6],  # a tie: the first is kept
-            ("qmtl", 0): [0.3, 0.3, 0.5], ("qmtl", 1): [np.nan, 0.45, 0.4]}
+    runs = {
+        ("classical", 0): [0.5, 0.7, 0.6],
+        ("classical", 1): [0.4, 0.6, 0.6],  # a tie: the first is kept
+        ("qmtl", 0): [0.3, 0.3, 0.5],
+        ("qmtl", 1): [np.nan, 0.45, 0.4],
+    }
     for (variant, replicate), scores in runs.items():
         for epoch, score in enumerate(scores, start=1):
-            rows.append({"variant": variant, "replicate": replicate, "label": variant.upper(), "step": epoch,
-                         "epoch": epoch, "train_loss": 1.0 / epoch + 2 * replicate + 0.5 * (variant == "qmtl"),
-                         "validation": score})
+            rows.append(
+                {
+                    "variant": variant,
+                    "replicate": replicate,
+                    "label": variant.upper(),
+                    "step": epoch,
+                    "epoch": epoch,
+                    "train_loss": 1.0 / epoch + 2 * replicate + 0.5 * (variant == "qmtl"),
+                    "validation": score,
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -38,11 +50,19 @@ def test_learning_curves_draw_every_run_and_mark_its_checkpoint():
         best = checked.iloc[int(np.argmax(checked.validation.to_numpy()))]  # numpy: the first maximum
         color = matplotlib.colors.to_rgba(VARIANT_COLORS[variant])
         for ax, ys, frame in ((loss_ax, "train_loss", run), (val_ax, "validation", checked)):
-            curves = [line for line in ax.lines if line.get_linestyle() == "-" and len(line.get_xdata()) == len(frame)
-                      and np.allclose(line.get_ydata(), frame[ys])]
+            curves = [
+                line
+                for line in ax.lines
+                if line.get_linestyle() == "-"
+                and len(line.get_xdata()) == len(frame)
+                and np.allclose(line.get_ydata(), frame[ys])
+            ]
             assert len(curves) == 1 and matplotlib.colors.to_rgba(curves[0].get_color(), 1) == color, (variant, ys)
-            dots = [(line.get_xdata()[0], line.get_ydata()[0]) for line in ax.lines if line.get_marker() == "o"
-                    and matplotlib.colors.to_rgba(line.get_color()) == color]
+            dots = [
+                (line.get_xdata()[0], line.get_ydata()[0])
+                for line in ax.lines
+                if line.get_marker() == "o" and matplotlib.colors.to_rgba(line.get_color()) == color
+            ]
             assert (best.step, best[ys]) in dots, (variant, replicate, ys)
     assert [(dot.get_xdata()[0]) for dot in val_ax.lines if dot.get_marker() == "o"] == [2, 2, 3, 2]
     assert sorted(t.get_text() for t in val_ax.legend().get_texts()) == ["CLASSICAL", "QMTL"]  # one entry per head
@@ -54,15 +74,32 @@ def _long_tables():
     rng = np.random.default_rng(0)
     metric_rows, reference_rows = [], []
     for replicate in range(3):
-        for task, names in (("cola", ("primary:matthews_corr", "secondary:accuracy")),
-                            ("sst2", ("primary:accuracy", "secondary:f1"))):
+        for task, names in (
+            ("cola", ("primary:matthews_corr", "secondary:accuracy")),
+            ("sst2", ("primary:accuracy", "secondary:f1")),
+        ):
             for metric in names:
                 for variant in ("classical", "qmtl"):
-                    metric_rows.append({"variant": variant, "label": variant, "replicate": replicate, "task": task,
-                                        "metric": metric, "value": rng.uniform(0.2, 0.9)})
+                    metric_rows.append(
+                        {
+                            "variant": variant,
+                            "label": variant,
+                            "replicate": replicate,
+                            "task": task,
+                            "metric": metric,
+                            "value": rng.uniform(0.2, 0.9),
+                        }
+                    )
                 for reference in ("majority baseline", "ceiling"):
-                    reference_rows.append({"reference": reference, "replicate": replicate, "task": task,
-                                           "metric": metric, "value": rng.uniform(0, 1)})
+                    reference_rows.append(
+                        {
+                            "reference": reference,
+                            "replicate": replicate,
+                            "task": task,
+                            "metric": metric,
+                            "value": rng.uniform(0, 1),
+                        }
+                    )
     return pd.DataFrame(metric_rows), pd.DataFrame(reference_rows)
 
 

@@ -22,17 +22,32 @@ TIMING = ("wall_s", "epoch_s", "train_s", "exact_samples_per_s")  # measured sec
 
 
 def run_all(base: Path, *args: str) -> subprocess.CompletedProcess:
-    env = dict(os.environ, QMTL_CACHE_DIR=str(base / "cache"), QMTL_RUNS_DIR=str(base / "runs"),
-               QMTL_FIGURES_DIR=str(base / "figures"), RAY_USAGE_STATS_ENABLED="0", QMTL_WORKERS="2")
+    env = dict(
+        os.environ,
+        QMTL_CACHE_DIR=str(base / "cache"),
+        QMTL_RUNS_DIR=str(base / "runs"),
+        QMTL_FIGURES_DIR=str(base / "figures"),
+        RAY_USAGE_STATS_ENABLED="0",
+        QMTL_WORKERS="2",
+    )
     env.pop("QMTL_UNIT_THREADS", None)
     env["QMTL_PYTHON"] = env.get("QMTL_PYTHON") or sys.executable
-    return subprocess.run(["bash", str(repo_root() / "run_all.sh"), "--profile", "smoke", "--only", *STAGES, *args],
-                          cwd=repo_root(), env=env, capture_output=True, text=True, timeout=2700)
+    return subprocess.run(
+        ["bash", str(repo_root() / "run_all.sh"), "--profile", "smoke", "--only", *STAGES, *args],
+        cwd=repo_root(),
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=2700,
+    )
 
 
 def entries(cache: Path) -> dict[str, Path]:
-    return {f"{p.parent.name}/{p.name}": p for p in sorted(cache.glob("*/*")) if p.is_dir()
-            and not p.name.startswith(".") and not p.parent.name.startswith("_")}
+    return {
+        f"{p.parent.name}/{p.name}": p
+        for p in sorted(cache.glob("*/*"))
+        if p.is_dir() and not p.name.startswith(".") and not p.parent.name.startswith("_")
+    }
 
 
 def comparable(path: Path):
@@ -63,8 +78,9 @@ def test_every_executor_fills_the_same_cache_entries_and_a_resumed_run_recompute
         assert sorted(a) == sorted(b), other  # the same entries under the same keys
         for name, folder in a.items():
             files = sorted(p.relative_to(folder) for p in folder.rglob("*") if p.is_file() and p.name != "manifest.json")
-            assert files == sorted(p.relative_to(b[name]) for p in b[name].rglob("*")
-                                   if p.is_file() and p.name != "manifest.json"), (other, name)
+            assert files == sorted(
+                p.relative_to(b[name]) for p in b[name].rglob("*") if p.is_file() and p.name != "manifest.json"
+            ), (other, name)
             for rel in files:
                 assert comparable(folder / rel) == comparable(b[name] / rel), f"{other}: {name}/{rel}"
 

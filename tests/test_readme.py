@@ -23,8 +23,9 @@ def test_readme_opens_with_the_two_commands_ci_runs():
 
 def test_readme_parameter_table_matches_the_counts():
     table = benchmark_table().set_index(["title", "variant"]).measured
-    rows = re.findall(r"^\| (GLUE|CheXpert|Extended MUStARD) \(.*?\) \| (\d+) \| (\d+) \| (\d+) \| (\d+) \| ([\d.]+)× \|$",
-                      README, re.M)
+    rows = re.findall(
+        r"^\| (GLUE|CheXpert|Extended MUStARD) \(.*?\) \| (\d+) \| (\d+) \| (\d+) \| (\d+) \| ([\d.]+)× \|$", README, re.M
+    )
     assert len(rows) == 3
     for title, *counts, ratio in rows:
         expected = [table[title, v] for v in ("classical", "hqnn4", "hqnnQ", "qmtl")]

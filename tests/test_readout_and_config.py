@@ -15,8 +15,7 @@ from qmtl_utils.quantum.observables import (
 def test_presets_are_the_papers():
     assert default_observables(1) == ("Z",)
     assert default_observables(3) == ("ZI", "IZ", "XX")  # {Z0, Z1, X0X1}, Eq. (4)
-    assert default_observables(9) == ("ZIII", "IZII", "IIZI", "IIIZ",
-                                      "ZZII", "IZZI", "IIZZ", "ZIIZ", "XXXX")
+    assert default_observables(9) == ("ZIII", "IZII", "IIZI", "IIIZ", "ZZII", "IZZI", "IIZZ", "ZIIZ", "XXXX")
     assert [default_task_qubits(r) for r in (1, 3, 9)] == [1, 2, 4]
 
 
@@ -52,14 +51,17 @@ def test_config_defaults_follow_the_paper():
     assert config.d == 39 and config.task_kinds[0] == "binary"
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    (dict(n_qubits=4, n_layers=3, task_outputs=(3, 3, 3)), "disjoint subsets of the 4 qubits"),
-    (dict(n_qubits=4, n_layers=3, task_outputs=(3,), task_wires=((0, 0),)), "disjoint"),
-    (dict(n_qubits=4, n_layers=3, task_outputs=(3,), observables=(("ZI", "IZ"),)), "2 observables for 3 outputs"),
-    (dict(n_qubits=4, n_layers=3, task_outputs=(2,), observables=(("ZI", "II"),)), "non-identity Pauli word"),
-    (dict(n_qubits=4, n_layers=3, task_outputs=(1,), task_kinds=("ordinal",)), "unknown task kind"),
-    (dict(n_qubits=4, n_layers=0, task_outputs=(1,)), "must be positive"),
-])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        (dict(n_qubits=4, n_layers=3, task_outputs=(3, 3, 3)), "disjoint subsets of the 4 qubits"),
+        (dict(n_qubits=4, n_layers=3, task_outputs=(3,), task_wires=((0, 0),)), "disjoint"),
+        (dict(n_qubits=4, n_layers=3, task_outputs=(3,), observables=(("ZI", "IZ"),)), "2 observables for 3 outputs"),
+        (dict(n_qubits=4, n_layers=3, task_outputs=(2,), observables=(("ZI", "II"),)), "non-identity Pauli word"),
+        (dict(n_qubits=4, n_layers=3, task_outputs=(1,), task_kinds=("ordinal",)), "unknown task kind"),
+        (dict(n_qubits=4, n_layers=0, task_outputs=(1,)), "must be positive"),
+    ],
+)
 def test_config_errors_are_clear(kwargs, message):
     with pytest.raises(ValueError, match=message):
         QMTLConfig(**kwargs)

@@ -16,8 +16,7 @@ from qmtl_utils.training.metrics import NEGATIVE, POSITIVE, sample_decisions
 
 
 def _decisions(reference, replicate, task, label, prediction):
-    return pd.DataFrame({"reference": reference, "replicate": replicate, "task": task,
-                         "label": label, "prediction": prediction})
+    return pd.DataFrame({"reference": reference, "replicate": replicate, "task": task, "label": label, "prediction": prediction})
 
 
 def test_binomial_signal_pools_disjoint_folds_and_matches_scipy():
@@ -43,8 +42,10 @@ def test_glue_seeds_share_the_dev_split_so_the_largest_p_counts():
     good = label.copy()
     weak = np.r_[np.ones(140, int), np.zeros(40, int), np.ones(20, int)]  # 180/200 vs majority 140/200
     decisions = pd.concat([_decisions(references.BASELINE, r, "rte", label, np.ones(200, int)) for r in (0, 1)])
-    predictions = {("classical", 0): pd.DataFrame({"task": "rte", "label": label, "prediction": good}),
-                   ("classical", 1): pd.DataFrame({"task": "rte", "label": label, "prediction": weak})}
+    predictions = {
+        ("classical", 0): pd.DataFrame({"task": "rte", "label": label, "prediction": good}),
+        ("classical", 1): pd.DataFrame({"task": "rte", "label": label, "prediction": weak}),
+    }
     table = references.signal_table("glue", decisions, predictions)
     row = table[(table.task == "rte") & (table.model == "classical")].iloc[0]
     assert row.n == 200
@@ -68,7 +69,8 @@ def test_dependence_test_sees_signal_below_the_majority_accuracy():
     assert references.dependence_pvalue(label, np.ones(300, int)) == 1.0  # a constant says nothing
     three = np.repeat([0, 1, 2], 50)
     assert references.dependence_pvalue(three, three) == pytest.approx(
-        stats.chi2_contingency(pd.crosstab(three, three).to_numpy()).pvalue)
+        stats.chi2_contingency(pd.crosstab(three, three).to_numpy()).pvalue
+    )
 
 
 def test_auroc_balanced_accuracy_and_the_binary_signal_match_scikit_learn_and_scipy():
@@ -93,19 +95,23 @@ def test_auroc_balanced_accuracy_and_the_binary_signal_match_scikit_learn_and_sc
     assert signal_metrics("glue", "regression", score, score) == {}
     # the signal table tests AUROC > 0.5 where the heads' predictions carry a score
     decisions = _decisions(references.BASELINE, 0, "sarcasm", label, np.zeros(400, int))
-    predictions = {("classical", 0): pd.DataFrame({"task": "sarcasm", "label": label, "prediction": prediction,
-                                                    "score": score})}
+    predictions = {("classical", 0): pd.DataFrame({"task": "sarcasm", "label": label, "prediction": prediction, "score": score})}
     row = references.signal_table("mustard", decisions, predictions).iloc[0]
     assert row.auroc == pytest.approx(auc) and row.auroc_p == pytest.approx(p)
     assert row.signal_p == pytest.approx(max(p, row.dependence_p)) and row.significant
 
 
 def test_criterion_needs_the_head_only_where_the_ceiling_is_significant():
-    signal = pd.DataFrame([
-        {"task": "a", "model": "ceiling", "significant": True}, {"task": "a", "model": "classical", "significant": True},
-        {"task": "b", "model": "ceiling", "significant": False}, {"task": "b", "model": "classical", "significant": False},
-        {"task": "c", "model": "ceiling", "significant": True}, {"task": "c", "model": "classical", "significant": False},
-    ])
+    signal = pd.DataFrame(
+        [
+            {"task": "a", "model": "ceiling", "significant": True},
+            {"task": "a", "model": "classical", "significant": True},
+            {"task": "b", "model": "ceiling", "significant": False},
+            {"task": "b", "model": "classical", "significant": False},
+            {"task": "c", "model": "ceiling", "significant": True},
+            {"task": "c", "model": "classical", "significant": False},
+        ]
+    )
     table = references.criterion(signal).set_index("task")
     assert table.holds.to_dict() == {"a": True, "b": True, "c": False}
     # a task without a ceiling in a profile that has them (the demo's WNLI) is not required

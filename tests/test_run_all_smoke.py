@@ -20,20 +20,38 @@ from qmtl_utils.runtime.stages import GRAPH
 ROOT = repo_root()
 STAGES = [s.notebook for s in GRAPH]
 EXECUTED = [f"{s.notebook}-{'-'.join(map(str, run.values()))}.ipynb" for s in GRAPH for run in s.runs] + [
-    f"{s.notebook}.ipynb" for s in GRAPH if not s.runs]
+    f"{s.notebook}.ipynb" for s in GRAPH if not s.runs
+]
 # The chain takes ~6 min on 2 idle cores and ~10 min beside two other test jobs (measured 2026-12-04);
 # the limit only catches a hung kernel, so it is wide: a loaded machine must not fail a correct chain.
 SMOKE_TIMEOUT_S = 2700
-FIGURES = ("fig02_param_scaling", "fig04_head_params", "fig05_glue", "fig06_chexpert", "fig07_mustard",
-           "fig08_depth_ablation", "fig09_entanglement_ablation", "fig10_noise", "fig11_hardware",
-           "figX1_task_scaling", "figX2_shot_budget", "figX3_open_choices", "figX4_claims")
+FIGURES = (
+    "fig02_param_scaling",
+    "fig04_head_params",
+    "fig05_glue",
+    "fig06_chexpert",
+    "fig07_mustard",
+    "fig08_depth_ablation",
+    "fig09_entanglement_ablation",
+    "fig10_noise",
+    "fig11_hardware",
+    "figX1_task_scaling",
+    "figX2_shot_budget",
+    "figX3_open_choices",
+    "figX4_claims",
+)
 
 
 @pytest.fixture(scope="module")
 def smoke_dirs(tmp_path_factory):
     base = tmp_path_factory.mktemp("smoke")
-    env = dict(os.environ, QMTL_CACHE_DIR=str(base / "cache"), QMTL_RUNS_DIR=str(base / "runs"),
-               QMTL_FIGURES_DIR=str(base / "figures"), QMTL_PYTHON=os.environ.get("QMTL_PYTHON", ""))
+    env = dict(
+        os.environ,
+        QMTL_CACHE_DIR=str(base / "cache"),
+        QMTL_RUNS_DIR=str(base / "runs"),
+        QMTL_FIGURES_DIR=str(base / "figures"),
+        QMTL_PYTHON=os.environ.get("QMTL_PYTHON", ""),
+    )
     env["QMTL_PYTHON"] = env["QMTL_PYTHON"] or sys.executable
     return base, env
 
@@ -44,8 +62,14 @@ def html_pages(base) -> dict[str, int]:
 
 
 def run_all(env, *args):
-    return subprocess.run(["bash", str(ROOT / "run_all.sh"), "--profile", "smoke", *args], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=SMOKE_TIMEOUT_S)
+    return subprocess.run(
+        ["bash", str(ROOT / "run_all.sh"), "--profile", "smoke", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=SMOKE_TIMEOUT_S,
+    )
 
 
 @pytest.mark.slow
@@ -70,8 +94,15 @@ def test_smoke_chain_draws_figures_and_then_does_nothing(smoke_dirs):
         table = pd.read_csv(figures / f"{name}.csv")
         assert "ci_low" in table and "ci_high" in table, name
     fig08 = pd.read_csv(figures / "fig08_depth_ablation.csv")
-    assert set(fig08.configuration) == {"L=2, L_h=1", "L=3, L_h=1", "L=4, L_h=1", "L=3, L_h=2", "L=3, L_h=3",
-                                        "majority baseline", "ceiling"}
+    assert set(fig08.configuration) == {
+        "L=2, L_h=1",
+        "L=3, L_h=1",
+        "L=4, L_h=1",
+        "L=3, L_h=2",
+        "L=3, L_h=3",
+        "majority baseline",
+        "ceiling",
+    }
     fig10 = pd.read_csv(figures / "fig10_noise.csv")
     assert list(dict.fromkeys(fig10.level)) == ["exact", "p=0", "p=0.05", "p=0.2", "difference"]
     fig11 = pd.read_csv(figures / "fig11_hardware.csv")
@@ -80,15 +111,15 @@ def test_smoke_chain_draws_figures_and_then_does_nothing(smoke_dirs):
     assert executed == sorted(EXECUTED)
     # what a reader sees: no executed notebook shows a warning about our environment, only the
     # companion's deliberate messages (tests/notebook_warnings.py)
-    noise = {name: environment_warnings(json.loads((base / "runs" / "smoke" / name).read_text()))
-             for name in executed}
+    noise = {name: environment_warnings(json.loads((base / "runs" / "smoke" / name).read_text())) for name in executed}
     assert not any(noise.values()), {name: lines for name, lines in noise.items() if lines}
     # every executed notebook as an HTML page, linked from the index in stage order
     html = base / "runs" / "smoke" / "html"
     linked = re.findall(r'<a href="([^"]+)"', (html / "index.html").read_text(encoding="utf-8"))
     assert sorted(linked) == sorted(name.replace(".ipynb", ".html") for name in EXECUTED)
     assert [name.split("-")[0].removesuffix(".html") for name in linked] == [
-        s.notebook for s in GRAPH for _ in (s.runs or [None])], "the index follows the stage graph"
+        s.notebook for s in GRAPH for _ in (s.runs or [None])
+    ], "the index follows the stage graph"
     for name in linked:
         page = (html / name).read_text(encoding="utf-8")
         assert 'href="index.html"' in page and '<div class="jp-Cell' in page, name
@@ -119,8 +150,13 @@ def test_smoke_chain_draws_figures_and_then_does_nothing(smoke_dirs):
 
 
 def test_figures_notebook_fails_clearly_without_cache(tmp_path):
-    env = dict(os.environ, QMTL_CACHE_DIR=str(tmp_path / "empty-cache"), QMTL_RUNS_DIR=str(tmp_path / "runs"),
-               QMTL_FIGURES_DIR=str(tmp_path / "figures"), QMTL_PYTHON=os.environ.get("QMTL_PYTHON") or sys.executable)
+    env = dict(
+        os.environ,
+        QMTL_CACHE_DIR=str(tmp_path / "empty-cache"),
+        QMTL_RUNS_DIR=str(tmp_path / "runs"),
+        QMTL_FIGURES_DIR=str(tmp_path / "figures"),
+        QMTL_PYTHON=os.environ.get("QMTL_PYTHON") or sys.executable,
+    )
     failed = run_all(env, "--only", "07")
     assert failed.returncode == 1
     assert "07_figures.ipynb" in failed.stderr and "MissingCacheEntry" in failed.stderr

@@ -24,8 +24,13 @@ def _z(config: QMTLConfig, n: int, seed: int = 0) -> torch.Tensor:
 
 
 # a small head with a 2-qubit 3-class task, a 1-qubit task and a task reading ZI, IZ, ZZ (one group) and XY
-SMALL = QMTLConfig(n_qubits=5, n_layers=2, task_outputs=(3, 1, 4),
-                   observables=(("ZI", "IZ", "XX"), ("Z",), ("ZI", "IZ", "ZZ", "XY")), task_qubits=(2, 1, 2))
+SMALL = QMTLConfig(
+    n_qubits=5,
+    n_layers=2,
+    task_outputs=(3, 1, 4),
+    observables=(("ZI", "IZ", "XX"), ("Z",), ("ZI", "IZ", "ZZ", "XY")),
+    task_qubits=(2, 1, 2),
+)
 
 
 def _full_register_words(config: QMTLConfig) -> list[str]:
@@ -62,8 +67,9 @@ def test_task_density_matrices_are_states_that_give_the_expectation_values():
     for rho, words in zip(rhos, SMALL.observables):
         rho = rho.detach()
         assert rho.dtype == torch.complex128
-        torch.testing.assert_close(rho.diagonal(dim1=1, dim2=2).sum(-1).real, torch.ones(16, dtype=torch.float64),
-                                   atol=1e-12, rtol=0)
+        torch.testing.assert_close(
+            rho.diagonal(dim1=1, dim2=2).sum(-1).real, torch.ones(16, dtype=torch.float64), atol=1e-12, rtol=0
+        )
         torch.testing.assert_close(rho, rho.mH, atol=1e-12, rtol=0)
         assert torch.linalg.eigvalsh(rho).min() > -1e-12
         for word in words:
@@ -153,4 +159,5 @@ def test_shot_sweep_on_a_chexpert_head():
     # the exact rows are the metrics of the head's own forward pass
     direct = chexpert_metrics([o.detach().numpy() for o in head(z.double())], labels)
     assert exact.set_index(["task", "metric"]).value.to_dict() == {
-        (t, m): v for t, values in direct.items() for m, v in values.items()}
+        (t, m): v for t, values in direct.items() for m, v in values.items()
+    }

@@ -35,10 +35,12 @@ def test_cnot_permutation_equals_dense_product(pairs):
 def test_fused_encoder_step_matches_dense_and_gradcheck():
     torch.manual_seed(0)
     rows, cols, batch = 4, 8, 3
-    args = [torch.randn(batch, rows * cols, dtype=torch.complex128, requires_grad=True),
-            torch.randn(batch, rows * cols, dtype=torch.complex128, requires_grad=True),
-            torch.randn(rows, rows, dtype=torch.complex128, requires_grad=True),
-            torch.randn(cols, cols, dtype=torch.complex128, requires_grad=True)]
+    args = [
+        torch.randn(batch, rows * cols, dtype=torch.complex128, requires_grad=True),
+        torch.randn(batch, rows * cols, dtype=torch.complex128, requires_grad=True),
+        torch.randn(rows, rows, dtype=torch.complex128, requires_grad=True),
+        torch.randn(cols, cols, dtype=torch.complex128, requires_grad=True),
+    ]
     perm = torch.randperm(rows * cols)
     perm_t = sim.transposed_permutation(perm, rows, cols)
     out = sim.phase_rotate_permute(*args, perm_t)
@@ -60,8 +62,7 @@ def test_phase_rotate_permute_chunks_is_the_dense_product_and_differentiates(gro
         dense = torch.kron(dense, gate)
     expected = ((args[0] * args[1]) @ dense.T)[:, perm]
     assert torch.allclose(sim.phase_rotate_permute_chunks(*args, gates, perm), expected)
-    assert torch.autograd.gradcheck(lambda a, b, *g: sim.phase_rotate_permute_chunks(a, b, list(g), perm),
-                                    (*args, *gates))
+    assert torch.autograd.gradcheck(lambda a, b, *g: sim.phase_rotate_permute_chunks(a, b, list(g), perm), (*args, *gates))
 
 
 @pytest.mark.parametrize("n_qubits", [12, 13])
@@ -70,8 +71,9 @@ def test_chunked_encoder_equals_the_two_halves(n_qubits, monkeypatch):
     from qmtl_utils.quantum.config import QMTLConfig
 
     assert len(sim.wire_groups(n_qubits)) == 3 and sum(sim.wire_groups(n_qubits)) == n_qubits
-    config = QMTLConfig(n_qubits=n_qubits, n_layers=3, task_outputs=(1, 3), task_kinds=("binary", "multiclass"),
-                        task_qubits=(2, 2))
+    config = QMTLConfig(
+        n_qubits=n_qubits, n_layers=3, task_outputs=(1, 3), task_kinds=("binary", "multiclass"), task_qubits=(2, 2)
+    )
     torch.manual_seed(0)
     z = torch.randn(3, config.d, dtype=torch.float64)
     angles = 2 * torch.pi * torch.rand(3, n_qubits, dtype=torch.float64)

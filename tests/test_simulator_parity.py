@@ -29,9 +29,14 @@ def random_config(rng: random.Random) -> QMTLConfig:
     if n_qubits is None:
         return random_config(rng)
     return QMTLConfig(
-        n_qubits=n_qubits, n_layers=rng.randint(1, 3), task_outputs=tuple(task_outputs),
-        task_kinds=tuple(task_kinds), task_qubits=tuple(task_qubits), head_layers=rng.randint(1, 2),
-        entangle=rng.random() < 0.7, output_scale=rng.random() < 0.5,
+        n_qubits=n_qubits,
+        n_layers=rng.randint(1, 3),
+        task_outputs=tuple(task_outputs),
+        task_kinds=tuple(task_kinds),
+        task_qubits=tuple(task_qubits),
+        head_layers=rng.randint(1, 2),
+        entangle=rng.random() < 0.7,
+        output_scale=rng.random() < 0.5,
     )
 
 
@@ -41,14 +46,21 @@ CONFIGS = [random_config(random.Random(seed)) for seed in range(8)] + [
     # the paper's heads (CheXpert, Extended MUStARD, GLUE with STS-B regression)
     QMTLConfig(10, 3, (3,) * 5, output_scale=True),
     QMTLConfig(13, 3, (1, 3, 3, 9, 9), task_qubits=(1, 2, 2, 4, 4)),
-    QMTLConfig(10, 3, (1, 1, 1, 1, 1, 3, 1, 1, 1),
-               task_kinds=("binary",) * 3 + ("regression", "binary", "multiclass") + ("binary",) * 3),
+    QMTLConfig(
+        10, 3, (1, 1, 1, 1, 1, 3, 1, 1, 1), task_kinds=("binary",) * 3 + ("regression", "binary", "multiclass") + ("binary",) * 3
+    ),
     # the open choices (qmtl_utils.studies.open_choices): Eq. (3) read left to right, bounded angles,
     # a fixed logit scale, MNLI's block on the last qubits; L = 1, Q = 1 and no ladder as edge cases
     QMTLConfig(10, 3, (3,) * 5, output_scale=True, encoding_order="written"),
     QMTLConfig(13, 3, (1, 3, 3, 9, 9), task_qubits=(1, 2, 2, 4, 4), encoding_order="written", angle_map="pi_tanh"),
-    QMTLConfig(10, 3, (1, 1, 1, 1, 1, 3, 1, 1, 1), output_scale=2.5, angle_map="pi_tanh",
-               task_wires=((0,), (1,), (2,), (3,), (4,), (8, 9), (5,), (6,), (7,))),
+    QMTLConfig(
+        10,
+        3,
+        (1, 1, 1, 1, 1, 3, 1, 1, 1),
+        output_scale=2.5,
+        angle_map="pi_tanh",
+        task_wires=((0,), (1,), (2,), (3,), (4,), (8, 9), (5,), (6,), (7,)),
+    ),
     QMTLConfig(4, 1, (3, 1), task_qubits=(2, 1), encoding_order="written"),
     QMTLConfig(1, 2, (1,), encoding_order="written"),
     QMTLConfig(6, 2, (3, 3), encoding_order="written", entangle=False, head_layers=2),
@@ -83,8 +95,14 @@ def assert_parity(head, z, tolerance):
 
 
 @pytest.mark.parametrize("dtype", [torch.float64, torch.float32], ids=["float64", "float32"])
-@pytest.mark.parametrize("config", CONFIGS, ids=lambda c: f"Q{c.n_qubits}-L{c.n_layers}-S{'.'.join(map(str, c.task_qubits))}"
-                         f"-Lh{c.head_layers}-{'ent' if c.entangle else 'noent'}-{c.encoding_order}-{c.angle_map}")
+@pytest.mark.parametrize(
+    "config",
+    CONFIGS,
+    ids=lambda c: (
+        f"Q{c.n_qubits}-L{c.n_layers}-S{'.'.join(map(str, c.task_qubits))}"
+        f"-Lh{c.head_layers}-{'ent' if c.entangle else 'noent'}-{c.encoding_order}-{c.angle_map}"
+    ),
+)
 def test_qmtl_head_matches_pennylane(config, dtype):
     torch.manual_seed(0)
     head = QMTLHead(config).to(dtype)
@@ -147,7 +165,7 @@ def test_first_data_layer_is_a_global_phase():
         assert torch.allclose(head.expectation_values(z), head.expectation_values(shifted), atol=1e-12)
     # ...while the second layer's features do matter
     shifted = z.clone()
-    shifted[:, config.n_qubits:] += 0.5
+    shifted[:, config.n_qubits :] += 0.5
     assert not torch.allclose(head.expectation_values(z), head.expectation_values(shifted), atol=1e-3)
 
 
@@ -198,10 +216,14 @@ def test_expectation_values_are_bounded_and_batched():
     assert [tuple(t.shape) for t in logits] == [(7, 3)] * 5
 
 
-@pytest.mark.parametrize("make", [
-    lambda: QMTLHead(QMTLConfig(10, 3, (3,) * 5)),
-    lambda: HQNNHead(30, 4, (3,) * 5),
-], ids=["qmtl", "hqnn"])
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: QMTLHead(QMTLConfig(10, 3, (3,) * 5)),
+        lambda: HQNNHead(30, 4, (3,) * 5),
+    ],
+    ids=["qmtl", "hqnn"],
+)
 def test_wrong_input_width_is_a_clear_error(make):
     with pytest.raises(ValueError, match=r"expects features of shape \(batch, 30\); got \(2, 29\)"):
         make()(torch.randn(2, 29))

@@ -45,12 +45,16 @@ def test_every_read_is_written_by_an_earlier_stage():
 
 def test_pipeline_takes_runs_and_upstream_from_the_graph():
     loaded = {s.stem: s for s in pipeline.load_stages(NOTEBOOKS, "smoke")}
-    assert [r.params for r in loaded["03_training"].runs] == [{"profile": "smoke", "benchmark": b}
-                                                               for b in ("glue", "chexpert", "mustard")]
+    assert [r.params for r in loaded["03_training"].runs] == [
+        {"profile": "smoke", "benchmark": b} for b in ("glue", "chexpert", "mustard")
+    ]
     assert stages.upstream("05_noise") == ("00_data_prep", "03_training", "04_ablations", "04b_open_choices")
     assert stages.upstream("02_heads") == ()
-    assert stages.producers("run_chexpert") == ("notebooks/03_training.ipynb", "notebooks/04_ablations.ipynb",
-                                                "notebooks/04b_open_choices.ipynb")
+    assert stages.producers("run_chexpert") == (
+        "notebooks/03_training.ipynb",
+        "notebooks/04_ablations.ipynb",
+        "notebooks/04b_open_choices.ipynb",
+    )
     with pytest.raises(ValueError, match="stages.py"):
         stages.producers("no_such_stage")
 

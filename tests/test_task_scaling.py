@@ -25,8 +25,7 @@ def test_family_is_deterministic_per_seed_and_differs_across_seeds():
     big = task_scaling.make_task_family(8, 0, 100, 50)
     np.testing.assert_array_equal(big.y_train[:, :4], a.y_train)
     # tasks are not identical
-    assert all(not np.array_equal(big.y_train[:, s], big.y_train[:, t])
-               for s in range(8) for t in range(s + 2, 8, 2))
+    assert all(not np.array_equal(big.y_train[:, s], big.y_train[:, t]) for s in range(8) for t in range(s + 2, 8, 2))
 
 
 def test_task_types_alternate():
@@ -53,9 +52,11 @@ def test_capacity_matched_heads_and_closed_forms(T):
     assert config.task_qubits == (2,) * T
     assert config.observables[0] == ("ZI",) and config.observables[1] == ("ZI", "IZ", "XX")
     outputs = task_scaling.task_outputs(T)
-    expected = {"classical": sum(r * (config.d + 1) for r in outputs),  # Eq. (8)
-                "qmtl": config.n_qubits * L + 3 * 2 * 1 * T + T,  # Eq. (16) + one logit scale per task
-                "hqnn4": 3 * (config.d + 1) + 3 * 4 + 1 + sum(r * 5 for r in outputs)}
+    expected = {
+        "classical": sum(r * (config.d + 1) for r in outputs),  # Eq. (8)
+        "qmtl": config.n_qubits * L + 3 * 2 * 1 * T + T,  # Eq. (16) + one logit scale per task
+        "hqnn4": 3 * (config.d + 1) + 3 * 4 + 1 + sum(r * 5 for r in outputs),
+    }
     for variant in task_scaling.VARIANTS:
         head = make_head_for_config(config, variant)
         closed, _ = task_scaling.closed_form_params(variant, config)
@@ -81,9 +82,26 @@ def test_run_scaling_writes_the_table_and_resumes_from_the_cache(tmp_path, monke
     monkeypatch.setattr(task_scaling, "train_scaling_run", counting)
     entry = task_scaling.run_scaling(cache, TINY)
     runs = entry.read_csv("runs.csv")
-    assert list(runs.columns) == ["T", "variant", "seed", "Q", "d", "head_params", "closed_form_params",
-                                  "closed_form", "accuracy", "macro_f1", "majority_accuracy", "epoch_s",
-                                  "train_s", "backend"] == list(task_scaling.RUN_COLUMNS)
+    assert (
+        list(runs.columns)
+        == [
+            "T",
+            "variant",
+            "seed",
+            "Q",
+            "d",
+            "head_params",
+            "closed_form_params",
+            "closed_form",
+            "accuracy",
+            "macro_f1",
+            "majority_accuracy",
+            "epoch_s",
+            "train_s",
+            "backend",
+        ]
+        == list(task_scaling.RUN_COLUMNS)
+    )
     assert len(runs) == 3 and sorted(runs.variant) == sorted(task_scaling.VARIANTS)
     assert (runs.head_params == runs.closed_form_params).all()
     assert runs.set_index("variant").Q.to_dict() == {"classical": 0, "hqnn4": 4, "qmtl": 4}

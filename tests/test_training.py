@@ -159,11 +159,18 @@ def _token_features(n: int, pair: bool, label: torch.Tensor, g: torch.Generator,
 
 def _glue_tokens(n_train: int = 40, n_val: int = 16) -> dict:
     g = torch.Generator().manual_seed(0)
-    labels = {"sst2": lambda n: torch.randint(0, 2, (n,), generator=g),
-              "stsb": lambda n: torch.rand(n, generator=g),
-              "mnli": lambda n: torch.randint(0, 3, (n,), generator=g)}
-    return {task: {split: _token_features(n, task != "sst2", labels[task](n), g)
-                   for split, n in (("train", n_train), ("validation", n_val))} for task in GLUE_SPECS}
+    labels = {
+        "sst2": lambda n: torch.randint(0, 2, (n,), generator=g),
+        "stsb": lambda n: torch.rand(n, generator=g),
+        "mnli": lambda n: torch.randint(0, 3, (n,), generator=g),
+    }
+    return {
+        task: {
+            split: _token_features(n, task != "sst2", labels[task](n), g)
+            for split, n in (("train", n_train), ("validation", n_val))
+        }
+        for task in GLUE_SPECS
+    }
 
 
 def _glue_model(head: nn.Module, d: int) -> MultiTaskModel:
@@ -172,14 +179,22 @@ def _glue_model(head: nn.Module, d: int) -> MultiTaskModel:
 
 
 def test_train_glue_end_to_end_qmtl_head():
-    head = QMTLHead(QMTLConfig(n_qubits=4, n_layers=2, task_outputs=(1, 1, 3),
-                               task_kinds=tuple(GLUE_SPECS.values())))
+    head = QMTLHead(QMTLConfig(n_qubits=4, n_layers=2, task_outputs=(1, 1, 3), task_kinds=tuple(GLUE_SPECS.values())))
     model = _glue_model(head, d=8)
-    settings = {"batch_size": 8, "max_epochs": 2, "validate_every": 3, "early_stopping_patience": 99, "seed": 1,
-                "verbose": False}
+    settings = {"batch_size": 8, "max_epochs": 2, "validate_every": 3, "early_stopping_patience": 99, "seed": 1, "verbose": False}
     result = train_glue(model, _glue_tokens(), GLUE_SPECS, settings)
-    assert set(result) == {"metrics", "macro_average", "validation_outputs", "best_update", "best_epoch", "n_updates",
-                           "stopped_early", "history", "wall_time_s", "settings"}
+    assert set(result) == {
+        "metrics",
+        "macro_average",
+        "validation_outputs",
+        "best_update",
+        "best_epoch",
+        "n_updates",
+        "stopped_early",
+        "history",
+        "wall_time_s",
+        "settings",
+    }
     for task, outputs in result["validation_outputs"].items():  # the best checkpoint's outputs give its metrics
         again = glue_metrics(task, outputs, _glue_tokens()[task]["validation"].label.numpy())
         assert again["primary"] == pytest.approx(result["metrics"][task]["primary"], abs=1e-6)
@@ -199,9 +214,12 @@ def test_train_glue_scheduler_stopping_and_checkpoint_on_scripted_metrics(monkey
     scripted = iter([0.5, 0.6, 0.55, 0.55, 0.55, 0.55, 0.55, 0.9])
     monkeypatch.setattr(glue, "evaluate_glue", lambda *a, **k: {"sst2": {"primary": next(scripted)}})
     model = _glue_model(ClassicalHeads(6, (1, 1, 3)), d=6)
-    result = train_glue(model, _glue_tokens(), GLUE_SPECS,
-                        {"batch_size": 8, "max_epochs": 5, "validate_every": 2, "plateau_patience": 1,
-                         "verbose": False})
+    result = train_glue(
+        model,
+        _glue_tokens(),
+        GLUE_SPECS,
+        {"batch_size": 8, "max_epochs": 5, "validate_every": 2, "plateau_patience": 1, "verbose": False},
+    )
     history = result["history"]
     # best at check 2; 5 bad checks later (check 7) training stops; the LR (logged before each
     # scheduler step) is cut ×0.2 after every 2nd bad check
@@ -222,8 +240,9 @@ def test_train_glue_updates_only_the_sampled_tasks_head():
 
 def test_train_glue_restores_best_checkpoint():
     model = _glue_model(ClassicalHeads(6, (1, 1, 3)), d=6)
-    result = train_glue(model, _glue_tokens(), GLUE_SPECS,
-                        {"batch_size": 8, "max_epochs": 2, "validate_every": 5, "seed": 2, "verbose": False})
+    result = train_glue(
+        model, _glue_tokens(), GLUE_SPECS, {"batch_size": 8, "max_epochs": 2, "validate_every": 5, "seed": 2, "verbose": False}
+    )
     from qmtl_utils.training.glue import evaluate_glue, macro_primary
 
     again = macro_primary(evaluate_glue(model, _glue_tokens(), {t: i for i, t in enumerate(GLUE_SPECS)}))
@@ -241,8 +260,10 @@ def _chexpert_loaders(n: int = 96, seed: int = 0):
     labels = torch.where(flat[:, :5] > 0.3, 2, torch.where(flat[:, :5] < -0.3, 1, 0))
     labels[torch.rand(n, 5, generator=g) < 0.2] = -100
     parts = torch.arange(n).split([n // 2, n // 4, n // 4])
-    return [DataLoader(TensorDataset(x[p], labels[p]), batch_size=8, shuffle=i == 0,
-                       generator=torch.Generator().manual_seed(seed)) for i, p in enumerate(parts)]
+    return [
+        DataLoader(TensorDataset(x[p], labels[p]), batch_size=8, shuffle=i == 0, generator=torch.Generator().manual_seed(seed))
+        for i, p in enumerate(parts)
+    ]
 
 
 def _chexpert_model() -> MultiTaskModel:
@@ -251,12 +272,22 @@ def _chexpert_model() -> MultiTaskModel:
 
 
 def test_train_chexpert_end_to_end_and_learns():
-    result = train_chexpert(_chexpert_model(), *_chexpert_loaders(),
-                            {"lr": 3e-2, "max_epochs": 9, "validate_every_epochs": 2, "verbose": False})
-    assert set(result) == {"test", "test_mean", "val_mean_f1", "best_epoch", "n_epochs", "stopped_early",
-                           "class_weights", "history", "wall_time_s", "settings"}
-    assert len(result["test"]) == 5 and all(set(m) == {"accuracy", "precision", "recall", "f1"}
-                                            for m in result["test"].values())
+    result = train_chexpert(
+        _chexpert_model(), *_chexpert_loaders(), {"lr": 3e-2, "max_epochs": 9, "validate_every_epochs": 2, "verbose": False}
+    )
+    assert set(result) == {
+        "test",
+        "test_mean",
+        "val_mean_f1",
+        "best_epoch",
+        "n_epochs",
+        "stopped_early",
+        "class_weights",
+        "history",
+        "wall_time_s",
+        "settings",
+    }
+    assert len(result["test"]) == 5 and all(set(m) == {"accuracy", "precision", "recall", "f1"} for m in result["test"].values())
     checked = [h["epoch"] for h in result["history"] if "val_mean_f1" in h]
     assert checked == [2, 4, 6, 8, 9] and result["best_epoch"] in checked
     assert np.array(result["class_weights"]).shape == (5, 3)
@@ -267,9 +298,11 @@ def test_train_chexpert_end_to_end_and_learns():
 
 def test_train_chexpert_patience_counts_validation_checks():
     # lr 0: nothing improves after the first check (epoch 2); patience 2 checks = epochs 4 and 6
-    result = train_chexpert(_chexpert_model(), *_chexpert_loaders(),
-                            {"lr": 0.0, "max_epochs": 30, "validate_every_epochs": 2,
-                             "early_stopping_patience": 2, "verbose": False})
+    result = train_chexpert(
+        _chexpert_model(),
+        *_chexpert_loaders(),
+        {"lr": 0.0, "max_epochs": 30, "validate_every_epochs": 2, "early_stopping_patience": 2, "verbose": False},
+    )
     assert result["stopped_early"] and result["n_epochs"] == 6 and result["best_epoch"] == 2
 
 
@@ -280,8 +313,16 @@ def _mustard_data(n: int = 120, dim: int = 10):
     rng = np.random.default_rng(0)
     x = rng.normal(size=(n, dim)).astype(np.float32)
     thirds, ninths = [-0.4, 0.4], np.linspace(-1.2, 1.2, 8)
-    labels = np.stack([x[:, 0] > 0, np.digitize(x[:, 1], thirds), np.digitize(x[:, 2], thirds),
-                       np.digitize(x[:, 3], ninths), np.digitize(x[:, 4], ninths)], axis=1).astype(np.int64)
+    labels = np.stack(
+        [
+            x[:, 0] > 0,
+            np.digitize(x[:, 1], thirds),
+            np.digitize(x[:, 2], thirds),
+            np.digitize(x[:, 3], ninths),
+            np.digitize(x[:, 4], ninths),
+        ],
+        axis=1,
+    ).astype(np.int64)
     return x, labels
 
 
@@ -301,13 +342,18 @@ def test_train_mustard_end_to_end_and_learns():
     train_idx, val_idx = validation_split(np.arange(90), 0.2, seed=0, strata=labels[:90, 0])
     torch.manual_seed(0)
     model = MultiTaskModel(MustardProjection.for_head("classical", 10, d=6), ClassicalHeads(6, (1, 3, 3, 9, 9)))
-    result = train_mustard(model, x, labels, train_idx, val_idx, np.arange(90, 120),
-                           {"task_weight": 1.0, "lr": 1e-2, "max_epochs": 15, "verbose": False})
-    assert set(result) == {"test", "validation", "val_sarcasm_f1", "best_epoch", "n_epochs", "history",
-                           "wall_time_s", "settings"}
+    result = train_mustard(
+        model,
+        x,
+        labels,
+        train_idx,
+        val_idx,
+        np.arange(90, 120),
+        {"task_weight": 1.0, "lr": 1e-2, "max_epochs": 15, "verbose": False},
+    )
+    assert set(result) == {"test", "validation", "val_sarcasm_f1", "best_epoch", "n_epochs", "history", "wall_time_s", "settings"}
     assert result["n_epochs"] == 15
-    assert list(result["test"]) == ["sarcasm", "sentiment_implicit", "sentiment_explicit", "emotion_implicit",
-                                    "emotion_explicit"]
+    assert list(result["test"]) == ["sarcasm", "sentiment_implicit", "sentiment_explicit", "emotion_implicit", "emotion_explicit"]
     assert len(result["history"]) == 15
     best = max(result["history"], key=lambda h: h["val_sarcasm_f1"])
     assert (result["best_epoch"], result["val_sarcasm_f1"]) == (best["epoch"], best["val_sarcasm_f1"])
@@ -321,9 +367,23 @@ def test_train_mustard_qmtl_head_with_per_task_weights():
     config = QMTLConfig(n_qubits=13, n_layers=1, task_outputs=(1, 3, 3, 9, 9), task_qubits=(1, 2, 2, 4, 4))
     torch.manual_seed(0)
     model = MultiTaskModel(MustardProjection.for_head("qmtl", 6, d=13), QMTLHead(config))
-    result = train_mustard(model, x, labels, np.arange(24), np.arange(24, 32), np.arange(32, 40),
-                           {"task_weight": [0.2] * 5, "max_epochs": 2, "verbose": False})
+    result = train_mustard(
+        model,
+        x,
+        labels,
+        np.arange(24),
+        np.arange(24, 32),
+        np.arange(32, 40),
+        {"task_weight": [0.2] * 5, "max_epochs": 2, "verbose": False},
+    )
     assert len(result["history"]) == 2 and result["best_epoch"] in (1, 2)
     with pytest.raises(ValueError, match="task weights"):
-        train_mustard(model, x, labels, np.arange(24), np.arange(24, 32), np.arange(32, 40),
-                      {"task_weight": [0.2] * 4, "max_epochs": 1, "verbose": False})
+        train_mustard(
+            model,
+            x,
+            labels,
+            np.arange(24),
+            np.arange(24, 32),
+            np.arange(32, 40),
+            {"task_weight": [0.2] * 4, "max_epochs": 1, "verbose": False},
+        )

@@ -52,9 +52,20 @@ REAL_ROWS = {"train.csv": 223_414, "valid.csv": 234}  # data rows of the real CS
 _SPLIT_FOLDERS = ("train", "valid", "test")
 META_COLUMNS = ("Path", "Sex", "Age", "Frontal/Lateral", "AP/PA")
 OBSERVATIONS = (
-    "No Finding", "Enlarged Cardiomediastinum", "Cardiomegaly", "Lung Opacity", "Lung Lesion", "Edema",
-    "Consolidation", "Pneumonia", "Atelectasis", "Pneumothorax", "Pleural Effusion", "Pleural Other",
-    "Fracture", "Support Devices",
+    "No Finding",
+    "Enlarged Cardiomediastinum",
+    "Cardiomegaly",
+    "Lung Opacity",
+    "Lung Lesion",
+    "Edema",
+    "Consolidation",
+    "Pneumonia",
+    "Atelectasis",
+    "Pneumothorax",
+    "Pleural Effusion",
+    "Pleural Other",
+    "Fracture",
+    "Support Devices",
 )
 # The five competition tasks, in the order of BENCHMARKS["chexpert"].task_names.
 TASK_COLUMNS = ("Atelectasis", "Cardiomegaly", "Consolidation", "Edema", "Pleural Effusion")
@@ -86,8 +97,7 @@ def chexpert_dir(root: Path | str | None = None) -> Path:
     return Path(os.environ.get("QMTL_CHEXPERT_DIR", data_dir() / FOLDER_NAME))
 
 
-def load_chexpert(split: str = "train", root: Path | str | None = None,
-                  check_images: bool = False) -> pd.DataFrame:
+def load_chexpert(split: str = "train", root: Path | str | None = None, check_images: bool = False) -> pd.DataFrame:
     """The rows of ``<root>/<split>.csv`` (validated by :func:`read_chexpert_csv`).
 
     ``check_images=True`` also checks that every image exists and is a readable, non-empty image
@@ -127,32 +137,50 @@ def read_chexpert_csv(path: Path | str) -> pd.DataFrame:
         if empty:  # a blank line or a spreadsheet's row of empty cells: dropped
             continue
         if fields > width:
-            raise DataFormatError(path, f"{fields} fields but the header has {width}; remove the extra commas "
-                                        "(or quote cells that hold a comma)", line=start)
+            raise DataFormatError(
+                path,
+                f"{fields} fields but the header has {width}; remove the extra commas (or quote cells that hold a comma)",
+                line=start,
+            )
         kept.append((start, end))
     last = next((r for r in reversed(records[1:]) if not r[3]), None)
     if last is not None and last[2] < width and not lines[-1].endswith(("\n", "\r")):
-        raise DataFormatError(path, f"the last row has {last[2]} of the header's {width} fields and the file does not "
-                                    "end with a line break: the file looks truncated (a download or copy cut off "
-                                    "mid-row). Download (or unzip) it again", line=last[0])
+        raise DataFormatError(
+            path,
+            f"the last row has {last[2]} of the header's {width} fields and the file does not "
+            "end with a line break: the file looks truncated (a download or copy cut off "
+            "mid-row). Download (or unzip) it again",
+            line=last[0],
+        )
     if not kept:
-        raise DataFormatError(path, "the file holds its header but no data rows: it was cut short or saved without "
-                                    "its rows; download (or unzip) it again", line=1)
-    text = "".join(lines[: records[0][1]] + [line for start, end in kept for line in lines[start - 1: end]])
+        raise DataFormatError(
+            path,
+            "the file holds its header but no data rows: it was cut short or saved without "
+            "its rows; download (or unzip) it again",
+            line=1,
+        )
+    text = "".join(lines[: records[0][1]] + [line for start, end in kept for line in lines[start - 1 : end]])
     frame = pd.read_csv(io.StringIO(text), dtype={"Path": str, "Sex": str, "Frontal/Lateral": str})
     if len(frame) != len(kept):
-        raise DataFormatError(path, f"pandas reads {len(frame)} rows but the file holds {len(kept)} records; "
-                                    "re-export it as a plain CSV")
+        raise DataFormatError(
+            path, f"pandas reads {len(frame)} rows but the file holds {len(kept)} records; re-export it as a plain CSV"
+        )
     frame.index = pd.Index([start for start, _ in kept], name="line")
     if "Path" in frame.columns:
         no_path = frame["Path"].isna().to_numpy() | (frame["Path"].str.strip() == "").to_numpy()
         if no_path.any():
-            raise DataFormatError(path, "the row has no Path (the image file) but other fields; fill in its "
-                                        "Path or delete the line", line=int(frame.index[np.argmax(no_path)]))
+            raise DataFormatError(
+                path,
+                "the row has no Path (the image file) but other fields; fill in its Path or delete the line",
+                line=int(frame.index[np.argmax(no_path)]),
+            )
     missing = [c for c in REQUIRED_COLUMNS if c not in frame.columns]
     if missing:
-        raise DataFormatError(path, f"missing column {missing[0]!r} (required: {', '.join(REQUIRED_COLUMNS)}); "
-                              "is this a CheXpert train.csv/valid.csv?", line=1)
+        raise DataFormatError(
+            path,
+            f"missing column {missing[0]!r} (required: {', '.join(REQUIRED_COLUMNS)}); is this a CheXpert train.csv/valid.csv?",
+            line=1,
+        )
     frame.attrs["source"] = str(path)
     encode_labels(frame)
     _check_row_count(Path(path), len(frame))
@@ -163,12 +191,18 @@ def _check_delimiter(path: Path | str, header: str) -> None:
     """A header without commas but with tabs or semicolons: the file is no comma-separated CSV."""
     if "," in header:
         return
-    for delimiter, name, source in (("\t", "tabs", "a spreadsheet's \"Unicode text\" or \"Text (tab delimited)\""),
-                                    (";", "semicolons", "a European spreadsheet's \"CSV\"")):
+    for delimiter, name, source in (
+        ("\t", "tabs", 'a spreadsheet\'s "Unicode text" or "Text (tab delimited)"'),
+        (";", "semicolons", 'a European spreadsheet\'s "CSV"'),
+    ):
         if delimiter in header:
-            raise DataFormatError(path, f"the header is separated by {name}, not commas ({source} export?); save the "
-                                        "file as \"CSV UTF-8 (comma delimited)\", or use the CSV from the CheXpert "
-                                        "archive", line=1)
+            raise DataFormatError(
+                path,
+                f"the header is separated by {name}, not commas ({source} export?); save the "
+                'file as "CSV UTF-8 (comma delimited)", or use the CSV from the CheXpert '
+                "archive",
+                line=1,
+            )
 
 
 def _check_row_count(path: Path, n: int) -> None:
@@ -176,12 +210,19 @@ def _check_row_count(path: Path, n: int) -> None:
     has a ``latents.csv`` beside it) holds fewer rows than the release: cut at a line boundary?"""
     name = path.name[:-3] if path.name.endswith(".gz") else path.name
     expected = REAL_ROWS.get(name)
-    if (expected is None or n >= expected or path.parent.name not in (FOLDER_NAME, FULL_FOLDER_NAME)
-            or (path.parent / LATENTS_FILE).exists()):
+    if (
+        expected is None
+        or n >= expected
+        or path.parent.name not in (FOLDER_NAME, FULL_FOLDER_NAME)
+        or (path.parent / LATENTS_FILE).exists()
+    ):
         return
-    warnings.warn(f"{path} holds {n:,} data rows, but {path.parent.name}'s {name} has {expected:,}: the file may "
-                  "have been cut short at a line break (an interrupted download or unzip). Unless you trimmed it on "
-                  "purpose, download (or unzip) it again", stacklevel=3)
+    warnings.warn(
+        f"{path} holds {n:,} data rows, but {path.parent.name}'s {name} has {expected:,}: the file may "
+        "have been cut short at a line break (an interrupted download or unzip). Unless you trimmed it on "
+        "purpose, download (or unzip) it again",
+        stacklevel=3,
+    )
 
 
 def _records(path: Path | str, lines: list[str]) -> list[tuple[int, int, int, bool]]:
@@ -210,8 +251,11 @@ def encode_labels(frame: pd.DataFrame) -> np.ndarray:
             i = int(np.flatnonzero(bad)[0])
             source, line, which = _where(frame, i)
             raise DataFormatError(
-                source, f"{which}column {column!r} has label value {str(raw.iloc[i])!r}; allowed are 1.0 (positive), "
-                        "0.0 (negative), -1.0 (uncertain) or blank: correct that cell", line=line)
+                source,
+                f"{which}column {column!r} has label value {str(raw.iloc[i])!r}; allowed are 1.0 (positive), "
+                "0.0 (negative), -1.0 (uncertain) or blank: correct that cell",
+                line=line,
+            )
         for value, cls in LABEL_TO_CLASS.items():
             out[(values == value).to_numpy(), t] = cls
     return out
@@ -228,8 +272,10 @@ def _where(frame: pd.DataFrame, position: int) -> tuple[str, int | None, str]:
 def _dataset_folder(parts: tuple[str, ...]) -> bool:
     """Whether the first of a ``Path``'s parts names the dataset's folder (``CheXpert-v1.0-small``,
     ``CheXpert-v1.0``, or any name before ``train/``, ``valid/`` or ``test/``)."""
-    return bool(parts) and (parts[0] in (FOLDER_NAME, FULL_FOLDER_NAME)
-                            or (len(parts) > 2 and parts[1] in _SPLIT_FOLDERS and parts[0] not in _SPLIT_FOLDERS))
+    return bool(parts) and (
+        parts[0] in (FOLDER_NAME, FULL_FOLDER_NAME)
+        or (len(parts) > 2 and parts[1] in _SPLIT_FOLDERS and parts[0] not in _SPLIT_FOLDERS)
+    )
 
 
 def image_path(root: Path | str, path_value: str) -> Path:
@@ -243,17 +289,18 @@ def image_path(root: Path | str, path_value: str) -> Path:
 
 def _bad_image(frame: pd.DataFrame, position: int, path: Path, problem: str, advice: str) -> DataFormatError:
     source, line, which = _where(frame, position)
-    return DataFormatError(source, f"{which}image {path} (Path {frame['Path'].iloc[position]!r}) {problem}; {advice}",
-                           line=line)
+    return DataFormatError(source, f"{which}image {path} (Path {frame['Path'].iloc[position]!r}) {problem}; {advice}", line=line)
 
 
 def _missing_image(frame: pd.DataFrame, position: int, path: Path, root: Path | str | None = None) -> DataFormatError:
     advice = "the image folders train/ and valid/ must sit next to the CSV files"
     parts = PurePosixPath(frame["Path"].iloc[position]).parts
     if root is not None and parts and {parts[0], Path(root).name} == {FOLDER_NAME, FULL_FOLDER_NAME}:
-        advice += (f"; the CSV's Path names the release {parts[0]!r} but the images are looked for in "
-                   f"{Path(root).name!r} ({root}): a CSV of the other release? Its images have the same names below "
-                   "train/ and valid/; check that they are there, or use the CSV that came with these images")
+        advice += (
+            f"; the CSV's Path names the release {parts[0]!r} but the images are looked for in "
+            f"{Path(root).name!r} ({root}): a CSV of the other release? Its images have the same names below "
+            "train/ and valid/; check that they are there, or use the CSV that came with these images"
+        )
     return _bad_image(frame, position, path, "does not exist", advice)
 
 
@@ -282,8 +329,9 @@ def check_image_files(frame: pd.DataFrame, root: Path | str) -> None:
             raise _unreadable_image(frame, position, path, err) from None
 
 
-def select_subset(frame: pd.DataFrame, n_male: int = 10_000, n_female: int = 10_000, seed: int = 0,
-                  frontal_only: bool = False) -> pd.DataFrame:
+def select_subset(
+    frame: pd.DataFrame, n_male: int = 10_000, n_female: int = 10_000, seed: int = 0, frontal_only: bool = False
+) -> pd.DataFrame:
     """The paper's 20,000-image subset (Appendix A.2): ``n_male`` rows with Sex "Male" and
     ``n_female`` with Sex "Female", drawn without replacement; deterministic for a seed and CSV.
 
@@ -297,9 +345,11 @@ def select_subset(frame: pd.DataFrame, n_male: int = 10_000, n_female: int = 10_
         candidates = pool.index[pool["Sex"] == sex].to_numpy()
         if len(candidates) < n:
             views = "frontal rows" if frontal_only else "rows"
-            raise ValueError(f"select_subset: need {n} {views} with Sex {sex!r} but "
-                             f"{frame.attrs.get('source', 'the DataFrame')} has {len(candidates)}; "
-                             f"lower n_{sex.lower()}")
+            raise ValueError(
+                f"select_subset: need {n} {views} with Sex {sex!r} but "
+                f"{frame.attrs.get('source', 'the DataFrame')} has {len(candidates)}; "
+                f"lower n_{sex.lower()}"
+            )
         chosen.append(rng.choice(candidates, size=n, replace=False))
     return frame.loc[np.sort(np.concatenate(chosen))]
 
@@ -335,8 +385,9 @@ class ChexpertDataset(Dataset):
     Taught in: 00_data_prep, "CheXpert (Appendix A.2)"
     """
 
-    def __init__(self, frame: pd.DataFrame, root: Path | str, image_size: int = 320, train: bool = False,
-                 in_memory: bool = False):
+    def __init__(
+        self, frame: pd.DataFrame, root: Path | str, image_size: int = 320, train: bool = False, in_memory: bool = False
+    ):
         self.frame, self.root = frame, Path(root)
         self.labels = torch.from_numpy(encode_labels(frame))
         # the file path's transform, or (in memory) the one resize applied when an image is first decoded
@@ -386,20 +437,26 @@ def real_train_csv() -> Path:
     """
     spec = importlib.util.find_spec("torchxrayvision")
     if spec is None or spec.origin is None:
-        raise MissingDataError("the real CheXpert label table ships with the PyPI package torchxrayvision; "
-                               "install it (pip install torchxrayvision==1.5.7, see requirements.txt)")
+        raise MissingDataError(
+            "the real CheXpert label table ships with the PyPI package torchxrayvision; "
+            "install it (pip install torchxrayvision==1.5.7, see requirements.txt)"
+        )
     path = Path(spec.origin).parent / "data" / "chexpert_train.csv.gz"
     if not path.is_file():
-        raise MissingDataError(f"{path} is missing from the installed torchxrayvision; reinstall it "
-                               "(pip install --force-reinstall torchxrayvision==1.5.7)")
+        raise MissingDataError(
+            f"{path} is missing from the installed torchxrayvision; reinstall it "
+            "(pip install --force-reinstall torchxrayvision==1.5.7)"
+        )
     return path
 
 
 @lru_cache(maxsize=1)
 def _count_labels() -> pd.DataFrame:
     frame = pd.read_csv(real_train_csv(), usecols=list(TASK_COLUMNS))
-    counts = {name: [(frame[c] == v).sum() for c in TASK_COLUMNS]
-              for name, v in (("positive", 1.0), ("negative", 0.0), ("uncertain", -1.0))}
+    counts = {
+        name: [(frame[c] == v).sum() for c in TASK_COLUMNS]
+        for name, v in (("positive", 1.0), ("negative", 0.0), ("uncertain", -1.0))
+    }
     counts["blank"] = [frame[c].isna().sum() for c in TASK_COLUMNS]
     return pd.DataFrame(counts, index=pd.Index(TASK_COLUMNS, name="task")).astype(np.int64)
 
@@ -420,13 +477,15 @@ LATENTS_FILE = "latents.csv"  # the demo's generator factors per image (not in t
 _FACTORS = ("heart", "fluid", "opacity", "collapse")
 # Score of each task = MIXING @ factors (rows of unit norm, so every score is N(0, 1)); the shared
 # factors give the tasks the correlated structure a multi-task head can exploit.
-_MIXING = np.array([
-    [0.0, 0.6, 0.0, 0.8],  # Atelectasis: volume loss, with fluid
-    [1.0, 0.0, 0.0, 0.0],  # Cardiomegaly: heart shadow
-    [0.0, 0.0, 0.8, 0.6],  # Consolidation: focal opacity, with volume loss
-    [0.6, 0.8, 0.0, 0.0],  # Edema: congestion = heart + fluid (and a perihilar haze)
-    [0.0, 1.0, 0.0, 0.0],  # Pleural Effusion: basal fluid
-])
+_MIXING = np.array(
+    [
+        [0.0, 0.6, 0.0, 0.8],  # Atelectasis: volume loss, with fluid
+        [1.0, 0.0, 0.0, 0.0],  # Cardiomegaly: heart shadow
+        [0.0, 0.0, 0.8, 0.6],  # Consolidation: focal opacity, with volume loss
+        [0.6, 0.8, 0.0, 0.0],  # Edema: congestion = heart + fluid (and a perihilar haze)
+        [0.0, 1.0, 0.0, 0.0],  # Pleural Effusion: basal fluid
+    ]
+)
 _LABEL_NOISE = 0.5  # std of the reader noise added to each score before thresholding
 
 
@@ -444,8 +503,9 @@ def _demo_labels(scores: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     for t, column in enumerate(TASK_COLUMNS):
         row = freq.loc[column]
         labelled = row["negative"] + row["uncertain"] + row["positive"]
-        cuts = [NormalDist(0, std).inv_cdf(q) for q in
-                (row["negative"] / labelled, (row["negative"] + row["uncertain"]) / labelled)]
+        cuts = [
+            NormalDist(0, std).inv_cdf(q) for q in (row["negative"] / labelled, (row["negative"] + row["uncertain"]) / labelled)
+        ]
         labels[:, t] = np.select([noisy[:, t] < cuts[0], noisy[:, t] < cuts[1]], [0.0, -1.0], 1.0)
         labels[rng.random(len(scores)) < row["blank"] / row.sum(), t] = np.nan
     return labels
@@ -489,8 +549,7 @@ def _demo_images(factors: np.ndarray, edema: np.ndarray, size: int, rng: np.rand
     return (np.clip(img, 0.0, 1.0) * 255).round().astype(np.uint8)
 
 
-def make_chexpert_demo(out_dir: Path | str, n_samples: int = 2000, image_size: int = 64,
-                       seed: int = 0) -> Path:
+def make_chexpert_demo(out_dir: Path | str, n_samples: int = 2000, image_size: int = 64, seed: int = 0) -> Path:
     """Write a synthetic ``CheXpert-v1.0-small`` folder under ``out_dir`` and return its path.
 
     It holds ``train.csv`` in the real format (all 19 columns; the five tasks as 1.0/0.0/-1.0/blank,
@@ -511,14 +570,16 @@ def make_chexpert_demo(out_dir: Path | str, n_samples: int = 2000, image_size: i
     rng = np.random.default_rng(seed)
     factors = rng.standard_normal((n_samples, len(_FACTORS)))
     scores = factors @ _MIXING.T
-    frame = pd.DataFrame({
-        "Path": [f"{FOLDER_NAME}/train/patient{i + 1:05d}/study1/view1_frontal.png" for i in range(n_samples)],
-        "Sex": np.where(rng.random(n_samples) < 0.594, "Male", "Female"),  # real: 59.4 % male
-        "Age": np.clip(rng.normal(60.0, 18.0, n_samples), 18, 90).round().astype(int),
-        "Frontal/Lateral": "Frontal",
-        "AP/PA": np.where(rng.random(n_samples) < 0.85, "AP", "PA"),
-        **{c: np.nan for c in OBSERVATIONS},
-    })
+    frame = pd.DataFrame(
+        {
+            "Path": [f"{FOLDER_NAME}/train/patient{i + 1:05d}/study1/view1_frontal.png" for i in range(n_samples)],
+            "Sex": np.where(rng.random(n_samples) < 0.594, "Male", "Female"),  # real: 59.4 % male
+            "Age": np.clip(rng.normal(60.0, 18.0, n_samples), 18, 90).round().astype(int),
+            "Frontal/Lateral": "Frontal",
+            "AP/PA": np.where(rng.random(n_samples) < 0.85, "AP", "PA"),
+            **{c: np.nan for c in OBSERVATIONS},
+        }
+    )
     frame[list(TASK_COLUMNS)] = _demo_labels(scores, rng)
     images = _demo_images(factors, scores[:, TASK_COLUMNS.index("Edema")], image_size, rng)
     root = Path(out_dir) / FOLDER_NAME

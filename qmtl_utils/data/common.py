@@ -57,9 +57,12 @@ def _not_utf8(path: Path | str, number: int, raw: bytes, offset: int) -> DataFor
     """The error for byte ``raw[offset]`` of line ``number`` (its bytes ``raw``), which is not UTF-8."""
     column = len(raw[:offset].decode("utf-8", errors="replace")) + 1
     return DataFormatError(
-        path, f"byte 0x{raw[offset]:02X} (column {column}) is not UTF-8: the file was saved in another "
-              "encoding, most likely cp1252 (what Windows spreadsheet software writes). Re-save it as UTF-8 "
-              f"(a spreadsheet's \"CSV UTF-8\" format, or {_resave(path, 'cp1252')}) and load it again", line=number)
+        path,
+        f"byte 0x{raw[offset]:02X} (column {column}) is not UTF-8: the file was saved in another "
+        "encoding, most likely cp1252 (what Windows spreadsheet software writes). Re-save it as UTF-8 "
+        f'(a spreadsheet\'s "CSV UTF-8" format, or {_resave(path, "cp1252")}) and load it again',
+        line=number,
+    )
 
 
 def _open(path: Path | str):
@@ -83,7 +86,7 @@ def _utf16(head: bytes) -> str | None:
     pairs = len(head) // 2
     if pairs < 2:
         return None
-    even, odd = head[0: 2 * pairs: 2].count(0), head[1: 2 * pairs: 2].count(0)
+    even, odd = head[0 : 2 * pairs : 2].count(0), head[1 : 2 * pairs : 2].count(0)
     if odd >= 0.3 * pairs and even <= odd // 20:
         return "utf-16-le"
     if even >= 0.3 * pairs and odd <= even // 20:
@@ -97,15 +100,21 @@ def _encoding(path: Path | str) -> str | None:
     with _open(path) as fh:
         head = fh.read(4096)
     if head.startswith(b"PK\x03\x04"):
-        raise DataFormatError(path, "is a ZIP archive, not text: an Excel workbook (.xlsx) saved under this name, "
-                                    "or an archive not unpacked. Save the sheet as \"CSV UTF-8\" (or unzip the "
-                                    "archive) and load it again")
+        raise DataFormatError(
+            path,
+            "is a ZIP archive, not text: an Excel workbook (.xlsx) saved under this name, "
+            'or an archive not unpacked. Save the sheet as "CSV UTF-8" (or unzip the '
+            "archive) and load it again",
+        )
     if head.startswith(b"\x1f\x8b"):
         name = shlex.quote(str(path))
-        raise DataFormatError(path, f"is gzip-compressed, but its name does not end in .gz: rename it "
-                                    f"(`mv {name} {shlex.quote(f'{path}.gz')}`, read as it is) or decompress it "
-                                    f"(`gunzip -c < {name} > {shlex.quote(f'{path}.txt')}` and "
-                                    f"`mv {shlex.quote(f'{path}.txt')} {name}`)")
+        raise DataFormatError(
+            path,
+            f"is gzip-compressed, but its name does not end in .gz: rename it "
+            f"(`mv {name} {shlex.quote(f'{path}.gz')}`, read as it is) or decompress it "
+            f"(`gunzip -c < {name} > {shlex.quote(f'{path}.txt')}` and "
+            f"`mv {shlex.quote(f'{path}.txt')} {name}`)",
+        )
     return _utf16(head)
 
 
@@ -120,10 +129,13 @@ def _read_utf16(path: Path | str, codec: str) -> str:
         start = err.start - err.start % 2
         before = data[:start].decode(codec, errors="replace")
         line = before.count("\n") + before.count("\r") - before.count("\r\n") + 1
-        raise DataFormatError(path, f"the file is UTF-16 (Excel's \"Unicode text\"), but byte {err.start} is not valid "
-                                    f"UTF-16 ({err.reason}): the file is damaged or cut short. Re-save it as UTF-8 "
-                                    f"(\"CSV UTF-8\", or {_resave(path, 'utf-16')}) and load it again",
-                              line=line) from None
+        raise DataFormatError(
+            path,
+            f'the file is UTF-16 (Excel\'s "Unicode text"), but byte {err.start} is not valid '
+            f"UTF-16 ({err.reason}): the file is damaged or cut short. Re-save it as UTF-8 "
+            f'("CSV UTF-8", or {_resave(path, "utf-16")}) and load it again',
+            line=line,
+        ) from None
     return text[1:] if text.startswith("\ufeff") else text
 
 
@@ -150,7 +162,7 @@ def text_lines(path: Path | str) -> Iterator[str]:
     number = 0
     with _open(path) as fh:
         for chunk in fh:
-            for raw in (_split_cr(chunk) if b"\r" in chunk else (chunk,)):
+            for raw in _split_cr(chunk) if b"\r" in chunk else (chunk,):
                 number += 1
                 try:
                     text = raw.decode("utf-8")
@@ -173,12 +185,11 @@ def read_text(path: Path | str) -> str:
         start = max(before.rfind(b"\n"), before.rfind(b"\r")) + 1
         ends = [i for i in (data.find(b"\n", err.start), data.find(b"\r", err.start)) if i >= 0]
         line = before.count(b"\n") + before.count(b"\r") - before.count(b"\r\n") + 1
-        raise _not_utf8(path, line, data[start: min(ends, default=None)], err.start - start) from None
+        raise _not_utf8(path, line, data[start : min(ends, default=None)], err.start - start) from None
     return text[1:] if text.startswith("\ufeff") else text
 
 
-def csv_records(path: Path | str, lines: Iterable[str] | None = None,
-                **reader_options) -> Iterator[tuple[int, list[str]]]:
+def csv_records(path: Path | str, lines: Iterable[str] | None = None, **reader_options) -> Iterator[tuple[int, list[str]]]:
     """``(line, cells)`` of each record of a CSV/TSV file read by :func:`text_lines` (so a file that
     is not UTF-8 is a clear error), or of its ``lines`` already read: ``line`` is the record's first
     line in the file, 1-based. ``reader_options`` go to :func:`csv.reader` (e.g. ``delimiter="\t"``).
@@ -194,14 +205,19 @@ def csv_records(path: Path | str, lines: Iterable[str] | None = None,
             name, fixed = shlex.quote(str(path)), shlex.quote(f"{path}.fixed")
             if "new-line character" in str(err):
                 raise DataFormatError(
-                    path, f"cannot be split into fields ({err}): a line break in the middle of a line (old Mac `\\r` "
-                          f"line ends mixed with others?). Convert them (`tr '\\r' '\\n' < {name} > {fixed}` and "
-                          f"`mv {fixed} {name}`, or re-save the file as \"CSV UTF-8\") and load it again",
-                    line=max(line, reader.line_num)) from None
+                    path,
+                    f"cannot be split into fields ({err}): a line break in the middle of a line (old Mac `\\r` "
+                    f"line ends mixed with others?). Convert them (`tr '\\r' '\\n' < {name} > {fixed}` and "
+                    f'`mv {fixed} {name}`, or re-save the file as "CSV UTF-8") and load it again',
+                    line=max(line, reader.line_num),
+                ) from None
             raise DataFormatError(
-                path, f"the record starting here cannot be split into fields ({err}): a quote (\") opened on this line "
-                      "and never closed takes in the lines after it? Close or remove that quote (or re-save the file "
-                      "as \"CSV UTF-8\") and load it again", line=line) from None
+                path,
+                f'the record starting here cannot be split into fields ({err}): a quote (") opened on this line '
+                "and never closed takes in the lines after it? Close or remove that quote (or re-save the file "
+                'as "CSV UTF-8") and load it again',
+                line=line,
+            ) from None
         yield line, row
         line = reader.line_num + 1
 
@@ -232,5 +248,4 @@ def data_dir() -> Path:
 
 def hub_offline() -> bool:
     """True when Hugging Face hub downloads are switched off (``HF_HUB_OFFLINE=1``/``HF_DATASETS_OFFLINE=1``)."""
-    return any(os.environ.get(name, "").lower() in ("1", "true", "yes")
-               for name in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE"))
+    return any(os.environ.get(name, "").lower() in ("1", "true", "yes") for name in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE"))

@@ -43,8 +43,9 @@ def cap_rows(labels, cap: int | None, seed: int, regression: bool = False) -> np
     n = len(labels)
     if cap is None or cap >= n:
         return np.arange(n)
-    strata = (np.searchsorted(np.quantile(labels, [0.2, 0.4, 0.6, 0.8]), labels, side="right") if regression
-              else labels.astype(int))
+    strata = (
+        np.searchsorted(np.quantile(labels, [0.2, 0.4, 0.6, 0.8]), labels, side="right") if regression else labels.astype(int)
+    )
     rng = np.random.default_rng(seed)
     groups = [np.flatnonzero(strata == s) for s in np.unique(strata)]
     exact = np.array([cap * len(g) / n for g in groups])
@@ -88,9 +89,13 @@ def glue_dataset(cache: Cache, settings: dict, *, compute: bool = False) -> Entr
             tasks = glue.load_glue({**settings, "tasks": names})
         full = {name: {split: len(task.split(split)) for split in glue.SPLITS} for name, task in tasks.items()}
         caps = {"train": settings.get("train_cap"), "validation": settings.get("dev_cap")}
-        kept = {name: {split: cap_rows(task.split(split)["label"], caps[split], settings["seed"],
-                                       regression=name == "stsb")
-                       for split in glue.SPLITS} for name, task in tasks.items()}
+        kept = {
+            name: {
+                split: cap_rows(task.split(split)["label"], caps[split], settings["seed"], regression=name == "stsb")
+                for split in glue.SPLITS
+            }
+            for name, task in tasks.items()
+        }
         if settings["source"] == "demo":
             oracle = []
             for name, task in tasks.items():  # the round trip through TSV keeps the row order
@@ -98,16 +103,20 @@ def glue_dataset(cache: Cache, settings: dict, *, compute: bool = False) -> Entr
                 if not np.allclose(generated["label"].to_numpy(float), task.validation["label"].to_numpy(float)):
                     raise AssertionError(f"demo {name}: validation rows changed order when written and read back")
                 rows = kept[name]["validation"]
-                oracle.append(pd.DataFrame({"task": name, "row": np.arange(len(rows)),
-                                            "oracle": generated["oracle"].to_numpy(float)[rows]}))
+                oracle.append(
+                    pd.DataFrame({"task": name, "row": np.arange(len(rows)), "oracle": generated["oracle"].to_numpy(float)[rows]})
+                )
             write_csv(pd.concat(oracle, ignore_index=True), folder / "oracle.csv")
         for name, task in tasks.items():
             for split in glue.SPLITS:
-                write_csv(task.split(split).iloc[kept[name][split]].reset_index(drop=True),
-                          folder / f"{name}_{split}.csv")
-        return {"source": settings["source"], "loaded_from": sorted({t.source.split(":")[0] for t in tasks.values()}),
-                "tasks": names, "n_full": full,
-                "n": {name: {split: len(kept[name][split]) for split in glue.SPLITS} for name in tasks}}
+                write_csv(task.split(split).iloc[kept[name][split]].reset_index(drop=True), folder / f"{name}_{split}.csv")
+        return {
+            "source": settings["source"],
+            "loaded_from": sorted({t.source.split(":")[0] for t in tasks.values()}),
+            "tasks": names,
+            "n_full": full,
+            "n": {name: {split: len(kept[name][split]) for split in glue.SPLITS} for name in tasks},
+        }
 
     return _entry(cache, "data_glue", settings, write, compute)
 
@@ -128,8 +137,11 @@ def read_glue(entry: Entry) -> dict:
         return data
 
     source, present = entry.manifest["meta"]["source"], entry.manifest["meta"]["n"]
-    return {name: glue.GlueTask(name, frame(name, "train"), frame(name, "validation"), source)
-            for name in glue.GLUE_TASKS if name in present}
+    return {
+        name: glue.GlueTask(name, frame(name, "train"), frame(name, "validation"), source)
+        for name in glue.GLUE_TASKS
+        if name in present
+    }
 
 
 # --------------------------------------------------------------------------- CheXpert
@@ -148,15 +160,15 @@ def chexpert_dataset(cache: Cache, settings: dict, *, compute: bool = False) -> 
 
     def write(folder: Path) -> dict:
         if settings["source"] == "demo":
-            root = chexpert.make_chexpert_demo(folder / "images", settings["n_samples"],
-                                               settings["image_size"], settings["seed"])
+            root = chexpert.make_chexpert_demo(folder / "images", settings["n_samples"], settings["image_size"], settings["seed"])
             image_root = str(root.relative_to(folder))
         else:
             root = chexpert.chexpert_dir()
             image_root = str(root.resolve())
         frame = chexpert.load_chexpert("train", root=root)
-        subset = chexpert.select_subset(frame, settings["n_male"], settings["n_female"], settings["seed"],
-                                        settings.get("frontal_only", False))
+        subset = chexpert.select_subset(
+            frame, settings["n_male"], settings["n_female"], settings["seed"], settings.get("frontal_only", False)
+        )
         chexpert.check_image_files(subset, root)
         write_csv(subset, folder / "subset.csv")
         if settings["source"] == "demo":  # the generator's factors of the subset, for the ceiling
@@ -207,14 +219,20 @@ def mustard_dataset(cache: Cache, settings: dict, *, compute: bool = False) -> E
 
     def write(folder: Path) -> dict:
         if settings["source"] == "demo":
-            demo = mustard.make_mustard_demo(settings.get("n_samples", mustard.N_UTTERANCES), settings["feature_dim"],
-                                             settings["seed"])
+            demo = mustard.make_mustard_demo(
+                settings.get("n_samples", mustard.N_UTTERANCES), settings["feature_dim"], settings["seed"]
+            )
             root = mustard.write_mustard_files(demo, folder / "files")
         else:
             root = mustard.mustard_dir()
-        data = mustard.load_mustard(root, modalities=tuple(settings["modalities"]), seed=settings["seed"],
-                                    expected=None if settings["source"] == "demo" else mustard.N_UTTERANCES,
-                                    require_features=not text, require_splits=text)
+        data = mustard.load_mustard(
+            root,
+            modalities=tuple(settings["modalities"]),
+            seed=settings["seed"],
+            expected=None if settings["source"] == "demo" else mustard.N_UTTERANCES,
+            require_features=not text,
+            require_splits=text,
+        )
         if settings["source"] == "demo":  # the generator's latents, row-aligned, for the ceiling
             position = {key: i for i, key in enumerate(demo.ids)}
             np.save(folder / "latents.npy", demo.latents[[position[key] for key in data.ids]].astype(np.float32))
@@ -229,8 +247,13 @@ def mustard_dataset(cache: Cache, settings: dict, *, compute: bool = False) -> E
         labels = pd.DataFrame({"id": data.ids, **{t: data.labels[t] for t in mustard.TASKS}})
         write_csv(labels, folder / "labels.csv")
         write_json({"folds": [f.tolist() for f in data.folds]}, folder / "folds.json")
-        return {"source": settings["source"], "n": data.n, "feature_dim": int(features.shape[1]),
-                "modalities": modalities, "texts": text}
+        return {
+            "source": settings["source"],
+            "n": data.n,
+            "feature_dim": int(features.shape[1]),
+            "modalities": modalities,
+            "texts": text,
+        }
 
     return _entry(cache, "data_mustard", settings, write, compute)
 

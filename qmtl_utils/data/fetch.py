@@ -101,8 +101,10 @@ AUTHORS_PAGE = "https://github.com/GussailRaat/ACL2020-SE-MUStARD-for-Multimodal
 ANNOTATION_SHEET = "https://docs.google.com/spreadsheets/d/1-qFklf5ZQPirUuQLF6GiyxJYB9YmENLrKrs-P-_r3HI"
 ANNOTATION_FILE = "se_mustard_annotations.csv"
 FEATURES_ZIP = "https://drive.google.com/file/d/1KsP__c28hQyBSanKDYNL-XwBfe18KJPX/view?usp=sharing"
-CHEXPERT_PAGES = ("https://stanfordmlgroup.github.io/competitions/chexpert/",  # as qmtl_utils.data.chexpert says
-                  "https://www.kaggle.com/datasets/ashery/chexpert")
+CHEXPERT_PAGES = (
+    "https://stanfordmlgroup.github.io/competitions/chexpert/",  # as qmtl_utils.data.chexpert says
+    "https://www.kaggle.com/datasets/ashery/chexpert",
+)
 
 GLUE_PAGE = "https://gluebenchmark.com/tasks"
 _GLUE_DIST = "https://dl.fbaipublicfiles.com/glue/data/"
@@ -120,10 +122,16 @@ _GLUE_ZIPS = {
     "rte": ("RTE.zip", 697150, "6bf86de103ecd335f3441bd43574d23fef87ecc695977a63b82d5efb206556ee"),
     "wnli": ("WNLI.zip", 28999, "ae0e8e4d16f4d46d4a0a566ec7ecceccfd3fbfaa4a7a4b4e02848c0f2561ac46"),
 }
-_MRPC_DEV_IDS = ("https://dl.fbaipublicfiles.com/glue/data/mrpc_dev_ids.tsv", 6222,
-                 "971d7767d81b997fd9060ade0ec23c4fc31cbb226a55d1bd4a1bac474eb81dc7")
-_MRPC_TRAIN = ("https://dl.fbaipublicfiles.com/senteval/senteval_data/msr_paraphrase_train.txt", 1047044,
-               "60a9b09084528f0673eedee2b69cb941920f0b8cd0eeccefc464a98768457f89")
+_MRPC_DEV_IDS = (
+    "https://dl.fbaipublicfiles.com/glue/data/mrpc_dev_ids.tsv",
+    6222,
+    "971d7767d81b997fd9060ade0ec23c4fc31cbb226a55d1bd4a1bac474eb81dc7",
+)
+_MRPC_TRAIN = (
+    "https://dl.fbaipublicfiles.com/senteval/senteval_data/msr_paraphrase_train.txt",
+    1047044,
+    "60a9b09084528f0673eedee2b69cb941920f0b8cd0eeccefc464a98768457f89",
+)
 MRPC_PAGE = "https://www.microsoft.com/en-us/download/details.aspx?id=52398"
 MRPC_HEADER = ("Quality", "#1 ID", "#2 ID", "#1 String", "#2 String")
 DOWNLOADS = "glue_data/downloads"  # the distribution's zips wait here until extracted, then go
@@ -226,9 +234,15 @@ def check_sarcasm_json(n: int = mustard.N_UTTERANCES) -> Callable[[Path], None]:
 class _IndexUnpickler(pickle.Unpickler):
     """Unpickles numpy index arrays and nothing else: a downloaded pickle is not trusted to run code."""
 
-    _ALLOWED = {("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
-                ("numpy.core.multiarray", "scalar"), ("numpy._core.multiarray", "scalar"),
-                ("numpy", "ndarray"), ("numpy", "dtype"), ("_codecs", "encode")}
+    _ALLOWED = {
+        ("numpy.core.multiarray", "_reconstruct"),
+        ("numpy._core.multiarray", "_reconstruct"),
+        ("numpy.core.multiarray", "scalar"),
+        ("numpy._core.multiarray", "scalar"),
+        ("numpy", "ndarray"),
+        ("numpy", "dtype"),
+        ("_codecs", "encode"),
+    }
 
     def find_class(self, module: str, name: str):
         if (module, name) not in self._ALLOWED:
@@ -273,8 +287,7 @@ def check_annotation_csv(path: Path) -> None:
         raise ValueError(f"the first line is not UTF-8 text{_looks_like(data)}") from None
     missing = [c for c in ANNOTATION_REQUIRED if c not in header]
     if missing:
-        raise ValueError(f"the first line is not the annotation sheet's header (missing {', '.join(missing)})"
-                         f"{_looks_like(data)}")
+        raise ValueError(f"the first line is not the annotation sheet's header (missing {', '.join(missing)}){_looks_like(data)}")
 
 
 def check_zip(members: Iterable[str]) -> Callable[[Path], None]:
@@ -318,26 +331,75 @@ def default_registry() -> Registry:
     """The public sources (see the module docstring): MUStARD at :data:`MUSTARD_COMMIT`, the live
     annotation sheet, and GLUE's original distribution with the sha256 values on record."""
     mustard_files = (
-        Source("MUStARD sarcasm_data.json", _MUSTARD_RAW + mustard.JSON_FILE, f"mustard/{mustard.JSON_FILE}",
-               sha256=None, check=check_sarcasm_json(), page=MUSTARD_PAGE,
-               note="sha256 not yet recorded: checked structurally, locked on first download"),
-        Source("MUStARD split_indices.p", _MUSTARD_RAW + mustard.SPLIT_FILE, f"mustard/{mustard.SPLIT_FILE}",
-               sha256=None, check=check_split_indices(), page=MUSTARD_PAGE,
-               note="sha256 not yet recorded: checked structurally, locked on first download"),
-        Source("SE-MUStARD annotation sheet", ANNOTATION_SHEET + "/export?format=csv", f"mustard/{ANNOTATION_FILE}",
-               sha256=None, check=check_annotation_csv, page=ANNOTATION_SHEET + "/edit", pinned=False,
-               note="a live Google Sheet, not pinnable: its first download's sha256 is locked"),
+        Source(
+            "MUStARD sarcasm_data.json",
+            _MUSTARD_RAW + mustard.JSON_FILE,
+            f"mustard/{mustard.JSON_FILE}",
+            sha256=None,
+            check=check_sarcasm_json(),
+            page=MUSTARD_PAGE,
+            note="sha256 not yet recorded: checked structurally, locked on first download",
+        ),
+        Source(
+            "MUStARD split_indices.p",
+            _MUSTARD_RAW + mustard.SPLIT_FILE,
+            f"mustard/{mustard.SPLIT_FILE}",
+            sha256=None,
+            check=check_split_indices(),
+            page=MUSTARD_PAGE,
+            note="sha256 not yet recorded: checked structurally, locked on first download",
+        ),
+        Source(
+            "SE-MUStARD annotation sheet",
+            ANNOTATION_SHEET + "/export?format=csv",
+            f"mustard/{ANNOTATION_FILE}",
+            sha256=None,
+            check=check_annotation_csv,
+            page=ANNOTATION_SHEET + "/edit",
+            pinned=False,
+            note="a live Google Sheet, not pinnable: its first download's sha256 is locked",
+        ),
     )
     dist = {}
     for task, (name, size, sha) in _GLUE_ZIPS.items():
-        dist[task] = GlueDist(task, (Source(f"GLUE {name}", _GLUE_DIST + name, f"{DOWNLOADS}/{name}", sha, size,
-                                            check_zip(_glue_members(task)), page=GLUE_PAGE),))
-    dist["mrpc"] = GlueDist("mrpc", (
-        Source("GLUE mrpc_dev_ids.tsv", _MRPC_DEV_IDS[0], f"{DOWNLOADS}/mrpc_dev_ids.tsv",
-               sha256=_MRPC_DEV_IDS[2], size=_MRPC_DEV_IDS[1], check=check_mrpc_dev_ids, page=GLUE_PAGE),
-        Source("MSR msr_paraphrase_train.txt", _MRPC_TRAIN[0], f"{DOWNLOADS}/msr_paraphrase_train.txt",
-               sha256=_MRPC_TRAIN[2], size=_MRPC_TRAIN[1], check=check_mrpc_train, page=MRPC_PAGE),
-    ), build="mrpc")
+        dist[task] = GlueDist(
+            task,
+            (
+                Source(
+                    f"GLUE {name}",
+                    _GLUE_DIST + name,
+                    f"{DOWNLOADS}/{name}",
+                    sha,
+                    size,
+                    check_zip(_glue_members(task)),
+                    page=GLUE_PAGE,
+                ),
+            ),
+        )
+    dist["mrpc"] = GlueDist(
+        "mrpc",
+        (
+            Source(
+                "GLUE mrpc_dev_ids.tsv",
+                _MRPC_DEV_IDS[0],
+                f"{DOWNLOADS}/mrpc_dev_ids.tsv",
+                sha256=_MRPC_DEV_IDS[2],
+                size=_MRPC_DEV_IDS[1],
+                check=check_mrpc_dev_ids,
+                page=GLUE_PAGE,
+            ),
+            Source(
+                "MSR msr_paraphrase_train.txt",
+                _MRPC_TRAIN[0],
+                f"{DOWNLOADS}/msr_paraphrase_train.txt",
+                sha256=_MRPC_TRAIN[2],
+                size=_MRPC_TRAIN[1],
+                check=check_mrpc_train,
+                page=MRPC_PAGE,
+            ),
+        ),
+        build="mrpc",
+    )
     return Registry(mustard_files, {t: dist[t] for t in glue.GLUE_TASKS})
 
 
@@ -396,19 +458,27 @@ class _Lock:
             try:
                 self.files = dict(json.loads(path.read_text(encoding="utf-8")).get("files", {}))
             except (ValueError, AttributeError) as err:
-                raise FetchError(f"{path} is not a valid lock file ({err}); delete it to lock the files "
-                                 "again from scratch") from None
+                raise FetchError(
+                    f"{path} is not a valid lock file ({err}); delete it to lock the files again from scratch"
+                ) from None
 
     def get(self, key: str) -> dict | None:
         return self.files.get(key)
 
     def put(self, key: str, url: str, size: int, sha256: str, recorded: bool) -> None:
-        self.files[key] = {"url": url, "sha256": sha256, "size": size, "recorded": recorded,
-                           "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+        self.files[key] = {
+            "url": url,
+            "sha256": sha256,
+            "size": size,
+            "recorded": recorded,
+            "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        }
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        body = {"about": "sha256 of each fetched file (python -m qmtl_utils.data.fetch): the recorded value where "
-                         "the registry has one, else the first download's (trust on first use). --verify checks them.",
-                "files": dict(sorted(self.files.items()))}
+        body = {
+            "about": "sha256 of each fetched file (python -m qmtl_utils.data.fetch): the recorded value where "
+            "the registry has one, else the first download's (trust on first use). --verify checks them.",
+            "files": dict(sorted(self.files.items())),
+        }
         tmp = self.path.with_name(self.path.name + ".tmp")
         tmp.write_text(json.dumps(body, indent=2) + "\n", encoding="utf-8")
         os.replace(tmp, self.path)
@@ -465,8 +535,17 @@ def _paragraph(text: str) -> str:
 
 
 class _Fetcher:
-    def __init__(self, layout: _Layout, registry: Registry, *, force: bool, timeout: float,
-                 glue_source: str, say: Callable[[str], None], write: bool = True):
+    def __init__(
+        self,
+        layout: _Layout,
+        registry: Registry,
+        *,
+        force: bool,
+        timeout: float,
+        glue_source: str,
+        say: Callable[[str], None],
+        write: bool = True,
+    ):
         self.layout, self.registry, self.force, self.timeout = layout, registry, force, timeout
         self.glue_source, self.say, self.write = glue_source, say, write
         self.lock = _Lock(layout.root / LOCK_FILE)
@@ -483,10 +562,15 @@ class _Fetcher:
     def _by_hand(self, source: Source, path: Path) -> str:
         page = source.page or source.url
         link = "" if page == source.url else f" (direct link: {source.url})"
-        check = (f"keeps it if its sha256 is {source.sha256}" if source.sha256
-                 else f"checks its structure, keeps it and locks its sha256 in {self.lock.path}")
-        return (f"Download it by hand from {page}{link}, put it at {path}, and run `python -m qmtl_utils.data.fetch` "
-                f"again, which {check}.")
+        check = (
+            f"keeps it if its sha256 is {source.sha256}"
+            if source.sha256
+            else f"checks its structure, keeps it and locks its sha256 in {self.lock.path}"
+        )
+        return (
+            f"Download it by hand from {page}{link}, put it at {path}, and run `python -m qmtl_utils.data.fetch` "
+            f"again, which {check}."
+        )
 
     # ----------------------------------------------------------------- one file
 
@@ -508,26 +592,32 @@ class _Fetcher:
         key, locked = self.layout.key(path), self.lock.get(self.layout.key(path))
         if source.sha256:
             if sha != source.sha256 or (source.size is not None and size != source.size):
-                self._fail(f"{path} is already there but it is not the file {source.url} should give: its sha256 is "
-                           f"{sha} ({size:,} bytes), the recorded one is {source.sha256}"
-                           + (f" ({source.size:,} bytes)" if source.size is not None else "")
-                           + ". It may be an older or edited copy or a failed download saved by hand. Delete it, or "
-                             "run again with --force, to download it again.")
+                self._fail(
+                    f"{path} is already there but it is not the file {source.url} should give: its sha256 is "
+                    f"{sha} ({size:,} bytes), the recorded one is {source.sha256}"
+                    + (f" ({source.size:,} bytes)" if source.size is not None else "")
+                    + ". It may be an older or edited copy or a failed download saved by hand. Delete it, or "
+                    "run again with --force, to download it again."
+                )
                 return
             status = "already present, checksum ok"
         elif locked:
             if sha != locked["sha256"]:
-                self._fail(f"{path} is already there but its sha256 is {sha}, not the {locked['sha256']} locked in "
-                           f"{self.lock.path} when it was fetched from {locked.get('url', source.url)} on "
-                           f"{locked.get('at', '?')}. If you replaced it on purpose, run again with --force to check "
-                           "and lock the new file; otherwise delete it to download it again.")
+                self._fail(
+                    f"{path} is already there but its sha256 is {sha}, not the {locked['sha256']} locked in "
+                    f"{self.lock.path} when it was fetched from {locked.get('url', source.url)} on "
+                    f"{locked.get('at', '?')}. If you replaced it on purpose, run again with --force to check "
+                    "and lock the new file; otherwise delete it to download it again."
+                )
                 return
             status = "already present, checksum ok (locked)"
         else:
             problem = self._validate(source, path)
             if problem:
-                self._fail(f"{path} is already there but it is not a valid {source.name}: {problem}. Delete it to "
-                           f"download it again from {source.url}.")
+                self._fail(
+                    f"{path} is already there but it is not a valid {source.name}: {problem}. Delete it to "
+                    f"download it again from {source.url}."
+                )
                 return
             if self.write and not transient:
                 self.lock.put(key, source.url, size, sha, recorded=False)
@@ -557,8 +647,10 @@ class _Fetcher:
 
     def _unreachable(self, source: Source, path: Path, reason: str) -> FetchError:
         host = urlparse(source.url).hostname
-        return FetchError(f"could not download {source.url}: {reason}. This machine seems to be offline or cannot "
-                          f"reach {host}. " + self._by_hand(source, path))
+        return FetchError(
+            f"could not download {source.url}: {reason}. This machine seems to be offline or cannot "
+            f"reach {host}. " + self._by_hand(source, path)
+        )
 
     def _download(self, source: Source, path: Path, transient: bool) -> None:
         part = path.with_name(path.name + ".part")
@@ -576,26 +668,33 @@ class _Fetcher:
         try:
             size, sha = self._stream(source, path, part)
             if source.size is not None and size != source.size:
-                raise FetchError(f"{source.url} gave {size:,} bytes, but the file on record has {source.size:,} "
-                                 f"(sha256 {source.sha256}): it is not that file. Nothing was saved. "
-                                 + self._by_hand(source, path))
+                raise FetchError(
+                    f"{source.url} gave {size:,} bytes, but the file on record has {source.size:,} "
+                    f"(sha256 {source.sha256}): it is not that file. Nothing was saved. " + self._by_hand(source, path)
+                )
             if source.sha256 and sha != source.sha256:
-                raise FetchError(f"checksum mismatch for {source.url}: expected sha256 {source.sha256}, got {sha} "
-                                 f"({size:,} bytes). The download is corrupted, or the file changed at its source; "
-                                 f"nothing was saved. Run again to retry; if it persists, the source has changed: "
-                                 + self._by_hand(source, path))
+                raise FetchError(
+                    f"checksum mismatch for {source.url}: expected sha256 {source.sha256}, got {sha} "
+                    f"({size:,} bytes). The download is corrupted, or the file changed at its source; "
+                    f"nothing was saved. Run again to retry; if it persists, the source has changed: "
+                    + self._by_hand(source, path)
+                )
             problem = None if source.sha256 else self._validate(source, part)
             if problem:
-                raise FetchError(f"{source.url} did not give a valid {source.name}: {problem}. Nothing was saved. "
-                                 + self._by_hand(source, path))
+                raise FetchError(
+                    f"{source.url} did not give a valid {source.name}: {problem}. Nothing was saved. "
+                    + self._by_hand(source, path)
+                )
             key, locked = self.layout.key(path), self.lock.get(self.layout.key(path))
             relock = ""
             if not source.sha256 and not transient and locked and locked["sha256"] != sha:
                 if not self.force:
-                    raise FetchError(f"{source.url} now gives a file with sha256 {sha}, not the {locked['sha256']} "
-                                     f"locked in {self.lock.path} on {locked.get('at', '?')}: the source changed since "
-                                     "(or the download is corrupted). Nothing was saved. Check the new file, then run "
-                                     f"again with --force to accept and lock it, or put the old file back at {path}.")
+                    raise FetchError(
+                        f"{source.url} now gives a file with sha256 {sha}, not the {locked['sha256']} "
+                        f"locked in {self.lock.path} on {locked.get('at', '?')}: the source changed since "
+                        "(or the download is corrupted). Nothing was saved. Check the new file, then run "
+                        f"again with --force to accept and lock it, or put the old file back at {path}."
+                    )
                 relock = f"; lock updated (was {locked['sha256']})"
             os.replace(part, path)
             finished = True
@@ -619,8 +718,7 @@ class _Fetcher:
     def _progress(self, done: int, total: int | None) -> None:
         """Called after each chunk; shows progress for large files on a terminal."""
         if total and total > 20_000_000 and sys.stderr.isatty():
-            print(f"\r  {done / 1e6:8.1f} / {total / 1e6:.1f} MB", end="" if done < total else "\n",
-                  file=sys.stderr, flush=True)
+            print(f"\r  {done / 1e6:8.1f} / {total / 1e6:.1f} MB", end="" if done < total else "\n", file=sys.stderr, flush=True)
 
     def _stream(self, source: Source, path: Path, part: Path) -> tuple[int, str]:
         request = urllib.request.Request(source.url, headers={"User-Agent": USER_AGENT})
@@ -628,8 +726,10 @@ class _Fetcher:
             response = urllib.request.urlopen(request, timeout=self.timeout)
         except urllib.error.HTTPError as err:
             err.close()
-            raise FetchError(f"could not download {source.url}: the server answered HTTP {err.code} {err.reason}. "
-                             + self._by_hand(source, path)) from None
+            raise FetchError(
+                f"could not download {source.url}: the server answered HTTP {err.code} {err.reason}. "
+                + self._by_hand(source, path)
+            ) from None
         except (urllib.error.URLError, OSError, http.client.HTTPException) as err:
             raise self._unreachable(source, path, _reason(err)) from None
         digest, size = hashlib.sha256(), 0
@@ -643,15 +743,18 @@ class _Fetcher:
                     size += len(chunk)
                     self._progress(size, expected)
             except (http.client.HTTPException, OSError) as err:
-                raise FetchError(f"download of {source.url} broke off after {size:,} bytes ({_reason(err)}): the file "
-                                 "is truncated and nothing was saved. Run again to retry. "
-                                 + self._by_hand(source, path)) from None
+                raise FetchError(
+                    f"download of {source.url} broke off after {size:,} bytes ({_reason(err)}): the file "
+                    "is truncated and nothing was saved. Run again to retry. " + self._by_hand(source, path)
+                ) from None
             out.flush()
             os.fsync(out.fileno())
         if expected is not None and size != expected:
-            raise FetchError(f"download of {source.url} is truncated: {size:,} of the {expected:,} bytes announced "
-                             "(Content-Length) arrived before the connection closed; nothing was saved. Run again "
-                             "to retry. " + self._by_hand(source, path))
+            raise FetchError(
+                f"download of {source.url} is truncated: {size:,} of the {expected:,} bytes announced "
+                "(Content-Length) arrived before the connection closed; nothing was saved. Run again "
+                "to retry. " + self._by_hand(source, path)
+            )
         return size, digest.hexdigest()
 
     # ----------------------------------------------------------------- MUStARD
@@ -661,9 +764,11 @@ class _Fetcher:
             self.file(source)
         if self.write:
             self._check_mustard()
-        self.say(f"not fetched: the authors' MUStARD features (optional for the lite profile): "
-                 f"datasetTrue_original.zip from {FEATURES_ZIP} ({AUTHORS_PAGE}); unzip "
-                 f"{mustard.FEATURE_FILE} into {self.layout.mustard} to train on them")
+        self.say(
+            f"not fetched: the authors' MUStARD features (optional for the lite profile): "
+            f"datasetTrue_original.zip from {FEATURES_ZIP} ({AUTHORS_PAGE}); unzip "
+            f"{mustard.FEATURE_FILE} into {self.layout.mustard} to train on them"
+        )
 
     def _check_mustard(self) -> None:
         """Read the folder with the loader, as the lite profile will (a note, not a failure: the
@@ -679,8 +784,7 @@ class _Fetcher:
             self.say(f"note: the MUStARD loader cannot read {self.layout.mustard} yet: {err}")
             return
         extra = f" ({len(caught)} warning(s), e.g. {str(caught[0].message)[:200]})" if caught else ""
-        self.say(f"check: load_mustard reads {data.n} utterances with their five labels from {self.layout.mustard}"
-                 + extra)
+        self.say(f"check: load_mustard reads {data.n} utterances with their five labels from {self.layout.mustard}" + extra)
 
     # ----------------------------------------------------------------- GLUE
 
@@ -722,8 +826,9 @@ class _Fetcher:
         except FetchError as err:
             if hub_error is None:
                 raise
-            raise FetchError(f"{hub_error} The fallback, GLUE's original distribution, failed too: "
-                             f"{str(err).removeprefix(f'GLUE {task}: ')}") from None
+            raise FetchError(
+                f"{hub_error} The fallback, GLUE's original distribution, failed too: {str(err).removeprefix(f'GLUE {task}: ')}"
+            ) from None
 
     def _glue_present(self, task: str, products: list[Path]) -> None:
         unlocked, hashes = [], {}
@@ -733,10 +838,12 @@ class _Fetcher:
             if locked is None:
                 unlocked.append(path)
             elif sha != locked["sha256"]:
-                self._fail(f"{path} is already there but its sha256 is {sha}, not the {locked['sha256']} locked in "
-                           f"{self.lock.path} when it was written from {locked.get('url', '?')} on "
-                           f"{locked.get('at', '?')}. If you replaced it on purpose, run again with --force to fetch "
-                           f"GLUE {task} again; otherwise delete {path.parent} and run again.")
+                self._fail(
+                    f"{path} is already there but its sha256 is {sha}, not the {locked['sha256']} locked in "
+                    f"{self.lock.path} when it was written from {locked.get('url', '?')} on "
+                    f"{locked.get('at', '?')}. If you replaced it on purpose, run again with --force to fetch "
+                    f"GLUE {task} again; otherwise delete {path.parent} and run again."
+                )
                 return
         if unlocked:
             try:
@@ -744,8 +851,10 @@ class _Fetcher:
                     warnings.simplefilter("ignore")
                     glue.load_glue_dir(self.layout.glue, [task])
             except (DataFormatError, MissingDataError) as err:
-                self._fail(f"GLUE {task}: the files in {products[0].parent} are there but not readable: {err}. Delete "
-                           "the folder to fetch them again.")
+                self._fail(
+                    f"GLUE {task}: the files in {products[0].parent} are there but not readable: {err}. Delete "
+                    "the folder to fetch them again."
+                )
                 return
         for path in products:
             size, sha = hashes[path]
@@ -775,27 +884,35 @@ class _Fetcher:
         return staging
 
     def _glue_hub(self, task: str, products: list[Path]) -> None:
-        what_to_do = (f"Run the fetch on a machine with internet, or use --glue-source dist (GLUE's original distribution), "
-                      f"or lay the files out by hand: {', '.join(str(p) for p in products)} (from {GLUE_PAGE}).")
+        what_to_do = (
+            f"Run the fetch on a machine with internet, or use --glue-source dist (GLUE's original distribution), "
+            f"or lay the files out by hand: {', '.join(str(p) for p in products)} (from {GLUE_PAGE})."
+        )
         if hub_offline():
-            raise FetchError(f"GLUE {task}: the Hugging Face hub route is switched off: HF_HUB_OFFLINE=1 or "
-                             "HF_DATASETS_OFFLINE=1 is set. Unset them (`unset HF_HUB_OFFLINE HF_DATASETS_OFFLINE`) "
-                             "to download nyu-mll/glue. " + what_to_do)
+            raise FetchError(
+                f"GLUE {task}: the Hugging Face hub route is switched off: HF_HUB_OFFLINE=1 or "
+                "HF_DATASETS_OFFLINE=1 is set. Unset them (`unset HF_HUB_OFFLINE HF_DATASETS_OFFLINE`) "
+                "to download nyu-mll/glue. " + what_to_do
+            )
         if not glue.hub_reachable(self.timeout):
             endpoint = os.environ.get("HF_ENDPOINT", "https://huggingface.co")
-            raise FetchError(f"GLUE {task}: the Hugging Face hub ({endpoint}) does not answer within "
-                             f"{self.timeout:g} s. " + what_to_do)
+            raise FetchError(
+                f"GLUE {task}: the Hugging Face hub ({endpoint}) does not answer within {self.timeout:g} s. " + what_to_do
+            )
         try:
             import datasets  # noqa: F401  (the hub route needs it; say so plainly if missing)
         except ImportError:
-            raise FetchError(f"GLUE {task}: the hub route needs the `datasets` package (pip install datasets). "
-                             + what_to_do) from None
+            raise FetchError(
+                f"GLUE {task}: the hub route needs the `datasets` package (pip install datasets). " + what_to_do
+            ) from None
         try:
             data = glue.load_glue_hub([task])[task]
             matched = _mnli_matched_rows() if task == "mnli" else None
         except Exception as err:  # a download library's failure is an expected one here
-            raise FetchError(f"GLUE {task}: download of {glue.HUB_DATASET} failed ({type(err).__name__}: "
-                             f"{' '.join(str(err).split())[:500]}). " + what_to_do) from None
+            raise FetchError(
+                f"GLUE {task}: download of {glue.HUB_DATASET} failed ({type(err).__name__}: "
+                f"{' '.join(str(err).split())[:500]}). " + what_to_do
+            ) from None
         train, validation = _one_line(data.train), _one_line(data.validation)
         changed = train.attrs["changed"] + validation.attrs["changed"]
         staging = self._staging(task)
@@ -806,23 +923,30 @@ class _Fetcher:
                 glue._write_tsv(staging / schema.folder / schema.dev_files[0], validation.iloc[:matched], schema)
                 glue._write_tsv(staging / schema.folder / schema.dev_files[1], validation.iloc[matched:], schema)
             if changed:
-                self.say(f"GLUE {task}: {changed} text(s) held a tab or line break, written as a space (the TSV "
-                         "format has no quoting)")
-            self._install([(staging / schema.folder / p.name, p) for p in products], f"hub:{glue.HUB_DATASET}/{task}",
-                          "ok (written from the hub; sha256 locked)")
+                self.say(
+                    f"GLUE {task}: {changed} text(s) held a tab or line break, written as a space (the TSV format has no quoting)"
+                )
+            self._install(
+                [(staging / schema.folder / p.name, p) for p in products],
+                f"hub:{glue.HUB_DATASET}/{task}",
+                "ok (written from the hub; sha256 locked)",
+            )
         finally:
             shutil.rmtree(staging, ignore_errors=True)
 
     def _glue_dist(self, task: str, products: list[Path]) -> None:
         dist = self.registry.glue.get(task)
         if dist is None:
-            raise FetchError(f"GLUE {task}: no download of the original distribution is registered. Lay the files out "
-                             f"by hand: {', '.join(str(p) for p in products)} (from {GLUE_PAGE}).")
+            raise FetchError(
+                f"GLUE {task}: no download of the original distribution is registered. Lay the files out "
+                f"by hand: {', '.join(str(p) for p in products)} (from {GLUE_PAGE})."
+            )
         try:
             downloads = [self.file(source, transient=True) for source in dist.sources]
         except FetchError as err:
-            raise FetchError(f"GLUE {task}: {err} Or unzip the task by hand so that "
-                             f"{', '.join(str(p) for p in products)} exist.") from None
+            raise FetchError(
+                f"GLUE {task}: {err} Or unzip the task by hand so that {', '.join(str(p) for p in products)} exist."
+            ) from None
         staging = self._staging(task)
         folder = staging / glue._SCHEMAS[task].folder
         try:
@@ -830,11 +954,16 @@ class _Fetcher:
                 _build_mrpc(downloads[0], downloads[1], folder)
             else:
                 _extract(downloads[0], _glue_members(task), staging)
-            self._install([(folder / p.name, p) for p in products], dist.sources[-1].url,
-                          "ok (from the original distribution; sha256 locked)")
+            self._install(
+                [(folder / p.name, p) for p in products],
+                dist.sources[-1].url,
+                "ok (from the original distribution; sha256 locked)",
+            )
         except (zipfile.BadZipFile, ValueError, OSError) as err:
-            raise FetchError(f"GLUE {task}: could not unpack {', '.join(str(d) for d in downloads)} ({err}); "
-                             "they were removed, run again to download them anew.") from None
+            raise FetchError(
+                f"GLUE {task}: could not unpack {', '.join(str(d) for d in downloads)} ({err}); "
+                "they were removed, run again to download them anew."
+            ) from None
         finally:
             shutil.rmtree(staging, ignore_errors=True)
             for path in downloads:
@@ -918,10 +1047,17 @@ def _selection(only: Iterable[str]) -> tuple[str, ...]:
     return chosen
 
 
-def fetch(dest: str | Path | None = None, *, only: Iterable[str] = BENCHMARKS,
-          glue_tasks: Iterable[str] = glue.GLUE_TASKS, force: bool = False, timeout: float = DEFAULT_TIMEOUT,
-          glue_source: str = "auto", registry: Registry | None = None,
-          say: Callable[[str], None] = print) -> list[Fetched]:
+def fetch(
+    dest: str | Path | None = None,
+    *,
+    only: Iterable[str] = BENCHMARKS,
+    glue_tasks: Iterable[str] = glue.GLUE_TASKS,
+    force: bool = False,
+    timeout: float = DEFAULT_TIMEOUT,
+    glue_source: str = "auto",
+    registry: Registry | None = None,
+    say: Callable[[str], None] = print,
+) -> list[Fetched]:
     """Download what is public into ``dest`` (default: ``data/``, see the module docstring), one
     printed line per file; files already present and matching their sha256 are kept (nothing is
     downloaded twice). ``force`` downloads again (and, for files without a recorded sha256, locks
@@ -930,37 +1066,46 @@ def fetch(dest: str | Path | None = None, *, only: Iterable[str] = BENCHMARKS,
     if glue_source not in GLUE_SOURCES:
         raise FetchError(f"glue_source must be one of {', '.join(GLUE_SOURCES)}, not {glue_source!r}")
     chosen, tasks = _selection(only), _tasks(glue_tasks)
-    fetcher = _Fetcher(_Layout.make(dest), registry or REGISTRY, force=force, timeout=timeout,
-                       glue_source=glue_source, say=say)
+    fetcher = _Fetcher(_Layout.make(dest), registry or REGISTRY, force=force, timeout=timeout, glue_source=glue_source, say=say)
     if "mustard" in chosen:
         fetcher.mustard()
     if "glue" in chosen:
         fetcher.glue(tasks)
-    say("not fetched: CheXpert (licence required): get CheXpert-v1.0-small from "
-        f"{' or '.join(CHEXPERT_PAGES)} and put it at {fetcher.layout.root / 'CheXpert-v1.0-small'}")
+    say(
+        "not fetched: CheXpert (licence required): get CheXpert-v1.0-small from "
+        f"{' or '.join(CHEXPERT_PAGES)} and put it at {fetcher.layout.root / 'CheXpert-v1.0-small'}"
+    )
     if dest is not None and Path(dest).resolve() != data_dir().resolve():
         say(f"the loaders read {data_dir()}: set QMTL_DATA_DIR={dest} to use what was fetched here")
     return fetcher.done
 
 
-def verify(dest: str | Path | None = None, *, only: Iterable[str] = BENCHMARKS,
-           glue_tasks: Iterable[str] = glue.GLUE_TASKS, registry: Registry | None = None,
-           say: Callable[[str], None] = print) -> list[Fetched]:
+def verify(
+    dest: str | Path | None = None,
+    *,
+    only: Iterable[str] = BENCHMARKS,
+    glue_tasks: Iterable[str] = glue.GLUE_TASKS,
+    registry: Registry | None = None,
+    say: Callable[[str], None] = print,
+) -> list[Fetched]:
     """Check what :func:`fetch` would keep, downloading and changing nothing: every file present and
     matching its recorded or locked sha256 (or, if not locked yet, valid). Raises
     :class:`FetchError` listing every missing or mismatching file."""
     chosen, tasks = _selection(only), _tasks(glue_tasks)
-    fetcher = _Fetcher(_Layout.make(dest), registry or REGISTRY, force=False, timeout=DEFAULT_TIMEOUT,
-                       glue_source="auto", say=say, write=False)
+    fetcher = _Fetcher(
+        _Layout.make(dest), registry or REGISTRY, force=False, timeout=DEFAULT_TIMEOUT, glue_source="auto", say=say, write=False
+    )
     if "mustard" in chosen:
         for source in fetcher.registry.mustard:
             fetcher.file(source)
     if "glue" in chosen:
         fetcher.glue(tasks)
     if fetcher.problems:
-        raise FetchError(f"{len(fetcher.problems)} problem(s): " + " ".join(
-            p if p.endswith(".") else p + "." for p in fetcher.problems)
-            + " Run `python -m qmtl_utils.data.fetch` to download what is missing.")
+        raise FetchError(
+            f"{len(fetcher.problems)} problem(s): "
+            + " ".join(p if p.endswith(".") else p + "." for p in fetcher.problems)
+            + " Run `python -m qmtl_utils.data.fetch` to download what is missing."
+        )
     return fetcher.done
 
 
@@ -968,25 +1113,45 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m qmtl_utils.data.fetch",
         description="Download the public benchmark data (GLUE, Extended MUStARD) into data/, each file checked "
-                    "against its recorded sha256 or, where none is recorded yet, checked structurally and its "
-                    "sha256 locked in <dest>/fetch-lock.json.",
+        "against its recorded sha256 or, where none is recorded yet, checked structurally and its "
+        "sha256 locked in <dest>/fetch-lock.json.",
         epilog="Exit status: 0 when everything is in place and checked, 2 otherwise (with one paragraph saying "
-               "what failed and what to do). CheXpert and the MUStARD feature file are not fetched.")
-    parser.add_argument("--only", nargs="+", action="extend", choices=BENCHMARKS, metavar="{glue,mustard}",
-                        help="fetch only these benchmarks (default: both)")
-    parser.add_argument("--glue-tasks", default=",".join(glue.GLUE_TASKS),
-                        help=f"comma-separated GLUE tasks (default: all nine: {','.join(glue.GLUE_TASKS)})")
-    parser.add_argument("--dest", help="data folder (default: $QMTL_DATA_DIR or data/; without it, "
-                                       "$QMTL_GLUE_DIR and $QMTL_MUSTARD_DIR are honoured)")
-    parser.add_argument("--force", action="store_true",
-                        help="download again even what is present (and lock the new files)")
-    parser.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT,
-                        help=f"seconds to wait for a connection or data (default {DEFAULT_TIMEOUT:g})")
-    parser.add_argument("--glue-source", choices=GLUE_SOURCES, default="auto",
-                        help="GLUE from the Hugging Face hub, GLUE's original distribution, or the hub with the "
-                             "distribution as fallback (default auto)")
-    parser.add_argument("--verify", action="store_true",
-                        help="download nothing: check the files present against their recorded or locked sha256")
+        "what failed and what to do). CheXpert and the MUStARD feature file are not fetched.",
+    )
+    parser.add_argument(
+        "--only",
+        nargs="+",
+        action="extend",
+        choices=BENCHMARKS,
+        metavar="{glue,mustard}",
+        help="fetch only these benchmarks (default: both)",
+    )
+    parser.add_argument(
+        "--glue-tasks",
+        default=",".join(glue.GLUE_TASKS),
+        help=f"comma-separated GLUE tasks (default: all nine: {','.join(glue.GLUE_TASKS)})",
+    )
+    parser.add_argument(
+        "--dest",
+        help="data folder (default: $QMTL_DATA_DIR or data/; without it, $QMTL_GLUE_DIR and $QMTL_MUSTARD_DIR are honoured)",
+    )
+    parser.add_argument("--force", action="store_true", help="download again even what is present (and lock the new files)")
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=DEFAULT_TIMEOUT,
+        help=f"seconds to wait for a connection or data (default {DEFAULT_TIMEOUT:g})",
+    )
+    parser.add_argument(
+        "--glue-source",
+        choices=GLUE_SOURCES,
+        default="auto",
+        help="GLUE from the Hugging Face hub, GLUE's original distribution, or the hub with the "
+        "distribution as fallback (default auto)",
+    )
+    parser.add_argument(
+        "--verify", action="store_true", help="download nothing: check the files present against their recorded or locked sha256"
+    )
     return parser
 
 
@@ -1000,16 +1165,24 @@ def main(argv: Sequence[str] | None = None, *, registry: Registry | None = None)
         if args.verify:
             verify(args.dest, only=only, glue_tasks=tasks, registry=registry)
         else:
-            fetch(args.dest, only=only, glue_tasks=tasks, force=args.force, timeout=args.timeout,
-                  glue_source=args.glue_source, registry=registry)
+            fetch(
+                args.dest,
+                only=only,
+                glue_tasks=tasks,
+                force=args.force,
+                timeout=args.timeout,
+                glue_source=args.glue_source,
+                registry=registry,
+            )
     except FetchError as err:
         sys.stdout.flush()
         print(_paragraph(f"fetch: error: {err}"), file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         sys.stdout.flush()
-        print("fetch: interrupted; the partial download was removed, no unchecked file was left under a final name",
-              file=sys.stderr)
+        print(
+            "fetch: interrupted; the partial download was removed, no unchecked file was left under a final name", file=sys.stderr
+        )
         return 130
     return 0
 

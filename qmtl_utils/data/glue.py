@@ -59,15 +59,23 @@ class _Schema:
 
 
 _SCHEMAS: dict[str, _Schema] = {
-    "cola": _Schema("sentence", None, "CoLA", "sentence", None, "label", _BINARY,
-                    header=("source", "label", "original_label", "sentence")),
+    "cola": _Schema(
+        "sentence", None, "CoLA", "sentence", None, "label", _BINARY, header=("source", "label", "original_label", "sentence")
+    ),
     "sst2": _Schema("sentence", None, "SST-2", "sentence", None, "label", _BINARY),
     "mrpc": _Schema("sentence1", "sentence2", "MRPC", "#1 String", "#2 String", "Quality", _BINARY),
     "stsb": _Schema("sentence1", "sentence2", "STS-B", "sentence1", "sentence2", "score", None),
     "qqp": _Schema("question1", "question2", "QQP", "question1", "question2", "is_duplicate", _BINARY),
-    "mnli": _Schema("premise", "hypothesis", "MNLI", "sentence1", "sentence2", "gold_label",
-                    {"entailment": 0, "neutral": 1, "contradiction": 2},
-                    dev_files=("dev_matched.tsv", "dev_mismatched.tsv")),
+    "mnli": _Schema(
+        "premise",
+        "hypothesis",
+        "MNLI",
+        "sentence1",
+        "sentence2",
+        "gold_label",
+        {"entailment": 0, "neutral": 1, "contradiction": 2},
+        dev_files=("dev_matched.tsv", "dev_mismatched.tsv"),
+    ),
     "qnli": _Schema("question", "sentence", "QNLI", "question", "sentence", "label", _ENTAIL),
     "rte": _Schema("sentence1", "sentence2", "RTE", "sentence1", "sentence2", "label", _ENTAIL),
     "wnli": _Schema("sentence1", "sentence2", "WNLI", "sentence1", "sentence2", "label", _BINARY),
@@ -98,9 +106,9 @@ class GlueTask:
 
 def _frame(text_a: Iterable[str], text_b: Iterable[str] | None, labels: Iterable) -> pd.DataFrame:
     text_a = list(text_a)
-    return pd.DataFrame({"text_a": text_a,
-                         "text_b": list(text_b) if text_b is not None else [None] * len(text_a),
-                         "label": list(labels)})
+    return pd.DataFrame(
+        {"text_a": text_a, "text_b": list(text_b) if text_b is not None else [None] * len(text_a), "label": list(labels)}
+    )
 
 
 def _check_tasks(tasks: Sequence[str]) -> tuple[str, ...]:
@@ -116,8 +124,7 @@ def glue_dir() -> Path:
 
 
 def _layout() -> str:
-    lines = [f"  {s.folder}/train.tsv, " + ", ".join(f"{s.folder}/{f}" for f in s.dev_files)
-             for s in _SCHEMAS.values()]
+    lines = [f"  {s.folder}/train.tsv, " + ", ".join(f"{s.folder}/{f}" for f in s.dev_files) for s in _SCHEMAS.values()]
     return "\n".join(lines)
 
 
@@ -166,24 +173,23 @@ def _hub_task(name: str, cache_dir: str | Path | None) -> GlueTask:
     return GlueTask(name, frame(("train",)), frame(dev_splits), f"hub:{HUB_DATASET}")
 
 
-def load_glue_hub(tasks: Sequence[str] = GLUE_TASKS,
-                  cache_dir: str | Path | None = None) -> dict[str, GlueTask]:
+def load_glue_hub(tasks: Sequence[str] = GLUE_TASKS, cache_dir: str | Path | None = None) -> dict[str, GlueTask]:
     """GLUE from the hub (``nyu-mll/glue``, as in the paper). MissingDataError, quickly, when offline."""
     import httpx
 
     tasks = _check_tasks(tasks)
     if hub_offline():
         raise MissingDataError(
-            "GLUE: Hugging Face hub downloads are switched off (HF_HUB_OFFLINE/HF_DATASETS_OFFLINE=1). "
-            + _how_to_get(glue_dir()))
+            "GLUE: Hugging Face hub downloads are switched off (HF_HUB_OFFLINE/HF_DATASETS_OFFLINE=1). " + _how_to_get(glue_dir())
+        )
     if not hub_reachable():
-        raise MissingDataError("GLUE: the Hugging Face hub is unreachable from this machine. "
-                               + _how_to_get(glue_dir()))
+        raise MissingDataError("GLUE: the Hugging Face hub is unreachable from this machine. " + _how_to_get(glue_dir()))
     try:
         return {t: _hub_task(t, cache_dir) for t in tasks}
     except (OSError, httpx.HTTPError) as exc:
-        raise MissingDataError(f"GLUE: download of {HUB_DATASET} failed ({type(exc).__name__}: {exc}). "
-                               + _how_to_get(glue_dir())) from exc
+        raise MissingDataError(
+            f"GLUE: download of {HUB_DATASET} failed ({type(exc).__name__}: {exc}). " + _how_to_get(glue_dir())
+        ) from exc
 
 
 # --------------------------------------------------------------------------- original distribution
@@ -228,9 +234,13 @@ def _layout_of(first: list[str], schema: _Schema, path: Path, line: int = 1) -> 
     if is_original:
         return _Layout(tuple(cells.index(c) for c in original), True, False)
     missing = next(c for c in original if c not in cells)
-    raise DataFormatError(path, f"no column {missing!r} (columns: {cells}); is this the GLUE {schema.folder} file? "
-                                f"Expected the original distribution's columns {original} or a Hugging Face hub "
-                                f"export's {hub + ['idx']}, tab-separated, with the header as the first line", line=line)
+    raise DataFormatError(
+        path,
+        f"no column {missing!r} (columns: {cells}); is this the GLUE {schema.folder} file? "
+        f"Expected the original distribution's columns {original} or a Hugging Face hub "
+        f"export's {hub + ['idx']}, tab-separated, with the header as the first line",
+        line=line,
+    )
 
 
 def _read_tsv(path: Path, schema: _Schema) -> pd.DataFrame:
@@ -247,14 +257,17 @@ def _read_tsv(path: Path, schema: _Schema) -> pd.DataFrame:
     where there is one, is line 1)."""
     path = with_gz(path)
     if not path.is_file():
-        raise MissingDataError(f"{path} is missing (GLUE task folder {schema.folder}). "
-                               + _how_to_get(path.parent.parent) + "\n" + _ONLY_SOME)
+        raise MissingDataError(
+            f"{path} is missing (GLUE task folder {schema.folder}). " + _how_to_get(path.parent.parent) + "\n" + _ONLY_SOME
+        )
     rows = csv_records(path, delimiter="\t", quoting=csv.QUOTE_NONE)
     first = next((record for record in rows if not is_empty_row(record[1])), None)
     if first is None:
         what = "is empty (0 bytes)" if path.stat().st_size == 0 else "holds nothing but blank lines"
-        raise DataFormatError(path, f"the file {what}: it was cut short when downloaded or copied; get it again "
-                                    "(the GLUE download, or the hub export)")
+        raise DataFormatError(
+            path,
+            f"the file {what}: it was cut short when downloaded or copied; get it again (the GLUE download, or the hub export)",
+        )
     layout = _layout_of(first[1], schema, path, first[0])
     if not layout.has_header:
         rows = itertools.chain([first], rows)
@@ -278,16 +291,24 @@ def _read_tsv(path: Path, schema: _Schema) -> pd.DataFrame:
         values[-1] = _parse_label(values[-1], schema, path, line, hub=layout.hub)
         records.append(values)
     if not records:
-        what = ("holds no data rows" + (f", only its header (line {first[0]})" if layout.has_header else "")
-                if not n_rows else
-                f"has no usable row: all {n_rows} data row(s) have fewer than {max(index) + 1} tab-separated fields "
-                f"(first at line {skipped[0]})")
-        raise DataFormatError(path, f"{what}; the file was cut short or saved without its rows (or not as "
-                                    "tab-separated text). Get it again (the GLUE download, or the hub export)")
+        what = (
+            "holds no data rows" + (f", only its header (line {first[0]})" if layout.has_header else "")
+            if not n_rows
+            else f"has no usable row: all {n_rows} data row(s) have fewer than {max(index) + 1} tab-separated fields "
+            f"(first at line {skipped[0]})"
+        )
+        raise DataFormatError(
+            path,
+            f"{what}; the file was cut short or saved without its rows (or not as "
+            "tab-separated text). Get it again (the GLUE download, or the hub export)",
+        )
     if skipped:
         shown = ", ".join(map(str, skipped[:10])) + (f" and {len(skipped) - 10} more" if len(skipped) > 10 else "")
-        warnings.warn(f"{path}: skipped {len(skipped)} row(s) with missing fields (fewer than {max(index) + 1} "
-                      f"tab-separated fields) at line(s) {shown}, as the hub's GLUE loader does", stacklevel=3)
+        warnings.warn(
+            f"{path}: skipped {len(skipped)} row(s) with missing fields (fewer than {max(index) + 1} "
+            f"tab-separated fields) at line(s) {shown}, as the hub's GLUE loader does",
+            stacklevel=3,
+        )
     if doubled and not bare:  # re-saved with CSV quoting: unwrap the quoted texts
         for values in records:
             values[:-1] = [v[1:-1].replace('""', '"') if _QUOTED.fullmatch(v) else v for v in values[:-1]]
@@ -304,17 +325,31 @@ def _parse_label(value: str, schema: _Schema, path: Path, line: int, hub: bool =
         if value.strip() in ids:
             return int(value)
         if value.strip() == "-1":
-            raise DataFormatError(path, "label -1 is the hub's mark of an unlabelled test example; export the "
-                                        "train and validation splits (GLUE's test labels are not public)", line)
-        raise DataFormatError(path, f"unknown label {value!r} in column 'label' of a Hugging Face hub export "
-                                    f"(expected a class id {', '.join(ids)}); correct or delete that line", line)
+            raise DataFormatError(
+                path,
+                "label -1 is the hub's mark of an unlabelled test example; export the "
+                "train and validation splits (GLUE's test labels are not public)",
+                line,
+            )
+        raise DataFormatError(
+            path,
+            f"unknown label {value!r} in column 'label' of a Hugging Face hub export "
+            f"(expected a class id {', '.join(ids)}); correct or delete that line",
+            line,
+        )
     if schema.labels is not None:
         if value not in schema.labels:
-            hint = (" (a hub export has class ids as labels: keep its `idx` column, so that the file is "
-                    "recognised as one)" if value.strip().isdigit() and not any(k.isdigit() for k in schema.labels) else "")
-            raise DataFormatError(path, f"unknown label {value!r} in column {schema.tsv_label!r} "
-                                        f"(expected one of {sorted(schema.labels)}){hint}; correct or delete that line",
-                                  line)
+            hint = (
+                " (a hub export has class ids as labels: keep its `idx` column, so that the file is recognised as one)"
+                if value.strip().isdigit() and not any(k.isdigit() for k in schema.labels)
+                else ""
+            )
+            raise DataFormatError(
+                path,
+                f"unknown label {value!r} in column {schema.tsv_label!r} "
+                f"(expected one of {sorted(schema.labels)}){hint}; correct or delete that line",
+                line,
+            )
         return schema.labels[value]
     try:
         score = float(value)
@@ -391,7 +426,5 @@ def _write_tsv(path: Path, frame: pd.DataFrame, schema: _Schema) -> None:
             rows.append(["demo", value, "" if label else "*", a])
         else:
             rows.append([str(i), a, *([b] if schema.tsv_b else []), value])
-    header = [] if schema.header else [["index", schema.tsv_a, *([schema.tsv_b] if schema.tsv_b else []),
-                                        schema.tsv_label]]
+    header = [] if schema.header else [["index", schema.tsv_a, *([schema.tsv_b] if schema.tsv_b else []), schema.tsv_label]]
     path.write_text("".join("\t".join(r) + "\n" for r in header + rows), encoding="utf-8")
-

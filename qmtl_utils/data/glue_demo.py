@@ -16,14 +16,40 @@ import pandas as pd
 
 from qmtl_utils.data.glue import _SCHEMAS, GLUE_TASKS, GlueTask, _check_tasks, _frame
 
-_PEOPLE = {"teacher": "person", "doctor": "person", "farmer": "person", "student": "person",
-           "painter": "person", "nurse": "person", "pilot": "person", "baker": "person",
-           "lawyer": "person", "engineer": "person"}
-_THINGS = {"car": "vehicle", "truck": "vehicle", "bicycle": "vehicle", "boat": "vehicle",
-           "guitar": "instrument", "piano": "instrument", "violin": "instrument", "drum": "instrument",
-           "apple": "fruit", "banana": "fruit", "orange": "fruit", "pear": "fruit",
-           "hammer": "tool", "shovel": "tool", "drill": "tool", "wrench": "tool",
-           "rose": "flower", "tulip": "flower", "lily": "flower", "daisy": "flower"}
+_PEOPLE = {
+    "teacher": "person",
+    "doctor": "person",
+    "farmer": "person",
+    "student": "person",
+    "painter": "person",
+    "nurse": "person",
+    "pilot": "person",
+    "baker": "person",
+    "lawyer": "person",
+    "engineer": "person",
+}
+_THINGS = {
+    "car": "vehicle",
+    "truck": "vehicle",
+    "bicycle": "vehicle",
+    "boat": "vehicle",
+    "guitar": "instrument",
+    "piano": "instrument",
+    "violin": "instrument",
+    "drum": "instrument",
+    "apple": "fruit",
+    "banana": "fruit",
+    "orange": "fruit",
+    "pear": "fruit",
+    "hammer": "tool",
+    "shovel": "tool",
+    "drill": "tool",
+    "wrench": "tool",
+    "rose": "flower",
+    "tulip": "flower",
+    "lily": "flower",
+    "daisy": "flower",
+}
 # Synonym groups of (past, base, participle), with the object categories they take (None: all).
 _VERBS: list[tuple[list[tuple[str, str, str]], set[str] | None]] = [
     ([("bought", "buy", "bought"), ("purchased", "purchase", "purchased")], None),
@@ -38,17 +64,49 @@ _VERBS: list[tuple[list[tuple[str, str, str]], set[str] | None]] = [
 ]
 _FREE_VERBS = [g for g, (_, cats) in enumerate(_VERBS) if cats is None]  # groups taking any object
 _MODIFIERS = ("red", "blue", "green", "old", "new", "small", "large", "heavy", "cheap", "shiny")
-_PLACES = ("in the park", "at the market", "near the river", "in the garage", "at the station",
-           "in the village", "behind the school", "at the harbour")
+_PLACES = (
+    "in the park",
+    "at the market",
+    "near the river",
+    "in the garage",
+    "at the station",
+    "in the village",
+    "behind the school",
+    "at the harbour",
+)
 _TIMES = ("yesterday", "last week", "this morning", "on monday", "in the evening", "last summer")
 _REASONS = ("for a friend", "because it was cheap", "for the festival", "as a birthday present")
 # SST-2: synonym pairs by polarity; the review's topic; neutral intensifiers.
-_POSITIVE = [("wonderful", "marvelous"), ("brilliant", "superb"), ("charming", "delightful"),
-             ("moving", "touching"), ("funny", "hilarious"), ("fresh", "original"), ("gripping", "thrilling")]
-_NEGATIVE = [("terrible", "awful"), ("boring", "tedious"), ("dull", "bland"), ("clumsy", "awkward"),
-             ("predictable", "formulaic"), ("painful", "unbearable"), ("confusing", "muddled")]
-_TOPICS = ("the movie", "the film", "the plot", "the acting", "the script", "the soundtrack",
-           "the ending", "this comedy", "the director's new picture", "the dialogue")
+_POSITIVE = [
+    ("wonderful", "marvelous"),
+    ("brilliant", "superb"),
+    ("charming", "delightful"),
+    ("moving", "touching"),
+    ("funny", "hilarious"),
+    ("fresh", "original"),
+    ("gripping", "thrilling"),
+]
+_NEGATIVE = [
+    ("terrible", "awful"),
+    ("boring", "tedious"),
+    ("dull", "bland"),
+    ("clumsy", "awkward"),
+    ("predictable", "formulaic"),
+    ("painful", "unbearable"),
+    ("confusing", "muddled"),
+]
+_TOPICS = (
+    "the movie",
+    "the film",
+    "the plot",
+    "the acting",
+    "the script",
+    "the soundtrack",
+    "the ending",
+    "this comedy",
+    "the director's new picture",
+    "the dialogue",
+)
 _INTENSIFIERS = ("", "", "truly ", "rather ", "remarkably ", "quite ")
 _NEGATORS = ("not ", "never ", "hardly ", "far from ")
 # WNLI: Winograd-style schemas; the clause after "because she" decides who "she" is (0: a, 1: b).
@@ -102,10 +160,15 @@ def _event(rng: random.Random, mod=0.4, place=0.5, time=0.4) -> _Event:
     group = rng.randrange(len(_VERBS))
     cats = _VERBS[group][1]
     obj = rng.choice([t for t, c in _THINGS.items() if cats is None or c in cats])
-    return _Event(rng.choice(list(_PEOPLE)), group, rng.randrange(len(_VERBS[group][0])), obj,
-                  rng.choice(_MODIFIERS) if rng.random() < mod else None,
-                  rng.choice(_PLACES) if rng.random() < place else None,
-                  rng.choice(_TIMES) if rng.random() < time else None)
+    return _Event(
+        rng.choice(list(_PEOPLE)),
+        group,
+        rng.randrange(len(_VERBS[group][0])),
+        obj,
+        rng.choice(_MODIFIERS) if rng.random() < mod else None,
+        rng.choice(_PLACES) if rng.random() < place else None,
+        rng.choice(_TIMES) if rng.random() < time else None,
+    )
 
 
 def _synonym(rng: random.Random, e: _Event) -> _Event:
@@ -262,8 +325,7 @@ class _Claim:
 
 def _covers(general: str, specific: str) -> bool:
     """``general`` is ``specific`` or its hypernym (person > teacher, vehicle > car)."""
-    return (general == specific or _THINGS.get(specific) == general
-            or (general == "person" and specific in _PEOPLE))
+    return general == specific or _THINGS.get(specific) == general or (general == "person" and specific in _PEOPLE)
 
 
 def _nli_label(p: _Claim, h: _Claim) -> int:
@@ -290,19 +352,28 @@ def _nli_pair(rng: random.Random) -> tuple[_Claim, _Claim]:
     e = _event(rng, mod=0.3, place=0.4, time=0.3)
     kind = rng.choices(["some", "not", "none"], [0.6, 0.25, 0.15])[0]
     affirmative = kind == "some"
-    p = _Claim(kind, "person" if affirmative and rng.random() < 0.25 else e.subj, e.group,
-               _THINGS[e.obj] if rng.random() < 0.3 else e.obj, e.mod if affirmative else None,
-               tuple(x for x in (e.place, e.time) if x) if affirmative else ())
+    p = _Claim(
+        kind,
+        "person" if affirmative and rng.random() < 0.25 else e.subj,
+        e.group,
+        _THINGS[e.obj] if rng.random() < 0.3 else e.obj,
+        e.mod if affirmative else None,
+        tuple(x for x in (e.place, e.time) if x) if affirmative else (),
+    )
     h_kind = rng.choices(["some", "not", "none"], [0.5, 0.3, 0.2])[0]
     h_subj = rng.choices([e.subj, "person", _other(rng, list(_PEOPLE), e.subj)], [0.6, 0.25, 0.15])[0]
     siblings = [t for t, c in _THINGS.items() if c == _THINGS[e.obj] and t != e.obj]
     adjuncts = tuple(a for a in p.adjuncts if rng.random() < 0.5)
     if rng.random() < 0.2:
         adjuncts += (rng.choice(_REASONS + _TIMES),)
-    h = _Claim(h_kind, e.subj if h_kind == "not" and h_subj == "person" else h_subj,
-               e.group if rng.random() < 0.9 else _other(rng, _FREE_VERBS, e.group),
-               rng.choices([e.obj, _THINGS[e.obj], rng.choice(siblings)], [0.45, 0.35, 0.2])[0],
-               rng.choices([None, p.mod, rng.choice(_MODIFIERS)], [0.5, 0.3, 0.2])[0], adjuncts)
+    h = _Claim(
+        h_kind,
+        e.subj if h_kind == "not" and h_subj == "person" else h_subj,
+        e.group if rng.random() < 0.9 else _other(rng, _FREE_VERBS, e.group),
+        rng.choices([e.obj, _THINGS[e.obj], rng.choice(siblings)], [0.45, 0.35, 0.2])[0],
+        rng.choices([None, p.mod, rng.choice(_MODIFIERS)], [0.5, 0.3, 0.2])[0],
+        adjuncts,
+    )
     return p, h
 
 
@@ -323,10 +394,12 @@ def _demo_mnli(rng: random.Random) -> tuple[str, str, int]:
 def _demo_qnli(rng: random.Random) -> tuple[str, str, int]:
     e = _event(rng, place=0.6, time=0.6)
     kind = rng.choice(["who", "what", "where", "when"])
-    question = {"who": f"who {e.verb_form(0)} {e.np_obj('the')}?",
-                "what": f"what did the {e.subj} {e.verb_form(1)}?",
-                "where": f"where did the {e.subj} {e.verb_form(1)} {e.np_obj('the')}?",
-                "when": f"when did the {e.subj} {e.verb_form(1)} {e.np_obj('the')}?"}[kind]
+    question = {
+        "who": f"who {e.verb_form(0)} {e.np_obj('the')}?",
+        "what": f"what did the {e.subj} {e.verb_form(1)}?",
+        "where": f"where did the {e.subj} {e.verb_form(1)} {e.np_obj('the')}?",
+        "when": f"when did the {e.subj} {e.verb_form(1)} {e.np_obj('the')}?",
+    }[kind]
     s = _Event(**vars(e))
     if rng.random() < 0.5:  # 0: the same event, stating the asked slot
         label = 0
@@ -365,13 +438,21 @@ def _demo_wnli(rng: random.Random) -> tuple[str, str, int]:
 
 
 _DEMO: dict[str, Callable[[random.Random], tuple]] = {
-    "cola": _demo_cola, "sst2": _demo_sst2, "mrpc": _demo_mrpc, "stsb": _demo_stsb, "qqp": _demo_qqp,
-    "mnli": _demo_mnli, "qnli": _demo_qnli, "rte": _demo_rte, "wnli": _demo_wnli,
+    "cola": _demo_cola,
+    "sst2": _demo_sst2,
+    "mrpc": _demo_mrpc,
+    "stsb": _demo_stsb,
+    "qqp": _demo_qqp,
+    "mnli": _demo_mnli,
+    "qnli": _demo_qnli,
+    "rte": _demo_rte,
+    "wnli": _demo_wnli,
 }
 
 
-def make_glue_demo(n_per_task: int = 1000, seed: int = 1234, val_fraction: float = 0.2,
-                   tasks: Sequence[str] = GLUE_TASKS) -> dict[str, GlueTask]:
+def make_glue_demo(
+    n_per_task: int = 1000, seed: int = 1234, val_fraction: float = 0.2, tasks: Sequence[str] = GLUE_TASKS
+) -> dict[str, GlueTask]:
     """The offline GLUE demo: ``n_per_task`` distinct examples per task (split train/validation),
     with GLUE's label spaces, in real English from a seeded template grammar.
 
@@ -433,8 +514,7 @@ def make_glue_demo(n_per_task: int = 1000, seed: int = 1234, val_fraction: float
         rows = list(seen.values())
         rng.shuffle(rows)
         n_val = max(1, round(val_fraction * len(rows)))
-        out[name] = GlueTask(name, _demo_frame(rows[n_val:], name), _demo_frame(rows[:n_val], name),
-                             f"demo:seed={seed}")
+        out[name] = GlueTask(name, _demo_frame(rows[n_val:], name), _demo_frame(rows[:n_val], name), f"demo:seed={seed}")
     return out
 
 

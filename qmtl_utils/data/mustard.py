@@ -81,18 +81,26 @@ N_EMOTIONS = 9
 JSON_FILE = "sarcasm_data.json"
 FEATURE_FILE = "sarcasmDataset_speaker_dependent_True.npz"
 SPLIT_FILE = "split_indices.p"
-LABEL_COLUMNS = {"sentiment_implicit": "SENTIMENT_IMPLICIT", "sentiment_explicit": "SENTIMENT_EXPLICIT",
-                 "emotion_implicit": "EMOTION_IMPLICIT", "emotion_explicit": "EMOTION_EXPLICIT"}
+LABEL_COLUMNS = {
+    "sentiment_implicit": "SENTIMENT_IMPLICIT",
+    "sentiment_explicit": "SENTIMENT_EXPLICIT",
+    "emotion_implicit": "EMOTION_IMPLICIT",
+    "emotion_explicit": "EMOTION_EXPLICIT",
+}
 ANNOTATION_COLUMNS = ("KEY", "SPEAKER", "SENTENCE", "SHOW", "SARCASM", *LABEL_COLUMNS.values())
-MODALITIES = {"UT": "utterance text", "CT": "context text", "UA": "utterance audio",
-              "UV": "utterance visual", "CV": "context visual"}
+MODALITIES = {
+    "UT": "utterance text",
+    "CT": "context text",
+    "UA": "utterance audio",
+    "UV": "utterance visual",
+    "CV": "context visual",
+}
 DEFAULT_MODALITIES = ("UT", "UA", "UV")
 DEMO_ANNOTATION_FILE = "se_mustard_annotations.csv"
 
 _AUTHORS_REPO = "https://github.com/GussailRaat/ACL2020-SE-MUStARD-for-Multimodal-Sarcasm-Detection"
 _MUSTARD_REPO = "https://github.com/soujanyaporia/MUStARD"
-_SPLITS_FROM = (f"MUStARD's GitHub repository {_MUSTARD_REPO}, file data/{SPLIT_FILE}, or "
-                "`python -m qmtl_utils.data.fetch`")
+_SPLITS_FROM = f"MUStARD's GitHub repository {_MUSTARD_REPO}, file data/{SPLIT_FILE}, or `python -m qmtl_utils.data.fetch`"
 
 
 @dataclass
@@ -181,8 +189,12 @@ def emotion_class(value) -> int:
     return classes[0]
 
 
-_PARSERS = {"sentiment_implicit": sentiment_class, "sentiment_explicit": sentiment_class,
-            "emotion_implicit": emotion_class, "emotion_explicit": emotion_class}
+_PARSERS = {
+    "sentiment_implicit": sentiment_class,
+    "sentiment_explicit": sentiment_class,
+    "emotion_implicit": emotion_class,
+    "emotion_explicit": emotion_class,
+}
 
 
 # --------------------------------------------------------------------------- folds
@@ -205,9 +217,12 @@ def fold_indices(n: int, n_folds: int = N_FOLDS, seed: int = 0, strata=None) -> 
 def _check_partition(folds, n: int, path: Path, what: str) -> None:
     joined = np.sort(np.concatenate(folds)) if len(folds) else np.array([], dtype=int)
     if len(joined) != n or not np.array_equal(joined, np.arange(n)):
-        raise DataFormatError(path, f"the {what} do not cover the {n} utterances of {JSON_FILE} once each "
-                                    f"({len(joined)} indices, {len(np.unique(joined))} distinct); use the file that "
-                                    f"belongs to this data ({_SPLITS_FROM})")
+        raise DataFormatError(
+            path,
+            f"the {what} do not cover the {n} utterances of {JSON_FILE} once each "
+            f"({len(joined)} indices, {len(np.unique(joined))} distinct); use the file that "
+            f"belongs to this data ({_SPLITS_FROM})",
+        )
 
 
 # --------------------------------------------------------------------------- real files
@@ -226,7 +241,8 @@ def _missing(what: str, where: Path, folder: Path) -> MissingDataError:
         f"({_MUSTARD_REPO}, data/; the same file is in the authors' repository), the sentiment/emotion "
         f"annotation sheet (export it as CSV), and for training datasetTrue_original.zip (holding "
         f"{FEATURE_FILE}) from {_AUTHORS_REPO}, plus {SPLIT_FILE} from MUStARD's data/. Put them in "
-        f"{folder} (or pass root=, or point QMTL_MUSTARD_DIR at their folder).")
+        f"{folder} (or pass root=, or point QMTL_MUSTARD_DIR at their folder)."
+    )
 
 
 def _json_line(text: str, key: str) -> int | None:
@@ -244,12 +260,16 @@ def _read_json(path: Path) -> tuple[dict, str]:
     try:
         entries = json.loads(text)
     except json.JSONDecodeError as err:
-        raise DataFormatError(path, f"not valid JSON ({err.msg}, column {err.colno}); use MUStARD's own "
-                                    f"{JSON_FILE}", line=err.lineno) from None
+        raise DataFormatError(
+            path, f"not valid JSON ({err.msg}, column {err.colno}); use MUStARD's own {JSON_FILE}", line=err.lineno
+        ) from None
     if not isinstance(entries, dict) or not entries:
         found = "an empty object" if isinstance(entries, dict) else f"a JSON {type(entries).__name__}"
-        raise DataFormatError(path, f"expected an object mapping utterance ids to entries, found {found}; use "
-                                    f"MUStARD's own {JSON_FILE} ({_MUSTARD_REPO}, data/)")
+        raise DataFormatError(
+            path,
+            f"expected an object mapping utterance ids to entries, found {found}; use "
+            f"MUStARD's own {JSON_FILE} ({_MUSTARD_REPO}, data/)",
+        )
     for key, entry in entries.items():
         if not isinstance(entry, dict):
             raise DataFormatError(path, f"utterance {key!r} is not an object of fields", line=_json_line(text, key))
@@ -289,12 +309,17 @@ def read_texts(root: Path | str | None = None) -> tuple[tuple[str, ...], list[st
         utterance, context = entry.get("utterance"), entry.get("context")
         if not isinstance(utterance, str):
             found = "no 'utterance' field" if "utterance" not in entry else f"'utterance' {utterance!r}, not a string"
-            raise DataFormatError(path, f"utterance {key!r} has {found}; use MUStARD's own {JSON_FILE}",
-                                  line=_json_line(text, key))
+            raise DataFormatError(
+                path, f"utterance {key!r} has {found}; use MUStARD's own {JSON_FILE}", line=_json_line(text, key)
+            )
         if not isinstance(context, list) or not all(isinstance(turn, str) for turn in context):
             found = "no 'context' field" if "context" not in entry else f"'context' {str(context)[:60]}"
-            raise DataFormatError(path, f"utterance {key!r} has {found}, not a list of strings (the turns before the "
-                                        f"utterance); use MUStARD's own {JSON_FILE}", line=_json_line(text, key))
+            raise DataFormatError(
+                path,
+                f"utterance {key!r} has {found}, not a list of strings (the turns before the "
+                f"utterance); use MUStARD's own {JSON_FILE}",
+                line=_json_line(text, key),
+            )
         utterances.append(utterance)
         contexts.append(list(context))
     return tuple(entries), utterances, contexts
@@ -314,8 +339,11 @@ def _groups(path: Path):
     header = [name.strip().upper() for name in next(records, (1, []))[1]]
     missing = [c for c in ("KEY", "SARCASM", *LABEL_COLUMNS.values()) if c not in header]
     if missing:
-        raise DataFormatError(path, f"missing column(s) {', '.join(missing)}; expected the "
-                                    f"annotation sheet's columns {', '.join(ANNOTATION_COLUMNS)}", line=1)
+        raise DataFormatError(
+            path,
+            f"missing column(s) {', '.join(missing)}; expected the annotation sheet's columns {', '.join(ANNOTATION_COLUMNS)}",
+            line=1,
+        )
     groups, group = [], []
     for line, row in records:
         if is_empty_row(row):
@@ -339,21 +367,28 @@ def _check_one_key(group, path: Path, separated: bool) -> None:
         return
     line, key = other
     previous = max(n for n, row in group if n < line and row["KEY"] == first)
-    where = ("the file has no blank separator rows at all" if not separated
-             else f"a blank separator row is missing between lines {previous} and {line}")
+    where = (
+        "the file has no blank separator rows at all"
+        if not separated
+        else f"a blank separator row is missing between lines {previous} and {line}"
+    )
     raise DataFormatError(
-        path, f"KEY {key!r} follows KEY {first!r} (line {first_line}) in one group of rows: {where}. The sheet's "
-              "groups (the context turns, then the target utterance) must be separated by blank rows (an empty "
-              "line or a row of empty cells); export the annotation sheet again with its blank rows, or insert "
-              "a blank row after each group's target utterance", line=line)
+        path,
+        f"KEY {key!r} follows KEY {first!r} (line {first_line}) in one group of rows: {where}. The sheet's "
+        "groups (the context turns, then the target utterance) must be separated by blank rows (an empty "
+        "line or a row of empty cells); export the annotation sheet again with its blank rows, or insert "
+        "a blank row after each group's target utterance",
+        line=line,
+    )
 
 
 def _group_key(group, path: Path) -> str:
     target = group[-1][1]
     key = target["KEY"] or next((row["KEY"] for _, row in group if row["KEY"]), "")
     if not key:
-        raise DataFormatError(path, "a group of rows has no KEY; fill in the KEY of its target utterance (the "
-                                    "group's last row)", line=group[0][0])
+        raise DataFormatError(
+            path, "a group of rows has no KEY; fill in the KEY of its target utterance (the group's last row)", line=group[0][0]
+        )
     return key
 
 
@@ -364,8 +399,12 @@ def _target_labels(target: dict, path: Path, line: int) -> dict[str, int]:
         try:
             labels[task] = parse(target[column])
         except ValueError as err:
-            raise DataFormatError(path, f"KEY {target['KEY']!r}, column {column}: {err}; correct that cell of the "
-                                        "group's target utterance (its last row)", line=line) from None
+            raise DataFormatError(
+                path,
+                f"KEY {target['KEY']!r}, column {column}: {err}; correct that cell of the "
+                "group's target utterance (its last row)",
+                line=line,
+            ) from None
     return labels
 
 
@@ -384,8 +423,11 @@ def read_annotations(path: Path | str) -> dict[str, dict]:
     for group in _groups(path):
         key, (line, target) = _group_key(group, path), group[-1]
         if key in notes:
-            raise DataFormatError(path, f"KEY {key!r} appears in two groups (first at line {notes[key]['line']}); "
-                                        "give each utterance one group", line=line)
+            raise DataFormatError(
+                path,
+                f"KEY {key!r} appears in two groups (first at line {notes[key]['line']}); give each utterance one group",
+                line=line,
+            )
         notes[key] = {**_target_labels(target, path, line), "line": line, "sentence": target.get("SENTENCE", "")}
     return notes
 
@@ -398,33 +440,53 @@ def _words(text: str) -> str:
 def _check_targets(utterances: dict, notes: dict, csv_path: Path, json_path: Path) -> None:
     """Warn (once, naming each KEY and line) where a group's last row is not the utterance of
     ``sarcasm_data.json``: its labels are still read as the target's (the target rule)."""
-    odd = [(key, note) for key, note in notes.items()
-           if note["sentence"] and utterances[key].get("utterance") is not None
-           and _words(note["sentence"]) != _words(utterances[key]["utterance"])]
+    odd = [
+        (key, note)
+        for key, note in notes.items()
+        if note["sentence"]
+        and utterances[key].get("utterance") is not None
+        and _words(note["sentence"]) != _words(utterances[key]["utterance"])
+    ]
     if not odd:
         return
-    shown = "; ".join(f"KEY {key!r} at line {note['line']} ({note['sentence'][:60]!r}, but {json_path.name} has "
-                      f"{str(utterances[key]['utterance'])[:60]!r})" for key, note in odd[:5])
+    shown = "; ".join(
+        f"KEY {key!r} at line {note['line']} ({note['sentence'][:60]!r}, but {json_path.name} has "
+        f"{str(utterances[key]['utterance'])[:60]!r})"
+        for key, note in odd[:5]
+    )
     more = f"; and {len(odd) - 5} more" if len(odd) > 5 else ""
-    warnings.warn(f"{csv_path}: the last row of {len(odd)} group(s) is not the utterance of {json_path}, yet its "
-                  f"labels are used as the target's: {shown}{more}. Check that each group ends with its target "
-                  "utterance", stacklevel=4)
+    warnings.warn(
+        f"{csv_path}: the last row of {len(odd)} group(s) is not the utterance of {json_path}, yet its "
+        f"labels are used as the target's: {shown}{more}. Check that each group ends with its target "
+        "utterance",
+        stacklevel=4,
+    )
 
 
 def _merge(utterances: dict, notes: dict, json_path: Path, csv_path: Path) -> dict[str, np.ndarray]:
     """Labels in ``sarcasm_data.json`` order; every id annotated once and sarcasm agreeing."""
     for key, note in notes.items():
         if key not in utterances:
-            raise DataFormatError(csv_path, f"KEY {key!r} has no entry in {json_path}; correct the KEY or use "
-                                            "the sarcasm_data.json that belongs to this sheet", line=note["line"])
+            raise DataFormatError(
+                csv_path,
+                f"KEY {key!r} has no entry in {json_path}; correct the KEY or use "
+                "the sarcasm_data.json that belongs to this sheet",
+                line=note["line"],
+            )
     unannotated = [key for key in utterances if key not in notes]
     if unannotated:
-        raise DataFormatError(csv_path, f"utterance {unannotated[0]!r} of {json_path} has no annotation "
-                                        f"group ({len(unannotated)} missing in all); use the complete annotation sheet")
+        raise DataFormatError(
+            csv_path,
+            f"utterance {unannotated[0]!r} of {json_path} has no annotation "
+            f"group ({len(unannotated)} missing in all); use the complete annotation sheet",
+        )
     for key, note in notes.items():
         if note["sarcasm"] != sarcasm_label(utterances[key]["sarcasm"]):
-            raise DataFormatError(csv_path, f"KEY {key!r}: SARCASM disagrees with {json_path}; is the "
-                                            f"last row of each group its target utterance?", line=note["line"])
+            raise DataFormatError(
+                csv_path,
+                f"KEY {key!r}: SARCASM disagrees with {json_path}; is the last row of each group its target utterance?",
+                line=note["line"],
+            )
     _check_targets(utterances, notes, csv_path, json_path)
     return {task: np.array([notes[key][task] for key in utterances], dtype=np.int64) for task in TASKS}
 
@@ -438,8 +500,9 @@ def read_split_indices(path: Path | str, n: int) -> tuple[np.ndarray, ...]:
             splits = pickle.load(fh, encoding="latin1")
         folds = tuple(np.asarray(test, dtype=np.int64) for _, test in splits)
     except (pickle.UnpicklingError, EOFError, TypeError, ValueError, OSError):
-        raise DataFormatError(path, f"expected a pickled list of (train, test) index arrays; get MUStARD's own "
-                                    f"{SPLIT_FILE} again ({_SPLITS_FROM})") from None
+        raise DataFormatError(
+            path, f"expected a pickled list of (train, test) index arrays; get MUStARD's own {SPLIT_FILE} again ({_SPLITS_FROM})"
+        ) from None
     _check_partition(folds, n, path, "test folds")
     return folds
 
@@ -543,23 +606,38 @@ def _annotation_csv(folder: Path) -> Path:
         return sheets[0]
     if not sheets:
         listed = "; ".join(f"{p.name} lacks {', '.join(lacking[p])}" for p in found)
-        raise DataFormatError(folder, f"none of its {len(found)} CSV files is the annotation sheet (a header row "
-                                      f"with the columns {', '.join(ANNOTATION_COLUMNS)}): {listed}. Export the "
-                                      "annotation sheet as CSV with its header row into this folder")
-    raise DataFormatError(folder, f"{len(sheets)} CSV files have the annotation sheet's columns: "
-                                  f"{', '.join(p.name for p in sheets)}. Keep the one to use here and move the others "
-                                  "out of this folder (a subfolder is not searched for the sheet)")
+        raise DataFormatError(
+            folder,
+            f"none of its {len(found)} CSV files is the annotation sheet (a header row "
+            f"with the columns {', '.join(ANNOTATION_COLUMNS)}): {listed}. Export the "
+            "annotation sheet as CSV with its header row into this folder",
+        )
+    raise DataFormatError(
+        folder,
+        f"{len(sheets)} CSV files have the annotation sheet's columns: "
+        f"{', '.join(p.name for p in sheets)}. Keep the one to use here and move the others "
+        "out of this folder (a subfolder is not searched for the sheet)",
+    )
 
 
 def _missing_splits(folder: Path, why: str) -> MissingDataError:
-    return MissingDataError(f"Extended MUStARD: {SPLIT_FILE} ({why}) not found in {folder} or below it. Get it from "
-                            f"{_SPLITS_FROM}, and put it in {folder} (or pass root=, or point QMTL_MUSTARD_DIR at "
-                            "the folder that holds it).")
+    return MissingDataError(
+        f"Extended MUStARD: {SPLIT_FILE} ({why}) not found in {folder} or below it. Get it from "
+        f"{_SPLITS_FROM}, and put it in {folder} (or pass root=, or point QMTL_MUSTARD_DIR at "
+        "the folder that holds it)."
+    )
 
 
-def load_mustard(root: Path | str | None = None, *, annotations: Path | str | None = None,
-                 modalities=DEFAULT_MODALITIES, require_features: bool = True, require_splits: bool = False,
-                 seed: int = 0, expected: int | None = N_UTTERANCES) -> MustardData:
+def load_mustard(
+    root: Path | str | None = None,
+    *,
+    annotations: Path | str | None = None,
+    modalities=DEFAULT_MODALITIES,
+    require_features: bool = True,
+    require_splits: bool = False,
+    seed: int = 0,
+    expected: int | None = N_UTTERANCES,
+) -> MustardData:
     """The real Extended MUStARD from ``root`` (default :func:`mustard_dir`); see the module docstring.
 
     Without the feature files, ``require_features=False`` returns the labels alone (``features``
@@ -586,14 +664,15 @@ def load_mustard(root: Path | str | None = None, *, annotations: Path | str | No
     if npz_path is None:
         packed = _find(below, FEATURE_FILE + ".gz")
         if packed is not None and require_features:
-            raise MissingDataError(f"Extended MUStARD: {FEATURE_FILE} not found below {folder}, but {packed} is "
-                                   f"there: decompress it (`gunzip -k {shlex.quote(str(packed))}`) and load again.")
+            raise MissingDataError(
+                f"Extended MUStARD: {FEATURE_FILE} not found below {folder}, but {packed} is "
+                f"there: decompress it (`gunzip -k {shlex.quote(str(packed))}`) and load again."
+            )
         if require_features:
             raise _missing(FEATURE_FILE, folder, folder)
         if split_path is None and require_splits:
             raise _missing_splits(folder, "MUStARD's five folds, required here")
-        folds = (read_split_indices(split_path, n) if split_path is not None
-                 else fold_indices(n, N_FOLDS, seed, labels["sarcasm"]))
+        folds = read_split_indices(split_path, n) if split_path is not None else fold_indices(n, N_FOLDS, seed, labels["sarcasm"])
         return MustardData(ids, labels, folds)
     if split_path is None:
         raise _missing_splits(folder, f"needed to align the rows of {npz_path.name}")
@@ -601,9 +680,12 @@ def load_mustard(root: Path | str | None = None, *, annotations: Path | str | No
     features, sarcasm = read_feature_npz(npz_path, folds, modalities)
     wrong = np.flatnonzero(sarcasm != labels["sarcasm"])
     if len(wrong):
-        raise DataFormatError(npz_path, f"feautesLabel_test disagrees with {JSON_FILE} for {len(wrong)} of {n} "
-                                        f"utterances (first {ids[wrong[0]]!r}); {split_path.name} does not "
-                                        "describe this npz's folds")
+        raise DataFormatError(
+            npz_path,
+            f"feautesLabel_test disagrees with {JSON_FILE} for {len(wrong)} of {n} "
+            f"utterances (first {ids[wrong[0]]!r}); {split_path.name} does not "
+            "describe this npz's folds",
+        )
     return MustardData(ids, labels, folds, features.astype(np.float32))
 
 
@@ -667,11 +749,17 @@ def _per_fold(blocks: list[np.ndarray]) -> np.ndarray:
 
 
 def _write_json(data: MustardData, path: Path) -> None:
-    entries = {key: {"utterance": f"Demo utterance {key}.", "speaker": "A",
-                     "context": [f"Demo context turn {t} of {key}." for t in range(1 + i % 3)],
-                     "context_speakers": ["B"] * (1 + i % 3), "show": "DEMO",
-                     "sarcasm": bool(data.labels["sarcasm"][i])}
-               for i, key in enumerate(data.ids)}
+    entries = {
+        key: {
+            "utterance": f"Demo utterance {key}.",
+            "speaker": "A",
+            "context": [f"Demo context turn {t} of {key}." for t in range(1 + i % 3)],
+            "context_speakers": ["B"] * (1 + i % 3),
+            "show": "DEMO",
+            "sarcasm": bool(data.labels["sarcasm"][i]),
+        }
+        for i, key in enumerate(data.ids)
+    }
     path.write_text(json.dumps(entries, indent=4) + "\n", encoding="utf-8")
 
 
@@ -682,9 +770,19 @@ def _write_annotations(data: MustardData, path: Path) -> None:
         for i, key in enumerate(data.ids):
             for t in range(1 + i % 3):
                 writer.writerow([key, "B", f"Demo context turn {t} of {key}.", "DEMO", "", "", "", "", ""])
-            writer.writerow([key, "A", f"Demo utterance {key}.", "DEMO", str(bool(data.labels["sarcasm"][i])).upper(),
-                             data.labels["sentiment_implicit"][i] - 1, data.labels["sentiment_explicit"][i] - 1,
-                             data.labels["emotion_implicit"][i] + 1, data.labels["emotion_explicit"][i] + 1])
+            writer.writerow(
+                [
+                    key,
+                    "A",
+                    f"Demo utterance {key}.",
+                    "DEMO",
+                    str(bool(data.labels["sarcasm"][i])).upper(),
+                    data.labels["sentiment_implicit"][i] - 1,
+                    data.labels["sentiment_explicit"][i] - 1,
+                    data.labels["emotion_implicit"][i] + 1,
+                    data.labels["emotion_explicit"][i] + 1,
+                ]
+            )
             writer.writerow([])
 
 

@@ -22,10 +22,18 @@ def qmtl_config(spec: BenchmarkSpec, **overrides) -> QMTLConfig:
 
     Taught in: 02_heads, "Something Eq. (3) hides: the first data layer is invisible"
     """
-    fields = dict(n_qubits=spec.n_qubits, n_layers=spec.n_layers, task_outputs=spec.task_outputs,
-                  task_kinds=tuple(t.kind for t in spec.tasks), task_qubits=spec.task_qubits,
-                  head_layers=spec.head_layers, output_scale=spec.output_scale, entangle=spec.entangle,
-                  encoding_order=spec.encoding_order, angle_map=spec.angle_map)
+    fields = dict(
+        n_qubits=spec.n_qubits,
+        n_layers=spec.n_layers,
+        task_outputs=spec.task_outputs,
+        task_kinds=tuple(t.kind for t in spec.tasks),
+        task_qubits=spec.task_qubits,
+        head_layers=spec.head_layers,
+        output_scale=spec.output_scale,
+        entangle=spec.entangle,
+        encoding_order=spec.encoding_order,
+        angle_map=spec.angle_map,
+    )
     if spec.task_wires is not None:
         fields.update(task_qubits=None, task_wires=spec.task_wires)
     fields.update(overrides)

@@ -28,8 +28,7 @@ from qmtl_utils.quantum.statevector import hqnn_entangler, hqnn_expvals, qmtl_ex
 def _check_width(z: torch.Tensor, d: int, head: str) -> None:
     if z.ndim != 2 or z.shape[1] != d:
         raise ValueError(
-            f"{head} expects features of shape (batch, {d}); got {tuple(z.shape)}. "
-            f"Project the backbone output to d = {d} first."
+            f"{head} expects features of shape (batch, {d}); got {tuple(z.shape)}. Project the backbone output to d = {d} first."
         )
 
 
@@ -53,9 +52,7 @@ class QMTLHead(nn.Module):
             raise ValueError(f"backend must be 'fast', 'mps' or 'pennylane', got {backend!r}")
         self.config, self.backend = config, backend
         self.encoder_weights = nn.Parameter(torch.empty(config.n_layers, config.n_qubits))
-        self.task_weights = nn.ParameterList(
-            nn.Parameter(torch.empty(config.head_layers, s, 3)) for s in config.task_qubits
-        )
+        self.task_weights = nn.ParameterList(nn.Parameter(torch.empty(config.head_layers, s, 3)) for s in config.task_qubits)
         self.classification = [k != "regression" for k in config.task_kinds]
         n_scales = sum(self.classification) if config.output_scale else 0
         if n_scales and config.output_scale is True:  # learnable, init 1.0
@@ -88,8 +85,7 @@ class QMTLHead(nn.Module):
             from qmtl_utils.quantum.mps import (
                 qmtl_expvals_mps as expvals,  # imported lazily: only this backend needs it
             )
-        return expvals(z, self.encoder_weights.to(z.dtype),
-                       [w.to(z.dtype) for w in self.task_weights], self.config)
+        return expvals(z, self.encoder_weights.to(z.dtype), [w.to(z.dtype) for w in self.task_weights], self.config)
 
     def forward(self, z: torch.Tensor) -> list[torch.Tensor]:
         return self.outputs_from_expvals(self.expectation_values(z))
@@ -147,8 +143,15 @@ class HQNNHead(nn.Module):
     Taught in: 02_heads, "The baselines"
     """
 
-    def __init__(self, d: int, n_qubits: int, task_outputs: Sequence[int], n_repeats: int = 3,
-                 backend: str = "fast", ansatz: str = "ry_ring"):
+    def __init__(
+        self,
+        d: int,
+        n_qubits: int,
+        task_outputs: Sequence[int],
+        n_repeats: int = 3,
+        backend: str = "fast",
+        ansatz: str = "ry_ring",
+    ):
         super().__init__()
         if backend not in ("fast", "pennylane"):
             raise ValueError(f"backend must be 'fast' or 'pennylane', got {backend!r}")
@@ -180,7 +183,4 @@ class HQNNHead(nn.Module):
     def qnode(self, diff_method: str = "backprop", device=None):
         from qmtl_utils.quantum.pennylane_circuits import hqnn_circuit, make_qnode
 
-        return make_qnode(hqnn_circuit(self.n_qubits, self.n_repeats, self.ansatz), self.n_qubits, diff_method,
-                          device)
-
-
+        return make_qnode(hqnn_circuit(self.n_qubits, self.n_repeats, self.ansatz), self.n_qubits, diff_method, device)

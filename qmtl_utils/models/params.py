@@ -45,8 +45,9 @@ def classical_head_params(d: int, task_outputs: Sequence[int]) -> int:
     return sum(r * (d + 1) for r in task_outputs)
 
 
-def qmtl_circuit_params(n_qubits: int, n_layers: int, task_qubits: Sequence[int], head_layers: int,
-                        k_theta: int = K_THETA) -> int:
+def qmtl_circuit_params(
+    n_qubits: int, n_layers: int, task_qubits: Sequence[int], head_layers: int, k_theta: int = K_THETA
+) -> int:
     """Eq. (11): shared encoder ``Q L`` (Eq. (9)) + ``k_θ S_t L_h`` per task (Eq. (10)).
 
     Taught in: 02_heads, "Counting parameters (§4.2, Theorem 1)"
@@ -74,8 +75,7 @@ def qmtl_head_params(config: QMTLConfig) -> int:
     return circuit + qmtl_calibration_params(config)
 
 
-def hqnn_head_params(d: int, n_qubits: int, task_outputs: Sequence[int], n_repeats: int = 3,
-                     ansatz: str = "ry_ring") -> int:
+def hqnn_head_params(d: int, n_qubits: int, task_outputs: Sequence[int], n_repeats: int = 3, ansatz: str = "ry_ring") -> int:
     """HQNN baseline: projection to 3, circuit angles (none for the ``"ring"`` ansatz), output
     scale, per-task linear layers.
 
@@ -93,8 +93,7 @@ def capacity_matched_classical(n_tasks: int, task_qubits: int, n_layers: int, ou
     return n_tasks * outputs * (task_qubits * n_tasks * n_layers + 1)
 
 
-def capacity_matched_qmtl(n_tasks: int, task_qubits: int, n_layers: int, head_layers: int,
-                          k_theta: int = K_THETA) -> int:
+def capacity_matched_qmtl(n_tasks: int, task_qubits: int, n_layers: int, head_layers: int, k_theta: int = K_THETA) -> int:
     """Eq. (16): ``S T (L + k_θ L_h)``.
 
     Taught in: 02_heads, "Counting parameters (§4.2, Theorem 1)"
@@ -102,8 +101,7 @@ def capacity_matched_qmtl(n_tasks: int, task_qubits: int, n_layers: int, head_la
     return task_qubits * n_tasks * (n_layers + k_theta * head_layers)
 
 
-def capacity_matched_ratio(n_tasks: int, n_layers: int, head_layers: int, outputs: int,
-                           k_theta: int = K_THETA) -> float:
+def capacity_matched_ratio(n_tasks: int, n_layers: int, head_layers: int, outputs: int, k_theta: int = K_THETA) -> float:
     """Eq. (17), leading order: ``(L + k_θ L_h) / (L r T)``.
 
     Taught in: 02_heads, "Counting parameters (§4.2, Theorem 1)"
@@ -132,12 +130,19 @@ def benchmark_table():
         for variant in HEAD_VARIANTS:
             head = make_head(spec, variant)
             qubits = {"classical": 0, "hqnn4": 4}.get(variant, spec.n_qubits)
-            rows.append({
-                "benchmark": spec.name, "title": spec.title, "variant": variant,
-                "label": variant_label(variant, spec.n_qubits), "n_tasks": len(spec.tasks),
-                "d": spec.d, "qubits": qubits, "measured": count_trainable(head),
-                "closed_form": closed[variant],
-            })
+            rows.append(
+                {
+                    "benchmark": spec.name,
+                    "title": spec.title,
+                    "variant": variant,
+                    "label": variant_label(variant, spec.n_qubits),
+                    "n_tasks": len(spec.tasks),
+                    "d": spec.d,
+                    "qubits": qubits,
+                    "measured": count_trainable(head),
+                    "closed_form": closed[variant],
+                }
+            )
     table = pd.DataFrame(rows)
     qmtl = table[table.variant == "qmtl"].set_index("benchmark")["measured"]
     table["ratio_to_qmtl"] = table["measured"] / table["benchmark"].map(qmtl)
@@ -149,8 +154,7 @@ def variant_label(variant: str, n_qubits: int) -> str:
     return {"classical": "Classical", "hqnn4": "HQNN-4", "hqnnQ": f"HQNN-{n_qubits}", "qmtl": "QMTL"}[variant]
 
 
-def scaling_table(tasks: Iterable[int], task_qubits: int = 2, outputs_per_task: int = 3,
-                  n_layers: int = 3, head_layers: int = 1):
+def scaling_table(tasks: Iterable[int], task_qubits: int = 2, outputs_per_task: int = 3, n_layers: int = 3, head_layers: int = 1):
     """Capacity-matched sweep of Theorem 1 (Fig. 2): for each ``T``, ``d = S T L`` and ``Q = S T``.
 
     Counts come from instantiated heads (no state vector is allocated, so ``Q`` may be large)
@@ -166,19 +170,28 @@ def scaling_table(tasks: Iterable[int], task_qubits: int = 2, outputs_per_task: 
     for n_tasks in tasks:
         n_qubits = task_qubits * n_tasks
         d = n_qubits * n_layers
-        config = QMTLConfig(n_qubits, n_layers, (outputs_per_task,) * n_tasks,
-                            task_qubits=(task_qubits,) * n_tasks, head_layers=head_layers)
+        config = QMTLConfig(
+            n_qubits, n_layers, (outputs_per_task,) * n_tasks, task_qubits=(task_qubits,) * n_tasks, head_layers=head_layers
+        )
         classical = count_trainable(ClassicalHeads(d, config.task_outputs))
         quantum = count_trainable(QMTLHead(config))
-        rows.append({
-            "n_tasks": n_tasks, "d": d, "n_qubits": n_qubits, "task_qubits": task_qubits,
-            "outputs_per_task": outputs_per_task, "n_layers": n_layers, "head_layers": head_layers,
-            "classical_measured": classical, "qmtl_measured": quantum,
-            "classical_eq15": capacity_matched_classical(n_tasks, task_qubits, n_layers, outputs_per_task),
-            "qmtl_eq16": capacity_matched_qmtl(n_tasks, task_qubits, n_layers, head_layers),
-            "ratio_measured": quantum / classical,
-            "ratio_eq17": capacity_matched_ratio(n_tasks, n_layers, head_layers, outputs_per_task),
-        })
+        rows.append(
+            {
+                "n_tasks": n_tasks,
+                "d": d,
+                "n_qubits": n_qubits,
+                "task_qubits": task_qubits,
+                "outputs_per_task": outputs_per_task,
+                "n_layers": n_layers,
+                "head_layers": head_layers,
+                "classical_measured": classical,
+                "qmtl_measured": quantum,
+                "classical_eq15": capacity_matched_classical(n_tasks, task_qubits, n_layers, outputs_per_task),
+                "qmtl_eq16": capacity_matched_qmtl(n_tasks, task_qubits, n_layers, head_layers),
+                "ratio_measured": quantum / classical,
+                "ratio_eq17": capacity_matched_ratio(n_tasks, n_layers, head_layers, outputs_per_task),
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -209,8 +222,6 @@ def parameter_count_tables(cache, scaling: dict, *, compute: bool = True):
     return cache.lookup(PARAMETER_STAGE, params, code_version=code_fingerprint(__name__))
 
 
-
-
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description="Trainable head parameters of the paper's configurations.")
     parser.add_argument("--json", action="store_true", help="print JSON records instead of a table")
@@ -221,8 +232,10 @@ def main(argv=None) -> None:
         return
     for name, group in table.groupby("benchmark", sort=False):
         spec = BENCHMARKS[name]
-        print(f"{spec.title}: T={len(spec.tasks)} tasks, d={spec.d}, QMTL Q={spec.n_qubits}, L={spec.n_layers}, "
-              f"S_t={list(spec.task_qubits)}, L_h={spec.head_layers}")
+        print(
+            f"{spec.title}: T={len(spec.tasks)} tasks, d={spec.d}, QMTL Q={spec.n_qubits}, L={spec.n_layers}, "
+            f"S_t={list(spec.task_qubits)}, L_h={spec.head_layers}"
+        )
         for row in group.itertuples():
             print(f"  {row.label:<10} {row.measured:>6} parameters  ({row.ratio_to_qmtl:4.1f}x QMTL)")
 

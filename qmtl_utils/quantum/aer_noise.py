@@ -96,7 +96,7 @@ def merged_qiskit_circuit(head: QMTLHead, features) -> QuantumCircuit:
     for layer in range(config.n_layers):
         for wire in range(Q):
             angle, x = encoder[layer, wire], features[layer * Q + wire]
-            matrix = (RYGate(angle).to_matrix() @ RZGate(angle).to_matrix() @ RXGate(x).to_matrix())
+            matrix = RYGate(angle).to_matrix() @ RZGate(angle).to_matrix() @ RXGate(x).to_matrix()
             qc.u(*decompose.angles(matrix), wire)
         if config.entangle:
             for control, target in ladder_pairs(Q):
@@ -125,9 +125,16 @@ def two_qubit_gate_count(circuit) -> int:
     return sum(1 for inst in circuit.data if inst.operation.num_qubits == 2)
 
 
-def aer_expectation_values(head: QMTLHead, z, p: float, shots: int = 1024, seed: int = 0,
-                           batch_size: int = 256, method: str | None = None,
-                           granularity: str = "native") -> tuple[np.ndarray, dict]:
+def aer_expectation_values(
+    head: QMTLHead,
+    z,
+    p: float,
+    shots: int = 1024,
+    seed: int = 0,
+    batch_size: int = 256,
+    method: str | None = None,
+    granularity: str = "native",
+) -> tuple[np.ndarray, dict]:
     """§6.3: the head's raw readout ``(N, Σ r_t)`` (order of ``head.expectation_values``) from
     ``shots`` shots per measurement setting under depolarizing noise ``p``.
 
@@ -149,25 +156,33 @@ def aer_expectation_values(head: QMTLHead, z, p: float, shots: int = 1024, seed:
     observables = qmtl_observables(head.config)
     features = to_numpy(z)
     if granularity == "native":
-        circuit = transpile(qmtl_qiskit_circuit(head), basis_gates=list(NATIVE_GATES),
-                            optimization_level=0, seed_transpiler=seed)
+        circuit = transpile(qmtl_qiskit_circuit(head), basis_gates=list(NATIVE_GATES), optimization_level=0, seed_transpiler=seed)
     else:
         circuit = merged_qiskit_circuit(head, features[0])
     values = []
     for index, begin in enumerate(range(0, len(features), batch_size)):
-        estimator = BackendEstimatorV2(backend=simulator, options={
-            "default_precision": shots_precision(shots), "seed_simulator": seed + index})
-        batch = features[begin:begin + batch_size]
+        estimator = BackendEstimatorV2(
+            backend=simulator, options={"default_precision": shots_precision(shots), "seed_simulator": seed + index}
+        )
+        batch = features[begin : begin + batch_size]
         if granularity == "native":
             pub = (circuit, [[op] for op in observables], batch)  # evs shape (Σ r_t, n)
             values.append(estimator.run([pub]).result()[0].data.evs.T)
         else:
             pubs = [(merged_qiskit_circuit(head, row), [[op] for op in observables]) for row in batch]
             values.append(np.stack([r.data.evs[:, 0] for r in estimator.run(pubs).result()]))
-    info = {"p": p, "shots": shots, "seed": seed, "method": method, "granularity": granularity,
-            "measurement_settings": measurement_settings(head.config),
-            "depth": circuit.depth(), "two_qubit_gates": two_qubit_gate_count(circuit),
-            "n_samples": len(features), "wall_s": round(time.perf_counter() - start, 3)}
+    info = {
+        "p": p,
+        "shots": shots,
+        "seed": seed,
+        "method": method,
+        "granularity": granularity,
+        "measurement_settings": measurement_settings(head.config),
+        "depth": circuit.depth(),
+        "two_qubit_gates": two_qubit_gate_count(circuit),
+        "n_samples": len(features),
+        "wall_s": round(time.perf_counter() - start, 3),
+    }
     return np.concatenate(values, axis=0), info
 
 
@@ -225,8 +240,11 @@ def aer_exact_expectation_values(head: QMTLHead, z, p: float, granularity: str =
             circuit.save_expectation_value(Pauli("Z" * len(support)), support, label=pauli.to_label())
 
     features = to_numpy(z)
-    native = (transpile(qmtl_qiskit_circuit(head), basis_gates=list(NATIVE_GATES), optimization_level=0)
-              if granularity == "native" else None)
+    native = (
+        transpile(qmtl_qiskit_circuit(head), basis_gates=list(NATIVE_GATES), optimization_level=0)
+        if granularity == "native"
+        else None
+    )
     circuits, owners = [], []
     for index, row in enumerate(features):
         base = native.assign_parameters(row) if native is not None else merged_qiskit_circuit(head, row)
@@ -252,19 +270,23 @@ def aer_exact_expectation_values(head: QMTLHead, z, p: float, granularity: str =
     return np.array([[float(np.real(v[label])) for label in labels] for v in values])
 
 
-def pennylane_aer_expectation_values(head: QMTLHead, z, p: float, shots: int = 1024,
-                                     seed: int = 0) -> np.ndarray:
+def pennylane_aer_expectation_values(head: QMTLHead, z, p: float, shots: int = 1024, seed: int = 0) -> np.ndarray:
     """Cross-check of :func:`aer_expectation_values` through PennyLane-Qiskit: the reference
     QNode on ``qml.device("qiskit.aer", ...)`` with the same noise model and gate set, one
     circuit per sample (slow; meant for a handful of samples)."""
     import pennylane as qml
     import torch
 
-    device = qml.device("qiskit.aer", wires=head.config.n_qubits, noise_model=depolarizing_noise_model(p),
-                        seed_simulator=seed, seed_transpiler=seed,
-                        basis_gates=list(NATIVE_GATES), optimization_level=0)
+    device = qml.device(
+        "qiskit.aer",
+        wires=head.config.n_qubits,
+        noise_model=depolarizing_noise_model(p),
+        seed_simulator=seed,
+        seed_transpiler=seed,
+        basis_gates=list(NATIVE_GATES),
+        optimization_level=0,
+    )
     qnode = qml.set_shots(head.qnode(diff_method=None, device=device), shots=shots)
     weights = [w.detach().double() for w in (head.encoder_weights, *head.task_weights)]
-    rows = [torch.stack(list(qnode(torch.as_tensor(row), *weights))).numpy()
-            for row in to_numpy(z)]
+    rows = [torch.stack(list(qnode(torch.as_tensor(row), *weights))).numpy() for row in to_numpy(z)]
     return np.array(rows, dtype=float)

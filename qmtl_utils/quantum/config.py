@@ -123,7 +123,8 @@ def require_literal_encoding(config: QMTLConfig, where: str) -> None:
         raise NotImplementedError(
             f"{where} simulates the literal reading of Eq. (3) only (encoding_order='operator', "
             f"angle_map='identity'); this head has encoding_order={config.encoding_order!r}, "
-            f"angle_map={config.angle_map!r}: use the fast or PennyLane backend")
+            f"angle_map={config.angle_map!r}: use the fast or PennyLane backend"
+        )
 
 
 def same_block_tasks(config: QMTLConfig, relative_wires: bool = False) -> list[list[int]]:

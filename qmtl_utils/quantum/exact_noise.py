@@ -97,6 +97,7 @@ def gates_per_unit(granularity: str) -> dict[str, int]:
 
 # --------------------------------------------------------------------------- Pauli transfer matrices
 
+
 def rotation_ptm(axis: str, angle: torch.Tensor) -> torch.Tensor:
     """PTM ``T[P, P'] = Tr(P U P' U†)/2`` of ``U = exp(-i angle σ_axis / 2)``: ``(..., 4, 4)`` real,
     rows and columns in the order ``I, X, Y, Z``; a rotation of the Bloch vector about ``axis``."""
@@ -203,8 +204,10 @@ def block_ptm(weights: torch.Tensor, p: float, granularity: str = "native") -> t
 
 # --------------------------------------------------------------------------- encoder contraction
 
-def _encoder_columns(z: torch.Tensor, encoder_weights: torch.Tensor, config: QMTLConfig, p: float,
-                     granularity: str) -> tuple[torch.Tensor, torch.Tensor]:
+
+def _encoder_columns(
+    z: torch.Tensor, encoder_weights: torch.Tensor, config: QMTLConfig, p: float, granularity: str
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Per-qubit data of Eqs. (2)-(3) in the Pauli picture: the state ``v (B, Q, 4)`` of every qubit
     after ``H`` and the first layer, and the maps ``M (B, L-1, Q, 4, 4)`` of layers ``2..L``
     (``RY(θ) RZ(θ) RX(z)`` with their channels)."""
@@ -260,8 +263,9 @@ def _absorb(env: torch.Tensor, bonds: list[int], v: torch.Tensor, ops: list, kee
     return y[..., 0, :, :], bonds
 
 
-def encoder_task_pauli_vectors(z: torch.Tensor, encoder_weights: torch.Tensor, config: QMTLConfig,
-                               p: float, granularity: str = "native") -> list[torch.Tensor]:
+def encoder_task_pauli_vectors(
+    z: torch.Tensor, encoder_weights: torch.Tensor, config: QMTLConfig, p: float, granularity: str = "native"
+) -> list[torch.Tensor]:
     """Every task register's state after the noisy encoder of Eqs. (2)-(3), before its block:
     one ``(B, 4**S_t)`` tensor of ``Tr(ρ_t P)`` per task, ``P`` over the task's local strings
     (first letter on ``task_wires[t][0]``). Exact contraction, see the module docstring."""
@@ -315,6 +319,7 @@ def encoder_task_pauli_vectors(z: torch.Tensor, encoder_weights: torch.Tensor, c
 
 # --------------------------------------------------------------------------- head readout (Eqs. (4)-(5))
 
+
 def _head_tensors(head: QMTLHead, z) -> tuple[torch.Tensor, torch.Tensor, list[torch.Tensor]]:
     require_literal_encoding(head.config, "the noisy density-matrix path")
     z = torch.as_tensor(z)
@@ -322,6 +327,7 @@ def _head_tensors(head: QMTLHead, z) -> tuple[torch.Tensor, torch.Tensor, list[t
         z = z.double()
     if z.ndim != 2 or z.shape[1] != head.config.d:
         raise ValueError(f"features must have shape (batch, {head.config.d}); got {tuple(z.shape)}")
+
     def cast(w: torch.Tensor) -> torch.Tensor:
         return w.detach().to(dtype=z.dtype, device=z.device)
 
@@ -390,8 +396,11 @@ def noisy_task_density_matrices(head: QMTLHead, z, p: float, granularity: str = 
     out = []
     for vec in noisy_task_pauli_vectors(head, z, p, granularity):
         n_wires = (vec.shape[1].bit_length() - 1) // 2  # 4**S entries
-        paulis = torch.as_tensor(_all_pauli_matrices(n_wires), device=vec.device,
-                                 dtype=torch.complex128 if vec.dtype == torch.float64 else torch.complex64)
+        paulis = torch.as_tensor(
+            _all_pauli_matrices(n_wires),
+            device=vec.device,
+            dtype=torch.complex128 if vec.dtype == torch.float64 else torch.complex64,
+        )
         out.append(torch.einsum("np,pij->nij", vec.to(paulis.dtype), paulis) / 2**n_wires)
     return out
 
@@ -411,8 +420,7 @@ def _setting_strings(basis: str) -> tuple[np.ndarray, np.ndarray]:
     return index, 1.0 - 2.0 * parity
 
 
-def noisy_measurement_probabilities(head: QMTLHead, z, p: float,
-                                    granularity: str = "native") -> list[list[np.ndarray]]:
+def noisy_measurement_probabilities(head: QMTLHead, z, p: float, granularity: str = "native") -> list[list[np.ndarray]]:
     """§4.1/§6.3: outcome distribution ``(N, 2**S_t)`` (float64, rows sum to 1) of every measurement
     setting of every task under noise, in the structure of
     :func:`qmtl_utils.quantum.shots.measurement_probabilities` (groups of :func:`~qmtl_utils.quantum.shots.task_groups`).
@@ -429,17 +437,23 @@ def noisy_measurement_probabilities(head: QMTLHead, z, p: float,
         for words in groups:
             basis = shots_mod.group_basis(words)
             index, walsh = _setting_strings(basis)
-            factors = np.array([readout_damping("".join(c if (a >> (len(basis) - 1 - q)) & 1 else "I"
-                                                        for q, c in enumerate(basis)), p, granularity)
-                                for a in range(2 ** len(basis))])
+            factors = np.array(
+                [
+                    readout_damping(
+                        "".join(c if (a >> (len(basis) - 1 - q)) & 1 else "I" for q, c in enumerate(basis)), p, granularity
+                    )
+                    for a in range(2 ** len(basis))
+                ]
+            )
             probs = ((vec[:, index] * factors) @ walsh.T / 2 ** len(basis)).clip(min=0.0)
             task.append(probs / probs.sum(axis=1, keepdims=True))
         out.append(task)
     return out
 
 
-def noisy_sample_expvals(head: QMTLHead, z, p: float, shots_per_setting: int,
-                         seed: int | np.random.Generator, granularity: str = "native") -> torch.Tensor:
+def noisy_sample_expvals(
+    head: QMTLHead, z, p: float, shots_per_setting: int, seed: int | np.random.Generator, granularity: str = "native"
+) -> torch.Tensor:
     """§6.3 finite-shot readout: ``shots_per_setting`` outcomes of every setting of every task drawn
     exactly from :func:`noisy_measurement_probabilities` and turned into estimates by
     :mod:`qmtl_utils.quantum.shots` (same sampler, same order of draws as

@@ -95,20 +95,35 @@ def fake_backend(name: str):
     class_name = "Fake" + name.split("_", 1)[-1].capitalize()
     substituted = not hasattr(fake_provider, class_name) and class_name in SNAPSHOT_STANDINS
     if substituted:
-        warnings.warn(f"{class_name} is not in this qiskit-ibm-runtime; using "
-                      f"{SNAPSHOT_STANDINS[class_name]} for {name!r} (recorded as substituted)")
+        warnings.warn(
+            f"{class_name} is not in this qiskit-ibm-runtime; using "
+            f"{SNAPSHOT_STANDINS[class_name]} for {name!r} (recorded as substituted)"
+        )
         class_name = SNAPSHOT_STANDINS[class_name]
     if not hasattr(fake_provider, class_name):
         available = sorted(n for n in dir(fake_provider) if n.startswith("Fake") and n[4:5].isupper())
-        raise HardwareError(f"no calibration snapshot for backend {name!r} (looked for {class_name}); "
-                            f"installed snapshots: {', '.join(available)}")
+        raise HardwareError(
+            f"no calibration snapshot for backend {name!r} (looked for {class_name}); installed snapshots: {', '.join(available)}"
+        )
     return getattr(fake_provider, class_name)(), substituted
 
 
 # errno values of an OSError that mean "the network or the host is not there", not "refused credentials"
-NETWORK_ERRNOS = frozenset(getattr(errno, name) for name in (
-    "ENETUNREACH", "ENETDOWN", "ENETRESET", "EHOSTUNREACH", "EHOSTDOWN", "ECONNREFUSED", "ECONNRESET",
-    "ECONNABORTED", "ETIMEDOUT") if hasattr(errno, name))
+NETWORK_ERRNOS = frozenset(
+    getattr(errno, name)
+    for name in (
+        "ENETUNREACH",
+        "ENETDOWN",
+        "ENETRESET",
+        "EHOSTUNREACH",
+        "EHOSTDOWN",
+        "ECONNREFUSED",
+        "ECONNRESET",
+        "ECONNABORTED",
+        "ETIMEDOUT",
+    )
+    if hasattr(errno, name)
+)
 
 
 def _exception_chain(exc: BaseException):
@@ -128,11 +143,19 @@ def network_cause(exc: BaseException) -> BaseException | None:
     import requests
     import urllib3.exceptions
 
-    kinds = (requests.exceptions.ConnectionError, requests.exceptions.Timeout, urllib3.exceptions.NewConnectionError,
-             urllib3.exceptions.MaxRetryError, urllib3.exceptions.ConnectTimeoutError, urllib3.exceptions.ProtocolError,
-             socket.gaierror, socket.herror, ConnectionError, TimeoutError)
-    found = [e for e in _exception_chain(exc)
-             if isinstance(e, kinds) or (isinstance(e, OSError) and e.errno in NETWORK_ERRNOS)]
+    kinds = (
+        requests.exceptions.ConnectionError,
+        requests.exceptions.Timeout,
+        urllib3.exceptions.NewConnectionError,
+        urllib3.exceptions.MaxRetryError,
+        urllib3.exceptions.ConnectTimeoutError,
+        urllib3.exceptions.ProtocolError,
+        socket.gaierror,
+        socket.herror,
+        ConnectionError,
+        TimeoutError,
+    )
+    found = [e for e in _exception_chain(exc) if isinstance(e, kinds) or (isinstance(e, OSError) and e.errno in NETWORK_ERRNOS)]
     if not found:
         return None
     named = [e for e in found if isinstance(e, urllib3.exceptions.NewConnectionError)]
@@ -149,7 +172,8 @@ def _unreachable(cause: BaseException, secret: str | None, doing: str) -> Hardwa
     return HardwareError(
         f"IBM Quantum could not be reached while {doing} ({reason[:400]}); check the network connection "
         "and any proxy (HTTPS_PROXY). The credentials were not checked. Without submit=True the plan is made "
-        "offline from the local calibration snapshot, and mode='fake' runs the snapshots offline.")
+        "offline from the local calibration snapshot, and mode='fake' runs the snapshots offline."
+    )
 
 
 def runtime_service(channel: str | None = None, instance: str | None = None):
@@ -161,22 +185,28 @@ def runtime_service(channel: str | None = None, instance: str | None = None):
     from qiskit_ibm_runtime.exceptions import IBMError
 
     token = os.environ.get("QISKIT_IBM_TOKEN")
-    kwargs = {"channel": channel or os.environ.get("QISKIT_IBM_CHANNEL"),
-              "instance": instance or os.environ.get("QISKIT_IBM_INSTANCE"), "token": token}
+    kwargs = {
+        "channel": channel or os.environ.get("QISKIT_IBM_CHANNEL"),
+        "instance": instance or os.environ.get("QISKIT_IBM_INSTANCE"),
+        "token": token,
+    }
     try:
         return QiskitRuntimeService(**{k: v for k, v in kwargs.items() if v})
     except AccountNotFoundError as exc:
         raise HardwareError(
             "no IBM Quantum credentials: set QISKIT_IBM_TOKEN (and QISKIT_IBM_INSTANCE for an IBM "
             "Cloud instance CRN) or save an account once with QiskitRuntimeService.save_account("
-            f"token=..., instance=...). ({_redacted(str(exc), token)})") from exc
+            f"token=..., instance=...). ({_redacted(str(exc), token)})"
+        ) from exc
     except Exception as exc:
         source = "QISKIT_IBM_TOKEN" if token else "the saved account"
         if (cause := network_cause(exc)) is not None:
             raise _unreachable(cause, token, f"opening the account from {source}") from exc
         if isinstance(exc, (InvalidAccountError, IBMError, ValueError)):
-            raise HardwareError(f"IBM Quantum rejected the credentials from {source}: {_redacted(str(exc), token)}. "
-                                "Check the token/instance at quantum.cloud.ibm.com.") from exc
+            raise HardwareError(
+                f"IBM Quantum rejected the credentials from {source}: {_redacted(str(exc), token)}. "
+                "Check the token/instance at quantum.cloud.ibm.com."
+            ) from exc
         raise
 
 
@@ -188,8 +218,9 @@ def ibm_backend(service, name: str):
         return service.backend(name)
     except QiskitBackendNotFoundError as exc:
         names = sorted(b.name for b in service.backends())
-        raise HardwareError(f"backend {name!r} is not available to this account; "
-                            f"available: {', '.join(names) or 'none'}") from exc
+        raise HardwareError(
+            f"backend {name!r} is not available to this account; available: {', '.join(names) or 'none'}"
+        ) from exc
     except Exception as exc:
         if (cause := network_cause(exc)) is not None:
             raise _unreachable(cause, os.environ.get("QISKIT_IBM_TOKEN"), f"looking up {name!r}") from exc
@@ -207,8 +238,10 @@ def calibration_info(backend) -> dict:
     target = backend.target
     two_qubit = [n for n in target.operation_names if n in ("cz", "ecr", "cx")]
     errors = [p.error for n in two_qubit for p in target[n].values() if p is not None and p.error is not None]
-    return {"calibration_timestamp": stamp.isoformat() if stamp is not None else None,
-            "median_2q_error": float(np.median(errors)) if errors else None}
+    return {
+        "calibration_timestamp": stamp.isoformat() if stamp is not None else None,
+        "median_2q_error": float(np.median(errors)) if errors else None,
+    }
 
 
 # --------------------------------------------------------------------------- circuits and jobs
@@ -229,8 +262,11 @@ def average_error_map(target):
     qargs_list = sorted(q for q in (target.qargs or ()) if q is not None and len(q) in (1, 2))
     error_map = ErrorMap(len(qargs_list))
     for qargs in qargs_list:
-        errors = [target[name][qargs].error for name in sorted(target.operation_names_for_qargs(qargs))
-                  if target[name].get(qargs) is not None and target[name][qargs].error is not None]
+        errors = [
+            target[name][qargs].error
+            for name in sorted(target.operation_names_for_qargs(qargs))
+            if target[name].get(qargs) is not None and target[name][qargs].error is not None
+        ]
         if errors:
             error_map.add_error(qargs if len(qargs) == 2 else (qargs[0], qargs[0]), math.fsum(errors) / len(errors))
     return error_map
@@ -249,8 +285,7 @@ def isa_pub_parts(head: QMTLHead, backend, optimization_level: int = 2, seed: in
         def run(self, dag):
             self.property_set["vf2_avg_error_map"] = error_map
 
-    manager = generate_preset_pass_manager(optimization_level=optimization_level, backend=backend,
-                                          seed_transpiler=seed)
+    manager = generate_preset_pass_manager(optimization_level=optimization_level, backend=backend, seed_transpiler=seed)
     manager.pre_layout = PassManager([StableErrorMap()]) + (manager.pre_layout or PassManager())
     isa = manager.run(qmtl_qiskit_circuit(head))
     return isa, [op.apply_layout(isa.layout) for op in qmtl_observables(head.config)]
@@ -268,9 +303,16 @@ def _head_fingerprint(head: QMTLHead) -> str:
 
 
 def _batch_params(head, batch, backend, mode, shots, seed, optimization_level) -> dict:
-    return {"head": _head_fingerprint(head), "features": _fingerprint(batch), "n_samples": len(batch),
-            "backend": backend, "mode": mode, "shots": shots, "seed": seed,
-            "optimization_level": optimization_level}
+    return {
+        "head": _head_fingerprint(head),
+        "features": _fingerprint(batch),
+        "n_samples": len(batch),
+        "backend": backend,
+        "mode": mode,
+        "shots": shots,
+        "seed": seed,
+        "optimization_level": optimization_level,
+    }
 
 
 def _pending_file(cache: Cache, params: dict) -> Path:
@@ -289,18 +331,29 @@ def _wait(job, timeout_s: float | None, pending: Path):
             f"job {job.job_id()} did not finish within {timeout_s} s (status {job.status()}). It was "
             f"left in the queue and its id recorded in {pending}; run the same call again later to "
             "fetch it (no new job is submitted), or cancel it with service.job(id).cancel().",
-            job.job_id()) from exc
+            job.job_id(),
+        ) from exc
 
 
 def _transpiled(head, backend, *, requested, substituted, mode, shots, seed, optimization_level):
     """``(isa, observables, record)``: the head transpiled once for ``backend`` and what a job
     record says about it (without the per-job fields)."""
     isa, observables = isa_pub_parts(head, backend, optimization_level, seed)
-    record = {"requested_backend": requested, "backend": backend.name, "substituted": substituted,
-              "mode": mode, "shots": shots, "seed_transpiler": seed, "seed_simulator": seed,
-              "optimization_level": optimization_level, "n_samples": None,  # set per job (or plan)
-              "measurement_settings": measurement_settings(head.config), "depth": isa.depth(),
-              "two_qubit_gates": two_qubit_gate_count(isa), **calibration_info(backend)}
+    record = {
+        "requested_backend": requested,
+        "backend": backend.name,
+        "substituted": substituted,
+        "mode": mode,
+        "shots": shots,
+        "seed_transpiler": seed,
+        "seed_simulator": seed,
+        "optimization_level": optimization_level,
+        "n_samples": None,  # set per job (or plan)
+        "measurement_settings": measurement_settings(head.config),
+        "depth": isa.depth(),
+        "two_qubit_gates": two_qubit_gate_count(isa),
+        **calibration_info(backend),
+    }
     return isa, observables, record
 
 
@@ -311,8 +364,7 @@ def _write_qpy(circuit, path: Path) -> None:
         qpy.dump(circuit, handle)
 
 
-def _run_batch(batch, backend, isa, observables, base_record: dict, *, service, mode, shots, seed,
-               timeout_s, pending: Path):
+def _run_batch(batch, backend, isa, observables, base_record: dict, *, service, mode, shots, seed, timeout_s, pending: Path):
     """One EstimatorV2 job for one batch of the transpiled ``isa``: ``(evs (n, K), stds (n, K), record)``."""
     from qiskit_ibm_runtime import EstimatorV2
 
@@ -349,8 +401,16 @@ def _plan(head, batches, backend: str, *, shots, seed, optimization_level, chann
     except HardwareError:  # no snapshot installed for this device: only the live device can tell
         device, substituted = ibm_backend(runtime_service(channel, instance), backend), False
         source = f"the live device {device.name}"
-    _, _, record = _transpiled(head, device, requested=backend, substituted=substituted, mode="ibm", shots=shots,
-                               seed=seed, optimization_level=optimization_level)
+    _, _, record = _transpiled(
+        head,
+        device,
+        requested=backend,
+        substituted=substituted,
+        mode="ibm",
+        shots=shots,
+        seed=seed,
+        optimization_level=optimization_level,
+    )
     n_samples = sum(len(batch) for batch in batches)
     plan = {**record, "n_samples": n_samples, "jobs": len(batches), "plan_source": source}
     return SubmissionNotRequested(
@@ -358,14 +418,27 @@ def _plan(head, batches, backend: str, *, shots, seed, optimization_level, chann
         "submit=True was not given; nothing was sent. Planned on "
         f"{source} (calibration {record['calibration_timestamp']}): depth {record['depth']}, "
         f"{record['two_qubit_gates']} two-qubit gates. With submit=True the circuit is transpiled again "
-        "for the device's current calibration, which can change both.", plan)
+        "for the device's current calibration, which can change both.",
+        plan,
+    )
 
 
-def run_on_backend(head: QMTLHead, z, backend: str = "ibm_fez", *, mode: str = "fake",
-                   shots: int = 1024, seed: int = 0, batch_size: int = 256,
-                   optimization_level: int = 2, submit: bool = False, timeout_s: float | None = 3600,
-                   cache: Cache, channel: str | None = None,
-                   instance: str | None = None) -> tuple[np.ndarray, list[dict]]:
+def run_on_backend(
+    head: QMTLHead,
+    z,
+    backend: str = "ibm_fez",
+    *,
+    mode: str = "fake",
+    shots: int = 1024,
+    seed: int = 0,
+    batch_size: int = 256,
+    optimization_level: int = 2,
+    submit: bool = False,
+    timeout_s: float | None = 3600,
+    cache: Cache,
+    channel: str | None = None,
+    instance: str | None = None,
+) -> tuple[np.ndarray, list[dict]]:
     """§7: the head's raw readout ``(N, Σ r_t)`` (order of ``head.expectation_values``) on
     ``backend``, one job per ``batch_size`` samples, each recorded in ``cache`` (with the
     transpiled circuit, ``isa.qpy``). The circuit is transpiled once per call for all batches.
@@ -382,15 +455,26 @@ def run_on_backend(head: QMTLHead, z, backend: str = "ibm_fez", *, mode: str = "
     features = to_numpy(z)
     batches = []
     for begin in range(0, len(features), batch_size):
-        batch = features[begin:begin + batch_size]
+        batch = features[begin : begin + batch_size]
         params = _batch_params(head, batch, backend, mode, shots, seed, optimization_level)
         batches.append((batch, params, _pending_file(cache, params)))
     if mode == "ibm" and not submit:
-        missing = [batch for batch, params, _ in batches
-                   if cache.get(STAGE, make_key(STAGE, params, code_version=RECORD_VERSION)) is None]
+        missing = [
+            batch
+            for batch, params, _ in batches
+            if cache.get(STAGE, make_key(STAGE, params, code_version=RECORD_VERSION)) is None
+        ]
         if missing:
-            raise _plan(head, missing, backend, shots=shots, seed=seed, optimization_level=optimization_level,
-                        channel=channel, instance=instance)
+            raise _plan(
+                head,
+                missing,
+                backend,
+                shots=shots,
+                seed=seed,
+                optimization_level=optimization_level,
+                channel=channel,
+                instance=instance,
+            )
 
     @functools.cache
     def resolve():  # (service, device, isa, observables, record): once, and only on a cache miss
@@ -399,16 +483,36 @@ def run_on_backend(head: QMTLHead, z, backend: str = "ibm_fez", *, mode: str = "
         else:
             service = runtime_service(channel, instance)
             device, substituted = ibm_backend(service, backend), False
-        parts = _transpiled(head, device, requested=backend, substituted=substituted, mode=mode, shots=shots,
-                            seed=seed, optimization_level=optimization_level)
+        parts = _transpiled(
+            head,
+            device,
+            requested=backend,
+            substituted=substituted,
+            mode=mode,
+            shots=shots,
+            seed=seed,
+            optimization_level=optimization_level,
+        )
         return service, device, *parts
 
     values, records = [], []
     for batch, params, pending in batches:
+
         def compute(folder: Path, batch=batch, pending=pending):
             service, device, isa, observables, base_record = resolve()
-            evs, stds, record = _run_batch(batch, device, isa, observables, base_record, service=service,
-                                           mode=mode, shots=shots, seed=seed, timeout_s=timeout_s, pending=pending)
+            evs, stds, record = _run_batch(
+                batch,
+                device,
+                isa,
+                observables,
+                base_record,
+                service=service,
+                mode=mode,
+                shots=shots,
+                seed=seed,
+                timeout_s=timeout_s,
+                pending=pending,
+            )
             np.save(folder / "expvals.npy", evs)
             np.save(folder / "stds.npy", stds)
             _write_qpy(isa, folder / "isa.qpy")
@@ -422,21 +526,29 @@ def run_on_backend(head: QMTLHead, z, backend: str = "ibm_fez", *, mode: str = "
     return np.concatenate(values, axis=0), records
 
 
-def load_recorded(head: QMTLHead, z, backend: str = "ibm_fez", *, mode: str = "fake",
-                  shots: int = 1024, seed: int = 0, batch_size: int = 256,
-                  optimization_level: int = 2, cache: Cache) -> tuple[np.ndarray, list[dict]]:
+def load_recorded(
+    head: QMTLHead,
+    z,
+    backend: str = "ibm_fez",
+    *,
+    mode: str = "fake",
+    shots: int = 1024,
+    seed: int = 0,
+    batch_size: int = 256,
+    optimization_level: int = 2,
+    cache: Cache,
+) -> tuple[np.ndarray, list[dict]]:
     """The values and records :func:`run_on_backend` stored for exactly these arguments, read
     from ``cache`` only (no backend, no credentials); ``MissingCacheEntry`` says what to run."""
     features, values, records = to_numpy(z), [], []
-    call = (f"qmtl_utils.quantum.hardware.run_on_backend(head, z, backend={backend!r}, mode={mode!r}, "
-            f"shots={shots}, seed={seed}, batch_size={batch_size}"
-            + (", submit=True" if mode == "ibm" else "") + ", cache=cache)")
+    call = (
+        f"qmtl_utils.quantum.hardware.run_on_backend(head, z, backend={backend!r}, mode={mode!r}, "
+        f"shots={shots}, seed={seed}, batch_size={batch_size}" + (", submit=True" if mode == "ibm" else "") + ", cache=cache)"
+    )
     for begin in range(0, len(features), batch_size):
-        batch = features[begin:begin + batch_size]
+        batch = features[begin : begin + batch_size]
         params = _batch_params(head, batch, backend, mode, shots, seed, optimization_level)
         entry = cache.lookup(STAGE, params, code_version=RECORD_VERSION, producer=call)
         values.append(np.load(entry.file("expvals.npy")))
         records.append(entry.read_json("record.json"))
     return np.concatenate(values, axis=0), records
-
-

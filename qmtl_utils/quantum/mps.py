@@ -134,7 +134,7 @@ def _reduced_density_matrix(span: Sequence[torch.Tensor], left_env, right_env, w
                 a = span[site]
                 rho = torch.einsum("bxayd,baic,bdie->bxcye", rho, a, a.conj())
             continue
-        bra = _ket_chain(span[run[0]: run[-1] + 1])
+        bra = _ket_chain(span[run[0] : run[-1] + 1])
         if run[-1] == len(span) - 1:
             ket = (bra.reshape(batch, -1, chi) @ right_env).reshape(bra.shape)
             rho = torch.einsum("bxayd,baic,bdjc->bxiyj", rho, ket, bra.conj())
@@ -167,9 +167,12 @@ def qmtl_expvals_mps(z, encoder_weights, task_weights, config) -> torch.Tensor:
         firsts = [min(config.task_wires[t]) for t in tasks]
         stack = lambda tensors: torch.cat(tensors, dim=0)  # noqa: E731
         span = [stack([sites[f + k] for f in firsts]) for k in range(max(wires) - min(wires) + 1)]
-        rho = _reduced_density_matrix(span, stack([left_envs[f] for f in firsts]),
-                                      stack([right_envs[f + len(span)] for f in firsts]),
-                                      [w - min(wires) for w in wires])
+        rho = _reduced_density_matrix(
+            span,
+            stack([left_envs[f] for f in firsts]),
+            stack([right_envs[f + len(span)] for f in firsts]),
+            [w - min(wires) for w in wires],
+        )
         unitaries = sim.sel_unitary(torch.stack([task_weights[t] for t in tasks]))
         observables = sim.rotated_observables(config.observables[tasks[0]], unitaries)
         rho = rho.reshape(len(tasks), z.shape[0], *rho.shape[1:])

@@ -90,8 +90,7 @@ def default_observables(n_outputs: int, n_qubits: int | None = None) -> tuple[st
             ordered.append(word)
     if n_outputs > len(ordered):
         raise ValueError(
-            f"{n_qubits} qubits have only {len(ordered)} non-identity Pauli words; "
-            f"{n_outputs} outputs need more qubits"
+            f"{n_qubits} qubits have only {len(ordered)} non-identity Pauli words; {n_outputs} outputs need more qubits"
         )
     return tuple(ordered[:n_outputs])
 
@@ -101,8 +100,7 @@ def validate_words(words: tuple[str, ...], n_qubits: int) -> None:
     for word in words:
         if len(word) != n_qubits or set(word) - set("IXYZ") or set(word) == {"I"}:
             raise ValueError(
-                f"observable {word!r} is not a non-identity Pauli word on {n_qubits} qubits "
-                "(one of I, X, Y, Z per qubit)"
+                f"observable {word!r} is not a non-identity Pauli word on {n_qubits} qubits (one of I, X, Y, Z per qubit)"
             )
     if len(set(words)) != len(words):
         raise ValueError(f"observables repeat: {words}")

@@ -23,8 +23,7 @@ def pauli_observable(word: str, wires: Sequence[int]):
     return factors[0] if len(factors) == 1 else qml.prod(*factors)
 
 
-def qmtl_encoder(inputs, encoder_weights, n_qubits: int, n_layers: int, entangle: bool = True,
-                 encoding_order: str = "operator"):
+def qmtl_encoder(inputs, encoder_weights, n_qubits: int, n_layers: int, entangle: bool = True, encoding_order: str = "operator"):
     """Stage 1, Eqs. (2)-(3): shared task-independent encoding of ``d = Q·L`` features.
 
     ``H^{⊗Q}``, then for each layer ℓ: ``RX(Z_{Qℓ+i})`` on qubit ``i`` (U_enc,ℓ), then
@@ -35,6 +34,7 @@ def qmtl_encoder(inputs, encoder_weights, n_qubits: int, n_layers: int, entangle
 
     Taught in: 02_heads, "The QMTL circuit, written out"
     """
+
     def data(layer):
         for wire in range(n_qubits):
             qml.RX(inputs[..., layer * n_qubits + wire], wires=wire)
@@ -66,8 +66,7 @@ def qmtl_circuit(config):
     def circuit(inputs, encoder_weights, *task_weights):
         if config.angle_map == "pi_tanh":
             inputs = math.pi * qml.math.tanh(inputs)
-        qmtl_encoder(inputs, encoder_weights, config.n_qubits, config.n_layers, config.entangle,
-                     config.encoding_order)
+        qmtl_encoder(inputs, encoder_weights, config.n_qubits, config.n_layers, config.entangle, config.encoding_order)
         for weights, wires in zip(task_weights, config.task_wires):
             qml.StronglyEntanglingLayers(weights, wires=list(wires))
         return [

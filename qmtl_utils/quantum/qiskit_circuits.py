@@ -57,8 +57,10 @@ def qmtl_qiskit_circuit(head: QMTLHead) -> QuantumCircuit:
     qc = QuantumCircuit(Q, name="qmtl_head")
     qc.h(range(Q))
     if config.angle_map != "identity":
-        raise NotImplementedError(f"the Qiskit circuit binds raw features; angle_map={config.angle_map!r} "
-                                  "is only simulated by the fast and PennyLane backends")
+        raise NotImplementedError(
+            f"the Qiskit circuit binds raw features; angle_map={config.angle_map!r} "
+            "is only simulated by the fast and PennyLane backends"
+        )
     for layer in range(config.n_layers):  # Eqs. (2)-(3)
         for wire in range(Q):
             if config.encoding_order == "operator":
@@ -85,8 +87,9 @@ def pauli_op(word: str, wires: tuple[int, ...], n_qubits: int) -> SparsePauliOp:
 
 def qmtl_observables(config) -> list[SparsePauliOp]:
     """Eq. (5) readout as full-register operators, in the order of ``head.expectation_values``."""
-    return [pauli_op(word, wires, config.n_qubits)
-            for words, wires in zip(config.observables, config.task_wires) for word in words]
+    return [
+        pauli_op(word, wires, config.n_qubits) for words, wires in zip(config.observables, config.task_wires) for word in words
+    ]
 
 
 def statevector_expectation_values(head: QMTLHead, z) -> np.ndarray:

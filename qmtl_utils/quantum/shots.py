@@ -104,8 +104,7 @@ def measurement_probabilities(head: QMTLHead, z: torch.Tensor) -> list[list[np.n
     """Outcome distribution ``(N, 2**S_t)`` of every group of every task (float64, rows sum to 1)."""
     with torch.no_grad():
         z = torch.as_tensor(z).double()
-        rhos = qmtl_task_density_matrices(z, head.encoder_weights.double(),
-                                          [w.double() for w in head.task_weights], head.config)
+        rhos = qmtl_task_density_matrices(z, head.encoder_weights.double(), [w.double() for w in head.task_weights], head.config)
     out = []
     for rho, groups in zip(rhos, task_groups(head.config)):
         rho = rho.numpy()
@@ -140,8 +139,7 @@ def _estimate(config: QMTLConfig, probabilities, shots: int, rng: np.random.Gene
     return np.stack(columns, axis=1)
 
 
-def sample_expvals(head: QMTLHead, z: torch.Tensor, shots_per_setting: int,
-                   seed: int | np.random.Generator) -> torch.Tensor:
+def sample_expvals(head: QMTLHead, z: torch.Tensor, shots_per_setting: int, seed: int | np.random.Generator) -> torch.Tensor:
     """Finite-shot estimates of every observable, ``(N, Σ r_t)`` float64 in
     :meth:`~qmtl_utils.models.heads.QMTLHead.expectation_values` order; ``shots_per_setting`` shots for
     every group of every task; feed them to :meth:`~qmtl_utils.models.heads.QMTLHead.outputs_from_expvals`.
@@ -155,8 +153,9 @@ def sample_expvals(head: QMTLHead, z: torch.Tensor, shots_per_setting: int,
 MetricFn = Callable[[list, np.ndarray], dict]
 
 
-def shot_sweep(head: QMTLHead, z: torch.Tensor, labels, shots_list: Sequence[int], seeds: Sequence[int],
-               metric_fn: MetricFn) -> pd.DataFrame:
+def shot_sweep(
+    head: QMTLHead, z: torch.Tensor, labels, shots_list: Sequence[int], seeds: Sequence[int], metric_fn: MetricFn
+) -> pd.DataFrame:
     """Task metrics of ``head`` on features ``z`` with finite-shot readout, for every shot budget and seed.
 
     ``metric_fn(outputs, labels)`` gets the per-task outputs (a list of numpy arrays, from
@@ -176,9 +175,19 @@ def shot_sweep(head: QMTLHead, z: torch.Tensor, labels, shots_list: Sequence[int
     def rows(expvals, shots, seed):
         with torch.no_grad():
             outputs = [o.detach().numpy() for o in head.outputs_from_expvals(torch.as_tensor(expvals))]
-        return [{"shots_per_setting": shots, "total_shots": shots * settings, "seed": seed,
-                 "exact": math.isinf(shots), "task": task, "metric": metric, "value": float(value)}
-                for task, values in metric_fn(outputs, labels).items() for metric, value in values.items()]
+        return [
+            {
+                "shots_per_setting": shots,
+                "total_shots": shots * settings,
+                "seed": seed,
+                "exact": math.isinf(shots),
+                "task": task,
+                "metric": metric,
+                "value": float(value),
+            }
+            for task, values in metric_fn(outputs, labels).items()
+            for metric, value in values.items()
+        ]
 
     with torch.no_grad():
         out = rows(head.expectation_values(z.double()), math.inf, None)

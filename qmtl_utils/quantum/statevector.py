@@ -110,6 +110,7 @@ def product_state(vectors: torch.Tensor) -> torch.Tensor:
     is built separately and the halves are joined by one outer product, so only one operation
     (and its gradient) touches all ``2**Q`` amplitudes.
     """
+
     def kron_vectors(vs: torch.Tensor) -> torch.Tensor:
         out = vs[:, 0]
         for wire in range(1, vs.shape[1]):
@@ -558,8 +559,9 @@ def hqnn_entangler(ansatz: str, n_qubits: int) -> list[tuple[int, int]]:
     return ladder_pairs(n_qubits) if ansatz == "ry_ladder" else ring_pairs(n_qubits)
 
 
-def hqnn_expvals(angles: torch.Tensor, weights: torch.Tensor, ansatz: str = "ry_ring",
-                 n_qubits: int | None = None) -> torch.Tensor:
+def hqnn_expvals(
+    angles: torch.Tensor, weights: torch.Tensor, ansatz: str = "ry_ring", n_qubits: int | None = None
+) -> torch.Tensor:
     """Fast exact HQNN readout (same result as :func:`qmtl_utils.quantum.pennylane_circuits.hqnn_circuit`).
 
     ``weights``: ``(n_repeats, Q)`` trainable RY angles; ``ansatz="ring"`` has none (``(n_repeats, 0)``,

@@ -118,30 +118,112 @@ class Claim:
 
 
 CLAIMS: tuple[Claim, ...] = (
-    Claim("glue_on_par", "§5.2.1", "QMTL achieves performance on par with the classical baseline on GLUE (primary metrics)",
-          ("glue",), "qmtl", "classical", "primary:", "equivalence"),
-    Claim("glue_on_par_secondary", "§5.2.1", "… and on the secondary metrics", ("glue",), "qmtl", "classical",
-          "secondary:", "equivalence"),
-    Claim("glue_matches_tasks", "§5.2.1", "QMTL matches or exceeds the classical head on MRPC, QQP and QNLI",
-          ("glue",), "qmtl", "classical", "primary:", "non_inferiority", tasks=("mrpc", "qqp", "qnli"), per_task=True),
-    Claim("above_hqnn4", "§5.2, §5.2.4", "QMTL outperforms HQNN-4 on every benchmark",
-          ("glue", "chexpert", "mustard"), "qmtl", "hqnn4", "headline", "superiority"),
-    Claim("above_hqnnQ", "§5.2, §5.2.4", "QMTL outperforms HQNN-Q (as many qubits as QMTL) on every benchmark",
-          ("glue", "chexpert", "mustard"), "qmtl", "hqnnQ", "headline", "superiority"),
-    Claim("hqnn_qubits", "§5.2.2-§5.2.4", "Increasing HQNN qubits (4 → 10/13) yields no systematic gain",
-          ("glue", "chexpert", "mustard"), "hqnnQ", "hqnn4", "headline", "no_gain"),
-    Claim("chexpert_competitive", "§5.2.2", "QMTL is competitive with the classical head on CheXpert",
-          ("chexpert",), "qmtl", "classical", "headline", "non_inferiority"),
-    Claim("mustard_competitive", "§5.2.3", "QMTL is competitive with the classical head on Extended MUStARD",
-          ("mustard",), "qmtl", "classical", "headline", "non_inferiority"),
-    Claim("mustard_competitive_f1", "§5.2.3", "… in F1 too", ("mustard",), "qmtl", "classical", "f1",
-          "non_inferiority"),
-    Claim("mustard_sarcasm", "§5.2.3", "QMTL performs particularly well on sarcasm (matches the classical head and "
-          "carries signal)", ("mustard",), "qmtl", "classical", "f1", "non_inferiority",
-          tasks=("sarcasm",), needs_signal=True),
-    Claim("no_task_degraded", "§5.2.4", "No single task is systematically degraded (QMTL against the classical head, "
-          "task by task)", ("glue", "chexpert", "mustard"), "qmtl", "classical", "headline", "non_inferiority",
-          per_task=True),
+    Claim(
+        "glue_on_par",
+        "§5.2.1",
+        "QMTL achieves performance on par with the classical baseline on GLUE (primary metrics)",
+        ("glue",),
+        "qmtl",
+        "classical",
+        "primary:",
+        "equivalence",
+    ),
+    Claim(
+        "glue_on_par_secondary",
+        "§5.2.1",
+        "… and on the secondary metrics",
+        ("glue",),
+        "qmtl",
+        "classical",
+        "secondary:",
+        "equivalence",
+    ),
+    Claim(
+        "glue_matches_tasks",
+        "§5.2.1",
+        "QMTL matches or exceeds the classical head on MRPC, QQP and QNLI",
+        ("glue",),
+        "qmtl",
+        "classical",
+        "primary:",
+        "non_inferiority",
+        tasks=("mrpc", "qqp", "qnli"),
+        per_task=True,
+    ),
+    Claim(
+        "above_hqnn4",
+        "§5.2, §5.2.4",
+        "QMTL outperforms HQNN-4 on every benchmark",
+        ("glue", "chexpert", "mustard"),
+        "qmtl",
+        "hqnn4",
+        "headline",
+        "superiority",
+    ),
+    Claim(
+        "above_hqnnQ",
+        "§5.2, §5.2.4",
+        "QMTL outperforms HQNN-Q (as many qubits as QMTL) on every benchmark",
+        ("glue", "chexpert", "mustard"),
+        "qmtl",
+        "hqnnQ",
+        "headline",
+        "superiority",
+    ),
+    Claim(
+        "hqnn_qubits",
+        "§5.2.2-§5.2.4",
+        "Increasing HQNN qubits (4 → 10/13) yields no systematic gain",
+        ("glue", "chexpert", "mustard"),
+        "hqnnQ",
+        "hqnn4",
+        "headline",
+        "no_gain",
+    ),
+    Claim(
+        "chexpert_competitive",
+        "§5.2.2",
+        "QMTL is competitive with the classical head on CheXpert",
+        ("chexpert",),
+        "qmtl",
+        "classical",
+        "headline",
+        "non_inferiority",
+    ),
+    Claim(
+        "mustard_competitive",
+        "§5.2.3",
+        "QMTL is competitive with the classical head on Extended MUStARD",
+        ("mustard",),
+        "qmtl",
+        "classical",
+        "headline",
+        "non_inferiority",
+    ),
+    Claim("mustard_competitive_f1", "§5.2.3", "… in F1 too", ("mustard",), "qmtl", "classical", "f1", "non_inferiority"),
+    Claim(
+        "mustard_sarcasm",
+        "§5.2.3",
+        "QMTL performs particularly well on sarcasm (matches the classical head and carries signal)",
+        ("mustard",),
+        "qmtl",
+        "classical",
+        "f1",
+        "non_inferiority",
+        tasks=("sarcasm",),
+        needs_signal=True,
+    ),
+    Claim(
+        "no_task_degraded",
+        "§5.2.4",
+        "No single task is systematically degraded (QMTL against the classical head, task by task)",
+        ("glue", "chexpert", "mustard"),
+        "qmtl",
+        "classical",
+        "headline",
+        "non_inferiority",
+        per_task=True,
+    ),
 )
 
 HEADLINE = {"glue": "primary:", "chexpert": "accuracy", "mustard": "accuracy"}
@@ -167,12 +249,26 @@ def compare(metrics: pd.DataFrame, a: str, b: str, metric: str, tasks: Sequence[
     common = left.index.intersection(right.index)
     left, right = left[common].to_numpy(float), right[common].to_numpy(float)
     if not len(common):
-        return {"n": 0, "difference": np.nan, "ci_low": np.nan, "ci_high": np.nan, "p_value": np.nan,
-                "a_mean": np.nan, "b_mean": np.nan}
+        return {
+            "n": 0,
+            "difference": np.nan,
+            "ci_low": np.nan,
+            "ci_high": np.nan,
+            "p_value": np.nan,
+            "a_mean": np.nan,
+            "b_mean": np.nan,
+        }
     low, high = t_interval(left - right)
     test = paired_comparison(left, right)
-    return {"n": len(common), "difference": float((left - right).mean()), "ci_low": low, "ci_high": high,
-            "p_value": test["t_pvalue"], "a_mean": float(left.mean()), "b_mean": float(right.mean())}
+    return {
+        "n": len(common),
+        "difference": float((left - right).mean()),
+        "ci_low": low,
+        "ci_high": high,
+        "p_value": test["t_pvalue"],
+        "a_mean": float(left.mean()),
+        "b_mean": float(right.mean()),
+    }
 
 
 def _signal_p(signal: pd.DataFrame, variant: str, tasks: Sequence[str]) -> float:
@@ -189,9 +285,15 @@ def _verdict(rule: str, low: float, high: float, margin: float) -> str:
     return RULES[rule][0](low, high, margin)
 
 
-def claims_table(results: dict[str, pd.DataFrame], margin: float, *, signal: dict[str, pd.DataFrame] | None = None,
-                 not_run: dict[str, str] | None = None, differences: dict[str, str] | None = None,
-                 alpha: float = 0.01) -> pd.DataFrame:
+def claims_table(
+    results: dict[str, pd.DataFrame],
+    margin: float,
+    *,
+    signal: dict[str, pd.DataFrame] | None = None,
+    not_run: dict[str, str] | None = None,
+    differences: dict[str, str] | None = None,
+    alpha: float = 0.01,
+) -> pd.DataFrame:
     """One row per (claim, benchmark[, task]) of :data:`CLAIMS`.
 
     ``results``: ``{benchmark: metrics.csv}`` of the benchmarks that ran; ``signal``: their
@@ -205,13 +307,28 @@ def claims_table(results: dict[str, pd.DataFrame], margin: float, *, signal: dic
     rows = []
     for claim in CLAIMS:
         for benchmark in claim.benchmarks:
-            base = {"claim": claim.key, "section": claim.section, "words": claim.words, "benchmark": benchmark,
-                    "comparison": f"{VARIANT_NAMES[claim.a]} − {VARIANT_NAMES[claim.b]}", "rule": RULES[claim.rule][1],
-                    "margin": margin, "lite_differences": (differences or {}).get(benchmark, "")}
+            base = {
+                "claim": claim.key,
+                "section": claim.section,
+                "words": claim.words,
+                "benchmark": benchmark,
+                "comparison": f"{VARIANT_NAMES[claim.a]} − {VARIANT_NAMES[claim.b]}",
+                "rule": RULES[claim.rule][1],
+                "margin": margin,
+                "lite_differences": (differences or {}).get(benchmark, ""),
+            }
             metric = HEADLINE[benchmark] if claim.metric == "headline" else claim.metric
-            metric_name = HEADLINE_NAME[benchmark] if claim.metric == "headline" else (
-                "mean primary metric" if metric == "primary:" else "mean secondary metric" if metric == "secondary:"
-                else metric)
+            metric_name = (
+                HEADLINE_NAME[benchmark]
+                if claim.metric == "headline"
+                else (
+                    "mean primary metric"
+                    if metric == "primary:"
+                    else "mean secondary metric"
+                    if metric == "secondary:"
+                    else metric
+                )
+            )
             if benchmark not in results:
                 why = (not_run or {}).get(benchmark, "not run")
                 rows.append({**base, "task": "", "metric": metric_name, "verdict": f"not run: {why}"})
@@ -224,8 +341,9 @@ def claims_table(results: dict[str, pd.DataFrame], margin: float, *, signal: dic
                 groups = [(",".join(claim.tasks) if claim.tasks else "all tasks", list(claim.tasks) if claim.tasks else None)]
             for label, tasks in groups:
                 if tasks is not None and not set(tasks) & set(present):
-                    rows.append({**base, "task": label, "metric": metric_name,
-                                 "verdict": "not run: task not in this run (glue_tasks)"})
+                    rows.append(
+                        {**base, "task": label, "metric": metric_name, "verdict": "not run: task not in this run (glue_tasks)"}
+                    )
                     continue
                 result = compare(metrics, claim.a, claim.b, metric, tasks)
                 verdict = _verdict(claim.rule, result["ci_low"], result["ci_high"], margin)
@@ -239,11 +357,31 @@ def claims_table(results: dict[str, pd.DataFrame], margin: float, *, signal: dic
                             verdict, note = CANNOT_TELL, f"{VARIANT_NAMES[claim.a]} carries no signal on this task"
                     if not (p_a < alpha or p_b < alpha):  # two heads that learned nothing agree trivially
                         verdict, note = CANNOT_TELL, "neither head carries signal on this task"
-                rows.append({**base, "task": label, "metric": metric_name, **result, "test": test, "verdict": verdict,
-                             "note": note})
-    columns = ["claim", "section", "words", "benchmark", "task", "comparison", "metric", "n", "a_mean", "b_mean",
-               "difference", "ci_low", "ci_high", "test", "p_value", "rule", "margin", "verdict", "note",
-               "lite_differences"]
+                rows.append(
+                    {**base, "task": label, "metric": metric_name, **result, "test": test, "verdict": verdict, "note": note}
+                )
+    columns = [
+        "claim",
+        "section",
+        "words",
+        "benchmark",
+        "task",
+        "comparison",
+        "metric",
+        "n",
+        "a_mean",
+        "b_mean",
+        "difference",
+        "ci_low",
+        "ci_high",
+        "test",
+        "p_value",
+        "rule",
+        "margin",
+        "verdict",
+        "note",
+        "lite_differences",
+    ]
     return pd.DataFrame(rows).reindex(columns=columns)
 
 

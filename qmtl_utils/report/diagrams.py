@@ -25,9 +25,15 @@ COLORS = {"classical": "#e8e8e8", "encoder": "#cfe0f5", "task": "#f8dcc0", "read
 def spec_config(spec: BenchmarkSpec) -> QMTLConfig:
     """The QMTL architecture of ``spec``: wires and observables of every task (no calibration)."""
     layout = {"task_wires": spec.task_wires} if spec.task_wires is not None else {"task_qubits": spec.task_qubits}
-    return QMTLConfig(n_qubits=spec.n_qubits, n_layers=spec.n_layers, task_outputs=spec.task_outputs,
-                      task_kinds=tuple(t.kind for t in spec.tasks), head_layers=spec.head_layers,
-                      entangle=spec.entangle, **layout)
+    return QMTLConfig(
+        n_qubits=spec.n_qubits,
+        n_layers=spec.n_layers,
+        task_outputs=spec.task_outputs,
+        task_kinds=tuple(t.kind for t in spec.tasks),
+        head_layers=spec.head_layers,
+        entangle=spec.entangle,
+        **layout,
+    )
 
 
 def pauli_label(word: str, wires) -> str:
@@ -36,8 +42,16 @@ def pauli_label(word: str, wires) -> str:
 
 
 def _box(ax, x, y0, y1, width, text, color, gid=None, fontsize=8):
-    patch = FancyBboxPatch((x, y0), width, y1 - y0, boxstyle="round,pad=0.02,rounding_size=0.12",
-                           facecolor=color, edgecolor="#333333", linewidth=1.0, zorder=2)
+    patch = FancyBboxPatch(
+        (x, y0),
+        width,
+        y1 - y0,
+        boxstyle="round,pad=0.02,rounding_size=0.12",
+        facecolor=color,
+        edgecolor="#333333",
+        linewidth=1.0,
+        zorder=2,
+    )
     if gid:
         patch.set_gid(gid)
     ax.add_patch(patch)
@@ -46,8 +60,13 @@ def _box(ax, x, y0, y1, width, text, color, gid=None, fontsize=8):
 
 
 def _arrow(ax, x0, y0, x1, y1, label=None, fontsize=7):
-    ax.annotate("", xy=(x1, y1), xytext=(x0, y0), zorder=1,
-                arrowprops=dict(arrowstyle="-|>", color="#333333", linewidth=1.0, shrinkA=0, shrinkB=0))
+    ax.annotate(
+        "",
+        xy=(x1, y1),
+        xytext=(x0, y0),
+        zorder=1,
+        arrowprops=dict(arrowstyle="-|>", color="#333333", linewidth=1.0, shrinkA=0, shrinkB=0),
+    )
     if label:
         ax.text((x0 + x1) / 2, y0 + 0.25, label, ha="center", va="bottom", fontsize=fontsize)
 
@@ -74,17 +93,33 @@ def architecture_diagram(spec: BenchmarkSpec):
     x_obs, w_obs = 9.4, 2.0
     for q, y in wire_y.items():  # the qubits: wires from the encoder to the readout
         ax.plot([x_enc, x_obs + w_obs], [y, y], color="#9a9a9a", linewidth=0.8, zorder=1)
-        ax.text(x_enc + w_enc + 0.35, y, f"q{q}", ha="center", va="center", fontsize=6, color="#555555", zorder=3,
-                bbox=dict(boxstyle="round,pad=0.1", facecolor="white", edgecolor="none"))
+        ax.text(
+            x_enc + w_enc + 0.35,
+            y,
+            f"q{q}",
+            ha="center",
+            va="center",
+            fontsize=6,
+            color="#555555",
+            zorder=3,
+            bbox=dict(boxstyle="round,pad=0.1", facecolor="white", edgecolor="none"),
+        )
 
     _box(ax, 0.0, middle - 0.9, middle + 0.9, 1.3, "backbone\n(frozen or\ntrained)", COLORS["classical"])
-    _box(ax, 2.15, middle - 0.9, middle + 0.9, 1.45, f"projection\nLinear → d\nd = Q·L = {config.d}",
-         COLORS["classical"])
+    _box(ax, 2.15, middle - 0.9, middle + 0.9, 1.45, f"projection\nLinear → d\nd = Q·L = {config.d}", COLORS["classical"])
     _arrow(ax, 1.3, middle, 2.15, middle, "features")
     _arrow(ax, 3.6, middle, x_enc, middle, r"$\mathbf{Z}\in\mathbb{R}^{d}$")
-    _box(ax, x_enc, -0.45, Q - 0.55, w_enc,
-         f"shared encoder\nEqs. (2)-(3)\n\nQ = {Q} qubits\nL = {L} layers\nθ: Q·L = {Q * L} angles",
-         COLORS["encoder"], gid="encoder", fontsize=9)
+    _box(
+        ax,
+        x_enc,
+        -0.45,
+        Q - 0.55,
+        w_enc,
+        f"shared encoder\nEqs. (2)-(3)\n\nQ = {Q} qubits\nL = {L} layers\nθ: Q·L = {Q * L} angles",
+        COLORS["encoder"],
+        gid="encoder",
+        fontsize=9,
+    )
 
     for t, (name, wires, words) in enumerate(zip(spec.task_names, config.task_wires, config.observables), 1):
         ys = [wire_y[w] for w in wires]
@@ -94,21 +129,27 @@ def architecture_diagram(spec: BenchmarkSpec):
         _box(ax, x_task, y0, y1, w_task, label, COLORS["task"], gid=f"{TASK_GID}:{name}", fontsize=7)
         names = [pauli_label(word, wires) for word in words]
         per_line = 3 if len(wires) > 1 else 2
-        text = "\n".join(", ".join(names[i:i + per_line]) for i in range(0, len(names), per_line))
+        text = "\n".join(", ".join(names[i : i + per_line]) for i in range(0, len(names), per_line))
         _box(ax, x_obs, y0, y1, w_obs, text, COLORS["readout"], fontsize=6 if len(words) > 3 else 7)
         y = (y0 + y1) / 2
         _arrow(ax, x_obs + w_obs, y, x_obs + w_obs + 0.45, y)
         ax.text(x_obs + w_obs + 0.55, y, f"{name}: $r_{{{t}}}$ = {len(words)}", ha="left", va="center", fontsize=7)
 
     top = Q - 0.2
-    for x, w, text in ((x_enc, w_enc, "Stage 1: shared"), (x_task, w_task, "Stage 2: task blocks"),
-                       (x_obs, w_obs, "observables, Eq. (4)")):
+    for x, w, text in (
+        (x_enc, w_enc, "Stage 1: shared"),
+        (x_task, w_task, "Stage 2: task blocks"),
+        (x_obs, w_obs, "observables, Eq. (4)"),
+    ):
         ax.text(x + w / 2, top, text, ha="center", va="bottom", fontsize=8, fontweight="bold")
     ax.text(x_obs + w_obs + 0.55, top, "logits, Eq. (5)", ha="left", va="bottom", fontsize=8, fontweight="bold")
     ax.set_xlim(-0.1, 14.9)
     ax.set_ylim(-0.8, Q + 0.4)
-    ax.set_title(f"QMTL head for {spec.title}: $T$ = {config.n_tasks} tasks, $Q$ = {Q}, $L$ = {L}, "
-                 f"$S_t$ = {list(config.task_qubits)}, $L_h$ = {L_h}", fontsize=10)
+    ax.set_title(
+        f"QMTL head for {spec.title}: $T$ = {config.n_tasks} tasks, $Q$ = {Q}, $L$ = {L}, "
+        f"$S_t$ = {list(config.task_qubits)}, $L_h$ = {L_h}",
+        fontsize=10,
+    )
     return fig
 
 

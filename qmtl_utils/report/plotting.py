@@ -27,11 +27,20 @@ NO_DATA_NOTE = "profile '{profile}': exact counts from instantiated heads; no da
 
 def set_style() -> None:
     """The companion's plot style (readable in print and on slides)."""
-    plt.rcParams.update({
-        "figure.dpi": 110, "savefig.dpi": 200, "font.size": 10, "axes.titlesize": 11,
-        "axes.spines.top": False, "axes.spines.right": False, "axes.grid": True,
-        "grid.alpha": 0.3, "legend.frameon": False, "savefig.bbox": "tight",
-    })
+    plt.rcParams.update(
+        {
+            "figure.dpi": 110,
+            "savefig.dpi": 200,
+            "font.size": 10,
+            "axes.titlesize": 11,
+            "axes.spines.top": False,
+            "axes.spines.right": False,
+            "axes.grid": True,
+            "grid.alpha": 0.3,
+            "legend.frameon": False,
+            "savefig.bbox": "tight",
+        }
+    )
 
 
 def stamp_profile(fig, settings: dict, data_dependent: bool, note: str = "") -> None:
@@ -39,11 +48,18 @@ def stamp_profile(fig, settings: dict, data_dependent: bool, note: str = "") -> 
     ``lite`` it says the data are real at reduced scale; ``note`` (e.g. which GLUE tasks or MUStARD
     modalities the figure shows) is a second footer line."""
     if settings["is_demo"] and data_dependent:
-        fig.text(0.5, -0.02, DEMO_NOTE.format(profile=settings["name"]), ha="center", va="top",
-                 color="#b00020", fontsize=10, fontweight="bold")
+        fig.text(
+            0.5,
+            -0.02,
+            DEMO_NOTE.format(profile=settings["name"]),
+            ha="center",
+            va="top",
+            color="#b00020",
+            fontsize=10,
+            fontweight="bold",
+        )
     elif not data_dependent:
-        fig.text(0.5, -0.02, NO_DATA_NOTE.format(profile=settings["name"]), ha="center", va="top",
-                 color="#555555", fontsize=8)
+        fig.text(0.5, -0.02, NO_DATA_NOTE.format(profile=settings["name"]), ha="center", va="top", color="#555555", fontsize=8)
     elif settings.get("scale") == "lite":
         fig.text(0.5, -0.02, LITE_NOTE, ha="center", va="top", color="#1f5fa8", fontsize=10, fontweight="bold")
     else:
@@ -63,8 +79,13 @@ def figure_stamp(name: str, sources: Sequence[str], settings: dict, draw: Callab
     """Hash of everything a figure depends on: its inputs' cache keys, profile, drawing code."""
     from qmtl_utils.runtime.fingerprint import code_fingerprint
 
-    payload = {"name": name, "sources": list(sources), "profile": settings["name"],
-               "plotting": code_fingerprint("qmtl_utils.report.plotting"), "draw": _source_text(draw)}
+    payload = {
+        "name": name,
+        "sources": list(sources),
+        "profile": settings["name"],
+        "plotting": code_fingerprint("qmtl_utils.report.plotting"),
+        "draw": _source_text(draw),
+    }
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 
 
@@ -74,8 +95,9 @@ def figure_paths(name: str, profile: str) -> dict[str, Path]:
     return {ext: base.with_suffix(f".{ext}") for ext in ("png", "pdf", "csv", "json")}
 
 
-def draw_if_changed(name: str, *, sources: Sequence[str], settings: dict,
-                    draw: Callable[[], tuple], data_dependent: bool = True, note: str = ""):
+def draw_if_changed(
+    name: str, *, sources: Sequence[str], settings: dict, draw: Callable[[], tuple], data_dependent: bool = True, note: str = ""
+):
     """Draw figure ``name`` with ``draw() -> (fig, table)`` unless an up-to-date copy exists.
 
     ``sources`` are the cache keys of the tables the figure reads; ``note`` a footer line saying
@@ -100,8 +122,11 @@ def draw_if_changed(name: str, *, sources: Sequence[str], settings: dict,
     fig.savefig(paths["png"])
     fig.savefig(paths["pdf"])
     table.to_csv(paths["csv"], index=False)
-    paths["json"].write_text(json.dumps({"stamp": stamp, "sources": list(sources), "profile": settings["name"],
-                                         "is_demo": settings["is_demo"]}, indent=2))
+    paths["json"].write_text(
+        json.dumps(
+            {"stamp": stamp, "sources": list(sources), "profile": settings["name"], "is_demo": settings["is_demo"]}, indent=2
+        )
+    )
     plt.close(fig)
     print(f"{name}: drawn -> {', '.join(p.name for k, p in paths.items() if k != 'json')}")
     return Image(filename=str(paths["png"]))
@@ -110,8 +135,15 @@ def draw_if_changed(name: str, *, sources: Sequence[str], settings: dict,
 def bar_labels(ax, bars, fmt: str = "{:.0f}") -> None:
     """Write each bar's value above it."""
     for bar in bars:
-        ax.annotate(fmt.format(bar.get_height()), (bar.get_x() + bar.get_width() / 2, bar.get_height()),
-                    ha="center", va="bottom", fontsize=8, xytext=(0, 2), textcoords="offset points")
+        ax.annotate(
+            fmt.format(bar.get_height()),
+            (bar.get_x() + bar.get_width() / 2, bar.get_height()),
+            ha="center",
+            va="bottom",
+            fontsize=8,
+            xytext=(0, 2),
+            textcoords="offset points",
+        )
 
 
 VARIANT_ORDER = ("classical", "hqnn4", "hqnnQ", "qmtl")
@@ -123,10 +155,23 @@ def series_colors(names: Sequence[str], cmap: str = "viridis") -> dict[str, tupl
     return {name: colormap(i / max(len(names) - 1, 1) * 0.85) for i, name in enumerate(names)}
 
 
-def grouped_bars(ax, table, groups, title: str = "", ylabel: str = "", series: Sequence[str] = VARIANT_ORDER,
-                 series_col: str = "variant", colors: dict | None = None, label_col: str | None = "label",
-                 group_col: str = "task", value_col: str = "mean", err_col: str | tuple[str, str] | None = "std",
-                 ylim: tuple | None = (0, 1.05), labels: dict | None = None, annotate: str | None = None) -> None:
+def grouped_bars(
+    ax,
+    table,
+    groups,
+    title: str = "",
+    ylabel: str = "",
+    series: Sequence[str] = VARIANT_ORDER,
+    series_col: str = "variant",
+    colors: dict | None = None,
+    label_col: str | None = "label",
+    group_col: str = "task",
+    value_col: str = "mean",
+    err_col: str | tuple[str, str] | None = "std",
+    ylim: tuple | None = (0, 1.05),
+    labels: dict | None = None,
+    annotate: str | None = None,
+) -> None:
     """One group of bars per ``groups`` member (default: tasks), one bar per series member, with
     ``err_col`` error bars (Figs. 4-11).
 
@@ -144,8 +189,10 @@ def grouped_bars(ax, table, groups, title: str = "", ylabel: str = "", series: S
         positions = [t + (i - (len(series) - 1) / 2) * width for t in range(len(groups))]
         label = (labels or {}).get(name) or (rows[label_col].dropna().iloc[0] if label_col else name)
         if isinstance(err_col, tuple) and rows[err_col[0]].notna().any():  # an interval (low, high)
-            errors = [(rows[value_col] - rows[err_col[0]]).clip(lower=0).fillna(0),
-                      (rows[err_col[1]] - rows[value_col]).clip(lower=0).fillna(0)]
+            errors = [
+                (rows[value_col] - rows[err_col[0]]).clip(lower=0).fillna(0),
+                (rows[err_col[1]] - rows[value_col]).clip(lower=0).fillna(0),
+            ]
         elif isinstance(err_col, tuple):  # no interval for this series: draw none rather than empty caps
             errors = None
         else:
@@ -159,8 +206,7 @@ def grouped_bars(ax, table, groups, title: str = "", ylabel: str = "", series: S
         ax.set_ylim(*ylim)
 
 
-REFERENCE_STYLES = {"majority baseline": {"color": "black", "linestyle": "--"},
-                    "ceiling": {"color": "#2a9d3a", "linestyle": "-"}}
+REFERENCE_STYLES = {"majority baseline": {"color": "black", "linestyle": "--"}, "ceiling": {"color": "#2a9d3a", "linestyle": "-"}}
 
 
 def reference_marks(ax, references, groups, group_col: str = "task", value_col: str = "mean") -> None:
@@ -176,8 +222,17 @@ def reference_marks(ax, references, groups, group_col: str = "task", value_col: 
                 label = None
 
 
-def results_panel(ax, metrics, references, groups, metric: str, title: str | None = None, ylabel: str = "score",
-                  ylim: tuple | None = (0, 1.05), group_col: str = "task") -> None:
+def results_panel(
+    ax,
+    metrics,
+    references,
+    groups,
+    metric: str,
+    title: str | None = None,
+    ylabel: str = "score",
+    ylim: tuple | None = (0, 1.05),
+    group_col: str = "task",
+) -> None:
     """One panel of a benchmark's results (Figs. 5-7; ``03_training``): per task one bar per head, the
     mean and 95 % Student-t interval over replicates (:func:`~qmtl_utils.report.stats.mean_ci_table`),
     with the majority baseline and the ceiling marked across the task (:func:`reference_marks`,
@@ -195,14 +250,30 @@ def results_panel(ax, metrics, references, groups, metric: str, title: str | Non
 
     summary = mean_ci_table(rows(metrics), by=[group_col, "variant", "label"])
     marks = rows(references).groupby(["reference", group_col]).value.mean().rename("mean").reset_index()
-    grouped_bars(ax, summary, groups, title=metric if title is None else title, ylabel=ylabel,
-                 err_col=("ci_low", "ci_high"), ylim=ylim, group_col=group_col)
+    grouped_bars(
+        ax,
+        summary,
+        groups,
+        title=metric if title is None else title,
+        ylabel=ylabel,
+        err_col=("ci_low", "ci_high"),
+        ylim=ylim,
+        group_col=group_col,
+    )
     reference_marks(ax, marks, groups, group_col=group_col)
 
 
-def learning_curves(axes, history, step_col: str = "step", run_cols: Sequence[str] = ("variant", "replicate"),
-                    series_col: str = "variant", colors: dict | None = None, label_col: str | None = "label",
-                    validation_label: str = "validation score", step_label: str = "epoch") -> None:
+def learning_curves(
+    axes,
+    history,
+    step_col: str = "step",
+    run_cols: Sequence[str] = ("variant", "replicate"),
+    series_col: str = "variant",
+    colors: dict | None = None,
+    label_col: str | None = "label",
+    validation_label: str = "validation score",
+    step_label: str = "epoch",
+) -> None:
     """Learning curves of training runs: the training loss on ``axes[0]`` and the validation score
     that selects the checkpoint on ``axes[1]``, against ``step_col``, one line per run (``run_cols``)
     coloured by ``series_col`` (default: the head variant, labelled from ``label_col``). Each run's

@@ -73,12 +73,19 @@ def paired_comparison(a, b) -> dict:
     n_nonzero = int(np.count_nonzero(diff))
     if n_nonzero < MIN_WILCOXON:
         w_p = float("nan")
-        notes.append(f"Wilcoxon skipped: {n_nonzero} non-zero differences (< {MIN_WILCOXON}), "
-                     f"smallest attainable p = {2 / 2 ** n_nonzero if n_nonzero else 1:.3g}")
+        notes.append(
+            f"Wilcoxon skipped: {n_nonzero} non-zero differences (< {MIN_WILCOXON}), "
+            f"smallest attainable p = {2 / 2**n_nonzero if n_nonzero else 1:.3g}"
+        )
     else:
         w_p = float(stats.wilcoxon(a, b).pvalue)
-    return {"n": len(diff), "mean_diff": float(diff.mean()) if len(diff) else float("nan"),
-            "t_pvalue": t_p, "wilcoxon_pvalue": w_p, "note": "; ".join(notes)}
+    return {
+        "n": len(diff),
+        "mean_diff": float(diff.mean()) if len(diff) else float("nan"),
+        "t_pvalue": t_p,
+        "wilcoxon_pvalue": w_p,
+        "note": "; ".join(notes),
+    }
 
 
 def percentile_interval(samples, level: float = 0.95) -> tuple[float, float]:

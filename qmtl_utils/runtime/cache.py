@@ -170,8 +170,7 @@ class Entry:
         if name not in self.manifest.get("files", {}) or not path.is_file():
             held = ", ".join(sorted(self.manifest.get("files", {}))) or "nothing"
             raise FileNotFoundError(
-                f"cache entry {self.stage}/{self.key[:12]} at {self.path} has no file {name!r} "
-                f"(it holds: {held})"
+                f"cache entry {self.stage}/{self.key[:12]} at {self.path} has no file {name!r} (it holds: {held})"
             )
         return path
 
@@ -308,15 +307,20 @@ class Cache:
             tmp.mkdir()
         except OSError as exc:
             if _disk_full(exc, final.parent):
-                raise CacheDiskFull(errno.ENOSPC, f"no space left on the disk holding the cache ({self.root}) to "
-                                    f"write a {stage!r} entry; free some space and rerun", str(final.parent)) from exc
+                raise CacheDiskFull(
+                    errno.ENOSPC,
+                    f"no space left on the disk holding the cache ({self.root}) to "
+                    f"write a {stage!r} entry; free some space and rerun",
+                    str(final.parent),
+                ) from exc
             raise
         try:
             start = time.perf_counter()
             extra = write_fn(tmp)
             if extra is not None and not isinstance(extra, dict):
-                raise TypeError(f"the compute function for {stage!r} returned {type(extra).__name__}, "
-                                "expected a meta dict or None")
+                raise TypeError(
+                    f"the compute function for {stage!r} returned {type(extra).__name__}, expected a meta dict or None"
+                )
             wall_s = round(time.perf_counter() - start, 3)
             manifest = {
                 "stage": stage,
@@ -336,10 +340,13 @@ class Cache:
             if isinstance(exc, Exception) and not isinstance(exc, CacheDiskFull) and _disk_full(exc, final.parent):
                 free = shutil.disk_usage(final.parent).free
                 raise CacheDiskFull(
-                    errno.ENOSPC, f"the disk holding the cache ({self.root}) is full ({free:,} bytes free) while "
+                    errno.ENOSPC,
+                    f"the disk holding the cache ({self.root}) is full ({free:,} bytes free) while "
                     f"writing a {stage!r} entry ({type(exc).__name__}: {exc}); nothing was installed and the "
                     "partial files were removed. Free some space (or point QMTL_CACHE_DIR elsewhere) and rerun: "
-                    "finished entries are kept", str(final.parent)) from exc
+                    "finished entries are kept",
+                    str(final.parent),
+                ) from exc
             raise
         return self._install(tmp, final, stage, key, manifest)
 
@@ -397,10 +404,8 @@ class Cache:
             _log_entry(stage, key)
             return entry
         start = time.perf_counter()
-        entry = self.put(stage, key, compute, params=params, upstream=upstream,
-                         code_version=code_version, meta=meta)
-        print(f"[cache] miss {stage} {key[:12]} -> computed in {time.perf_counter() - start:.1f}s",
-              flush=True)
+        entry = self.put(stage, key, compute, params=params, upstream=upstream, code_version=code_version, meta=meta)
+        print(f"[cache] miss {stage} {key[:12]} -> computed in {time.perf_counter() - start:.1f}s", flush=True)
         _log_entry(stage, key)
         return entry
 

@@ -56,8 +56,10 @@ class UnitsFailed(RuntimeError):
 
     def __init__(self, failures: list[tuple[str, str]], total: int):
         self.failures = failures
-        lines = [f"{len(failures)} of {total} units failed (the other {total - len(failures)} are cached; "
-                 "a rerun computes only the failed ones):"]
+        lines = [
+            f"{len(failures)} of {total} units failed (the other {total - len(failures)} are cached; "
+            "a rerun computes only the failed ones):"
+        ]
         for label, text in failures:
             last = text.strip().splitlines()[-1] if text.strip() else "?"
             lines.append(f"  - {label}: {last}")
@@ -118,8 +120,15 @@ def compute_unit(root: str, unit: Unit, threads: int) -> tuple[str, str | None, 
     try:
         torch.set_num_threads(threads)
         if cache.get(unit.stage, unit.key) is None:
-            cache.put(unit.stage, unit.key, lambda folder: unit.compute(folder, **unit.kwargs), params=unit.params,
-                      upstream=unit.upstream, code_version=unit.code_version, meta=unit.meta)
+            cache.put(
+                unit.stage,
+                unit.key,
+                lambda folder: unit.compute(folder, **unit.kwargs),
+                params=unit.params,
+                upstream=unit.upstream,
+                code_version=unit.code_version,
+                meta=unit.meta,
+            )
         return unit.key, None, time.perf_counter() - start
     except KeyboardInterrupt:
         raise
@@ -153,10 +162,17 @@ def connect(address: str | None = None) -> Any:
         from qmtl_utils.runtime.paths import repo_root
 
         os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
-        env = {"PYTHONPATH": os.pathsep.join(p for p in (str(repo_root()), os.environ.get("PYTHONPATH", "")) if p),
-               "PYTHONHASHSEED": os.environ.get("PYTHONHASHSEED", "0")}
-        ray.init(address=address or os.environ.get(ENV_ADDRESS) or None, include_dashboard=False,
-                 log_to_driver=False, runtime_env={"env_vars": env}, logging_level="ERROR")
+        env = {
+            "PYTHONPATH": os.pathsep.join(p for p in (str(repo_root()), os.environ.get("PYTHONPATH", "")) if p),
+            "PYTHONHASHSEED": os.environ.get("PYTHONHASHSEED", "0"),
+        }
+        ray.init(
+            address=address or os.environ.get(ENV_ADDRESS) or None,
+            include_dashboard=False,
+            log_to_driver=False,
+            runtime_env={"env_vars": env},
+            logging_level="ERROR",
+        )
     return ray
 
 
@@ -184,11 +200,13 @@ def prefetch(cache: Cache, units: list[Unit], *, executor: str | None = None, ou
         if error:
             failures.append((unit.label or f"{unit.stage} {unit.key[:12]}", error))
         elapsed = time.perf_counter() - started
-        print(f"[{executor}] {done}/{len(missing)} {unit.label or unit.stage} {'FAILED' if error else 'done'} "
-              f"in {seconds:.1f} s; {elapsed:.0f} s so far, about {elapsed / done * (len(missing) - done):.0f} s to go",
-              file=out, flush=True)
-        progress.report(done, len(missing), unit.label or unit.stage, scope=f"{executor} {id(missing)}",
-                        elapsed_s=elapsed)
+        print(
+            f"[{executor}] {done}/{len(missing)} {unit.label or unit.stage} {'FAILED' if error else 'done'} "
+            f"in {seconds:.1f} s; {elapsed:.0f} s so far, about {elapsed / done * (len(missing) - done):.0f} s to go",
+            file=out,
+            flush=True,
+        )
+        progress.report(done, len(missing), unit.label or unit.stage, scope=f"{executor} {id(missing)}", elapsed_s=elapsed)
     if failures:
         raise UnitsFailed(failures, len(missing))
     return len(missing)
@@ -200,8 +218,12 @@ def _local_results(root: str, missing: list[Unit], threads: int, out):
     from concurrent.futures import ProcessPoolExecutor, as_completed
 
     workers = min(local_workers(), len(missing))
-    print(f"[local] {len(missing)} unit{'s' * (len(missing) != 1)} on {workers} processes, {threads} torch "
-          f"thread{'s' * (threads != 1)} each", file=out, flush=True)
+    print(
+        f"[local] {len(missing)} unit{'s' * (len(missing) != 1)} on {workers} processes, {threads} torch "
+        f"thread{'s' * (threads != 1)} each",
+        file=out,
+        flush=True,
+    )
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(workers, mp_context=context, initializer=_worker_start, initargs=(list(sys.path),)) as pool:
         futures = {pool.submit(compute_unit, root, unit, threads): unit for unit in missing}
@@ -228,9 +250,12 @@ def _ray_results(root: str, missing: list[Unit], threads: int, out):
     for unit in missing:
         options = {"num_gpus": 1, "num_cpus": threads} if unit.gpu and gpus else {"num_cpus": threads}
         pending[remote.options(**options, max_retries=0).remote(root, unit, threads)] = unit
-    print(f"[ray] {len(missing)} unit{'s' * (len(missing) != 1)} submitted; cluster: "
-          f"{ray.cluster_resources().get('CPU', 0):g} CPUs, {ray.cluster_resources().get('GPU', 0):g} GPUs",
-          file=out, flush=True)
+    print(
+        f"[ray] {len(missing)} unit{'s' * (len(missing) != 1)} submitted; cluster: "
+        f"{ray.cluster_resources().get('CPU', 0):g} CPUs, {ray.cluster_resources().get('GPU', 0):g} GPUs",
+        file=out,
+        flush=True,
+    )
     while pending:
         ready, _ = ray.wait(list(pending), num_returns=1)
         unit = pending.pop(ready[0])

@@ -43,7 +43,13 @@ from qmtl_utils.runtime.fingerprint import code_fingerprint, source_imports
 
 STAGE_RE = re.compile(r"^(\d{2}[a-z]?)_[A-Za-z0-9_]+$")
 UP_TO_DATE, STALE, FAILED, NEVER_RUN, INTERRUPTED, SKIPPED = (
-    "up to date", "stale", "failed", "never run", "interrupted", "skipped")
+    "up to date",
+    "stale",
+    "failed",
+    "never run",
+    "interrupted",
+    "skipped",
+)
 
 
 class PipelineError(Exception):
@@ -72,6 +78,7 @@ class Stage:
     stamp: str = field(default="")
     skip_reason: str = ""  # the whole stage is not run under this profile (and why)
     skipped_runs: list[tuple[str, str]] = field(default_factory=list)  # (run label, why) left out
+
     @property
     def sid(self) -> str:
         """The ``NN`` / ``NNa`` prefix."""
@@ -111,13 +118,11 @@ def _runs(stem: str, path: Path, extra: list | None, profile: str) -> list[Run]:
     if extra is None:
         return [Run({"profile": profile}, out_dir / f"{stem}.ipynb", "")]
     if not isinstance(extra, (list, tuple)) or not extra or not all(isinstance(r, dict) and r for r in extra):
-        raise PipelineError(f"{_show(path)}: metadata qmtl.runs must be a non-empty list of "
-                            "non-empty dicts of parameters")
+        raise PipelineError(f"{_show(path)}: metadata qmtl.runs must be a non-empty list of non-empty dicts of parameters")
     runs = []
     for run in extra:
         if "profile" in run:
-            raise PipelineError(f"{_show(path)}: metadata qmtl.runs must not set 'profile' "
-                                "(choose it with run_all.sh --profile)")
+            raise PipelineError(f"{_show(path)}: metadata qmtl.runs must not set 'profile' (choose it with run_all.sh --profile)")
         suffix = "-".join(_slug(v) for v in run.values())
         label = " [" + ", ".join(f"{k}={v}" for k, v in run.items()) + "]"
         runs.append(Run({"profile": profile, **run}, out_dir / f"{stem}-{suffix}.ipynb", label))
@@ -152,9 +157,10 @@ def _declared(notebooks: Path, files: list[Path]) -> dict[str, graph.StageSpec] 
     on_disk = {p.stem for p in files}
     if on_disk != set(declared):
         missing, extra = sorted(set(declared) - on_disk), sorted(on_disk - set(declared))
-        raise PipelineError("the notebooks do not match the stage graph in qmtl_utils/runtime/stages.py: "
-                            + "; ".join([f"missing {', '.join(missing)}"] * bool(missing)
-                                        + [f"not declared {', '.join(extra)}"] * bool(extra)))
+        raise PipelineError(
+            "the notebooks do not match the stage graph in qmtl_utils/runtime/stages.py: "
+            + "; ".join([f"missing {', '.join(missing)}"] * bool(missing) + [f"not declared {', '.join(extra)}"] * bool(extra))
+        )
     return declared
 
 
@@ -174,8 +180,7 @@ def _convert(value: str, declared: dict, name: str, where: str) -> Any:
     options = kind.split("|") if kind else []
     if "None" in options and value in ("None", "none", ""):
         return None
-    base = next((o for o in options if o != "None"), "") or {"True": "bool", "False": "bool"}.get(
-        declared.get("default", ""), "")
+    base = next((o for o in options if o != "None"), "") or {"True": "bool", "False": "bool"}.get(declared.get("default", ""), "")
     try:
         if base == "bool":
             lowered = value.lower()
@@ -187,8 +192,9 @@ def _convert(value: str, declared: dict, name: str, where: str) -> Any:
         if base == "float":
             return float(value)
     except ValueError:
-        raise PipelineError(f"-p {name} {value}: {where} declares {name} as {kind} "
-                            f"(default {declared.get('default')}); give a {base} value") from None
+        raise PipelineError(
+            f"-p {name} {value}: {where} declares {name} as {kind} (default {declared.get('default')}); give a {base} value"
+        ) from None
     return value
 
 
@@ -209,9 +215,10 @@ def apply_parameters(stages: list[Stage], pairs: list[tuple[str, str]]) -> None:
             raise PipelineError(f"-p {name}: run_all sets {name!r} itself ({how})")
         users = [s for s in stages if name in declared[s.stem]]
         if not users:
-            raise PipelineError(f"-p {name}: no notebook declares a parameter {name!r}; valid names: "
-                                + ", ".join(f"{n} ({', '.join(s.stem for s in stages if n in declared[s.stem])})"
-                                            for n in valid))
+            raise PipelineError(
+                f"-p {name}: no notebook declares a parameter {name!r}; valid names: "
+                + ", ".join(f"{n} ({', '.join(s.stem for s in stages if n in declared[s.stem])})" for n in valid)
+            )
         for stage in users:
             converted = _convert(value, declared[stage.stem][name], name, _show(stage.path))
             for run in stage.runs:
@@ -242,8 +249,12 @@ def load_stages(notebooks: Path, profile: str, parameters: list[tuple[str, str]]
         else:
             upstream = list(stamps.values())
         # which optional benchmarks are absent is part of every stamp: adding the data re-runs what uses it
-        content = {"cells": stage.cells, "runs": [r.params for r in stage.runs], "profile": settings,
-                   "missing_benchmarks": sorted(missing)}
+        content = {
+            "cells": stage.cells,
+            "runs": [r.params for r in stage.runs],
+            "profile": settings,
+            "missing_benchmarks": sorted(missing),
+        }
         stage.stamp = make_key(stage.stem, content, upstream, _code_version(stage))
         stamps[stage.stem] = stage.stamp
     return stages
@@ -282,8 +293,14 @@ def read_record(profile: str, stage: Stage) -> dict | None:
         return None
 
 
-def write_record(profile: str, stage: Stage, status: str, wall_s: float | None = None,
-                 entries: list[str] | None = None, summary: dict | None = None) -> None:
+def write_record(
+    profile: str,
+    stage: Stage,
+    status: str,
+    wall_s: float | None = None,
+    entries: list[str] | None = None,
+    summary: dict | None = None,
+) -> None:
     """Record ``status`` (running / ok / failed) for ``stage``'s current stamp; ``entries``: the
     cache entries (``"<cache stage> <key>"``) it produced, checked before it is skipped next time."""
     path = _record_path(profile, stage)
@@ -345,13 +362,14 @@ def match_stages(stages: list[Stage], name: str) -> list[Stage]:
     if not found:
         raise ValueError(f"no stage matches {name!r}; stages: {', '.join(s.stem for s in stages)}")
     if len(found) > 1:
-        raise ValueError(f"{name!r} matches {len(found)} stages ({', '.join(s.stem for s in found)}); "
-                         "give a stage number such as 03 or 04a, or a full name")
+        raise ValueError(
+            f"{name!r} matches {len(found)} stages ({', '.join(s.stem for s in found)}); "
+            "give a stage number such as 03 or 04a, or a full name"
+        )
     return found
 
 
-def select(stages: list[Stage], only: list[str], force: list[str],
-           start: str | None) -> tuple[list[Stage], set[str]]:
+def select(stages: list[Stage], only: list[str], force: list[str], start: str | None) -> tuple[list[Stage], set[str]]:
     """(stages to consider, in order; stems to execute even if up to date)."""
     chosen = {s.stem for name in only for s in match_stages(stages, name)}
     selected = [s for s in stages if not only or s.stem in chosen]
@@ -377,7 +395,8 @@ def check_parameters(stages: list[Stage]) -> None:
         if stage.param_cell is None:
             raise PipelineError(
                 f"{where} has no cell tagged `parameters`; tag the cell that sets "
-                '`profile = "demo"` (Jupyter: View > Cell Toolbar > Tags) so run_all can set it')
+                '`profile = "demo"` (Jupyter: View > Cell Toolbar > Tags) so run_all can set it'
+            )
         try:
             declared = papermill.inspect_notebook(str(stage.path))
         except ValueError as exc:
@@ -388,7 +407,8 @@ def check_parameters(stages: list[Stage]) -> None:
                 raise PipelineError(
                     f"{where}: its `parameters` cell does not declare {', '.join(missing)} "
                     f"(it declares: {', '.join(sorted(declared)) or 'nothing'}); papermill accepts "
-                    f"unknown names silently, so add e.g. `{missing[0]} = ...` to that cell")
+                    f"unknown names silently, so add e.g. `{missing[0]} = ...` to that cell"
+                )
 
 
 def _source_cell(stage: Stage, index: int) -> int:
@@ -402,8 +422,7 @@ def _report_failure(stage: Stage, run: Run, exc: Exception) -> None:
     from papermill.exceptions import PapermillExecutionError
 
     if isinstance(exc, PapermillExecutionError):
-        where = (f" at cell {_source_cell(stage, exc.cell_index)} "
-                 f"(execution count {exc.exec_count})")
+        where = f" at cell {_source_cell(stage, exc.cell_index)} (execution count {exc.exec_count})"
         what = f"{exc.ename}: {exc.evalue}"
     else:  # kernel died, timeout, unreadable output folder ...
         lines = str(exc).strip().splitlines() or [""]
@@ -493,9 +512,16 @@ def execute_stage(stage: Stage, profile: str, position: str) -> bool:
         try:
             with line:
                 papermill.execute_notebook(
-                    str(stage.path), str(run.output), parameters=run.params, kernel_name="python3",
-                    cwd=str(stage.path.parent), progress_bar=False, log_output=False, config=_kernel_config(),
-                    shutdown_kernel="immediate")
+                    str(stage.path),
+                    str(run.output),
+                    parameters=run.params,
+                    kernel_name="python3",
+                    cwd=str(stage.path.parent),
+                    progress_bar=False,
+                    log_output=False,
+                    config=_kernel_config(),
+                    shutdown_kernel="immediate",
+                )
         except KeyboardInterrupt:
             line.finish("interrupted")
             run.output.unlink(missing_ok=True)  # papermill's last save shows cells that never ran as done
@@ -530,16 +556,22 @@ def _disk_full_exit(exc: BaseException) -> None:
     from papermill.exceptions import PapermillExecutionError
 
     text = f"{getattr(exc, 'ename', '')} {getattr(exc, 'evalue', '')}" if isinstance(exc, PapermillExecutionError) else ""
-    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT) or "CacheDiskFull" in text \
-            or "No space left on device" in text:
+    if (
+        isinstance(exc, OSError)
+        and exc.errno in (errno.ENOSPC, errno.EDQUOT)
+        or "CacheDiskFull" in text
+        or "No space left on device" in text
+    ):
         raise PipelineError(_disk_full_message(exc))
 
 
 def _disk_full_message(exc: BaseException) -> str:
     where = getattr(exc, "filename", None)
     detail = getattr(exc, "evalue", None) or getattr(exc, "strerror", None) or str(exc)
-    return (f"the disk is full ({detail}{f'; at {where}' if where else ''}). Free some space (finished stages "
-            "and cache entries are kept) and rerun; the stage that was running is re-executed")
+    return (
+        f"the disk is full ({detail}{f'; at {where}' if where else ''}). Free some space (finished stages "
+        "and cache entries are kept) and rerun; the stage that was running is re-executed"
+    )
 
 
 class LiveLine:
@@ -570,10 +602,8 @@ class LiveLine:
 
         done, total = state["done"], max(state["total"], 1)
         eta = state["elapsed_s"] / done * (total - done) if done and state.get("elapsed_s") else None
-        bar = tqdm.format_meter(done, total, time.perf_counter() - self._started, ncols=40, unit="run",
-                                bar_format="{bar}")
-        return (f"{self.title} |{bar}| {done}/{total} {state['label']}"
-                + (f", about {eta:.0f} s to go" if eta is not None else ""))
+        bar = tqdm.format_meter(done, total, time.perf_counter() - self._started, ncols=40, unit="run", bar_format="{bar}")
+        return f"{self.title} |{bar}| {done}/{total} {state['label']}" + (f", about {eta:.0f} s to go" if eta is not None else "")
 
     def _poll(self) -> None:
         from qmtl_utils.runtime import progress
@@ -628,8 +658,11 @@ def start_executor(name: str, address: str | None) -> str | None:
     gcs = ray.get_runtime_context().gcs_address
     os.environ[executor.ENV_ADDRESS] = gcs
     resources = ray.cluster_resources()
-    print(f"run_all: executor ray at {gcs} ({resources.get('CPU', 0):g} CPUs, {resources.get('GPU', 0):g} GPUs, "
-          f"{len(ray.nodes())} node{'s' * (len(ray.nodes()) != 1)})", flush=True)
+    print(
+        f"run_all: executor ray at {gcs} ({resources.get('CPU', 0):g} CPUs, {resources.get('GPU', 0):g} GPUs, "
+        f"{len(ray.nodes())} node{'s' * (len(ray.nodes()) != 1)})",
+        flush=True,
+    )
     return gcs
 
 
@@ -639,8 +672,14 @@ def stop_executor() -> None:
         sys.modules["ray"].shutdown()
 
 
-def run_stages(selected: list[Stage], forced: set[str], profile: str, executor_name: str = "serial",
-               address: str | None = None, everything: list[Stage] | None = None) -> int:
+def run_stages(
+    selected: list[Stage],
+    forced: set[str],
+    profile: str,
+    executor_name: str = "serial",
+    address: str | None = None,
+    everything: list[Stage] | None = None,
+) -> int:
     """Execute the stale or forced stages in order; stop at the first failure. Then render the
     executed copies of ``everything`` (all the profile's stages; default ``selected``) to HTML
     (:func:`render_html`). Exit status."""
@@ -655,8 +694,11 @@ def run_stages(selected: list[Stage], forced: set[str], profile: str, executor_n
                 continue
             bad = bad_entries(profile, stage)
             if bad:
-                print(f"  re-running  {stage.stem}: {len(bad)} of its cache entries failed their check and were moved "
-                      f"aside ({bad[0]}{'; ...' if len(bad) > 1 else ''})", flush=True)
+                print(
+                    f"  re-running  {stage.stem}: {len(bad)} of its cache entries failed their check and were moved "
+                    f"aside ({bad[0]}{'; ...' if len(bad) > 1 else ''})",
+                    flush=True,
+                )
                 todo.append(stage)
         if todo:
             check_parameters(todo)
@@ -685,8 +727,10 @@ class run_lock:  # noqa: N801 -- used as ``with run_lock(profile):``
             self.handle.seek(0)
             owner = self.handle.read().strip() or "?"
             self.handle.close()
-            raise PipelineError(f"another run_all (PID {owner}) is using the cache {_show(self.path.parents[1])}; "
-                                "wait for it to finish (or stop it), then rerun: it shares every finished entry")
+            raise PipelineError(
+                f"another run_all (PID {owner}) is using the cache {_show(self.path.parents[1])}; "
+                "wait for it to finish (or stop it), then rerun: it shares every finished entry"
+            )
         self.handle.seek(0)
         self.handle.truncate()
         self.handle.write(str(os.getpid()))
@@ -698,8 +742,7 @@ class run_lock:  # noqa: N801 -- used as ``with run_lock(profile):``
         self.handle.close()
 
 
-def _run_todo(selected: list[Stage], todo: list[Stage], profile: str, started: float,
-              everything: list[Stage]) -> int:
+def _run_todo(selected: list[Stage], todo: list[Stage], profile: str, started: float, everything: list[Stage]) -> int:
     executed, skipped = [], [s for s in selected if s.skip_reason]
     for number, stage in enumerate(selected, 1):
         if stage.skip_reason:
@@ -720,14 +763,20 @@ def _run_todo(selected: list[Stage], todo: list[Stage], profile: str, started: f
         print(f"run_all: {exc}; the stages are done and cached, rerun to render again", file=sys.stderr)
         return 1
     if pages.written or pages.removed:
-        print(f"  html        {len(pages.written)} page{'s' * (len(pages.written) != 1)} rendered"
-              + (f", {len(pages.removed)} removed" if pages.removed else "") + f" in {_show(pages.folder)}/",
-              flush=True)
+        print(
+            f"  html        {len(pages.written)} page{'s' * (len(pages.written) != 1)} rendered"
+            + (f", {len(pages.removed)} removed" if pages.removed else "")
+            + f" in {_show(pages.folder)}/",
+            flush=True,
+        )
     up_to_date = len(selected) - len(todo) - len(skipped)
-    print(f"run_all: {len(selected)} stage{'s' * (len(selected) != 1)}, {up_to_date} up to date, "
-          f"{len(todo)} executed" + (f", {len(skipped)} skipped" if skipped else "")
-          + f" in {time.perf_counter() - started:.1f} s; figures in {_show(paths.figures_dir(profile))}/; "
-          f"notebooks to read in {_show(pages.index)}")
+    print(
+        f"run_all: {len(selected)} stage{'s' * (len(selected) != 1)}, {up_to_date} up to date, "
+        f"{len(todo)} executed"
+        + (f", {len(skipped)} skipped" if skipped else "")
+        + f" in {time.perf_counter() - started:.1f} s; figures in {_show(paths.figures_dir(profile))}/; "
+        f"notebooks to read in {_show(pages.index)}"
+    )
     return 0
 
 
@@ -759,9 +808,11 @@ def print_summary(selected: list[Stage], executed: list[str], profile: str) -> N
         ran = stage.stem in executed
         status = SKIPPED if stage.skip_reason else "executed" if ran else "up to date"
         seconds = f"{record['wall_s']:.1f} s" if ran and isinstance(record.get("wall_s"), (int, float)) else "-"
-        print(f"  {stage.stem:<{width}}  {status:<11} {seconds:>8}  "
-              f"{summary.get('hits', '-') if ran else '-':>10}  {summary.get('misses', '-') if ran else '-':>6}  "
-              f"{summary.get('figures', '-') if ran else '-':>7}")
+        print(
+            f"  {stage.stem:<{width}}  {status:<11} {seconds:>8}  "
+            f"{summary.get('hits', '-') if ran else '-':>10}  {summary.get('misses', '-') if ran else '-':>6}  "
+            f"{summary.get('figures', '-') if ran else '-':>7}"
+        )
         notes += [f"{stage.stem}: {stage.skip_reason}"] if stage.skip_reason else []
         notes += [f"{stage.stem} {label}: {reason}" for label, reason in stage.skipped_runs]
     for note in notes:
@@ -769,8 +820,9 @@ def print_summary(selected: list[Stage], executed: list[str], profile: str) -> N
     print()
 
 
-def print_plan(profile: str, summary: bool = False, parameters: list[tuple[str, str]] | None = None,
-               executor_name: str | None = None) -> int:
+def print_plan(
+    profile: str, summary: bool = False, parameters: list[tuple[str, str]] | None = None, executor_name: str | None = None
+) -> int:
     """``--plan``: :mod:`qmtl_utils.studies.plan` in its own process (it reads the studies, a layer
     this runner does not import), which calibrates and prints the plan; runs no notebook. Of the
     ``-p`` parameters only ``glue_tasks`` changes what the profile implies, and goes with it."""
@@ -816,47 +868,73 @@ def build_parser() -> argparse.ArgumentParser:
             "runs/<profile>/html/index.html; results are cached under "
             "cache/<profile>/ and figures written to figures/<profile>/. Stages whose notebook, "
             "parameters, profile settings, qmtl_utils code and upstream stages are unchanged "
-            "since their last successful run are skipped."),
-        epilog=("STAGE is a notebook's number ('02', '04a'), its full name ('02_heads') or a prefix that only "
-                "one stage has ('02_h'). "
-                "Profiles: paper = the paper's settings and data (GPU recommended); "
-                "lite = the real public data (GLUE, Extended MUStARD; CheXpert where present) at laptop scale "
-                "(get it with --fetch; a subset of GLUE tasks with -p glue_tasks cola,mrpc,...); "
-                "demo = small seeded offline data, minutes on a laptop (default); "
-                "smoke = the smallest settings that run every code path (CI)."))
-    parser.add_argument("--profile", choices=profiles.PROFILE_NAMES, default="demo",
-                        help="settings profile (default: demo)")
-    parser.add_argument("--force", nargs="+", default=[], metavar="STAGE",
-                        help="re-execute these stages even if up to date")
-    parser.add_argument("--from", dest="start", metavar="STAGE",
-                        help="re-execute this stage and every later one")
-    parser.add_argument("--only", nargs="+", default=[], metavar="STAGE",
-                        help="consider only these stages (still skipped if up to date)")
-    parser.add_argument("--list", action="store_true",
-                        help="list the stages and their status (up to date / stale / failed / "
-                             "never run), then exit")
-    parser.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
-                        dest="parameters",
-                        help="set parameter NAME of every notebook whose parameters cell declares it (e.g. "
-                             "-p mode ibm -p submit True for 06_hardware); checked against those cells")
-    parser.add_argument("--executor", choices=executor.EXECUTORS, default=executor.DEFAULT_EXECUTOR,
-                        help="where the independent runs of a stage are computed: local = a pool of processes on "
-                             "this machine, one per core (default; QMTL_WORKERS sets how many); serial = one after "
-                             "the other in the notebook's process; ray = as Ray tasks, on the cluster at --address or "
-                             "a local Ray. Every executor gives the same entries to the last bit (one torch thread "
-                             "per run: QMTL_UNIT_THREADS)")
-    parser.add_argument("--address", metavar="ADDRESS", default=None,
-                        help="with --executor ray: the Ray cluster to use (e.g. 10.0.0.1:6379 or 'auto'); "
-                             "the cache directory must be on a filesystem every node shares")
-    parser.add_argument("--plan", action="store_true",
-                        help="run nothing: calibrate on this machine and print every run the profile implies, "
-                             "whether its inputs are present and it is cached, and its disk, memory and time")
+            "since their last successful run are skipped."
+        ),
+        epilog=(
+            "STAGE is a notebook's number ('02', '04a'), its full name ('02_heads') or a prefix that only "
+            "one stage has ('02_h'). "
+            "Profiles: paper = the paper's settings and data (GPU recommended); "
+            "lite = the real public data (GLUE, Extended MUStARD; CheXpert where present) at laptop scale "
+            "(get it with --fetch; a subset of GLUE tasks with -p glue_tasks cola,mrpc,...); "
+            "demo = small seeded offline data, minutes on a laptop (default); "
+            "smoke = the smallest settings that run every code path (CI)."
+        ),
+    )
+    parser.add_argument("--profile", choices=profiles.PROFILE_NAMES, default="demo", help="settings profile (default: demo)")
+    parser.add_argument("--force", nargs="+", default=[], metavar="STAGE", help="re-execute these stages even if up to date")
+    parser.add_argument("--from", dest="start", metavar="STAGE", help="re-execute this stage and every later one")
+    parser.add_argument(
+        "--only", nargs="+", default=[], metavar="STAGE", help="consider only these stages (still skipped if up to date)"
+    )
+    parser.add_argument(
+        "--list",
+        action="store_true",
+        help="list the stages and their status (up to date / stale / failed / never run), then exit",
+    )
+    parser.add_argument(
+        "-p",
+        "--parameter",
+        nargs=2,
+        action="append",
+        default=[],
+        metavar=("NAME", "VALUE"),
+        dest="parameters",
+        help="set parameter NAME of every notebook whose parameters cell declares it (e.g. "
+        "-p mode ibm -p submit True for 06_hardware); checked against those cells",
+    )
+    parser.add_argument(
+        "--executor",
+        choices=executor.EXECUTORS,
+        default=executor.DEFAULT_EXECUTOR,
+        help="where the independent runs of a stage are computed: local = a pool of processes on "
+        "this machine, one per core (default; QMTL_WORKERS sets how many); serial = one after "
+        "the other in the notebook's process; ray = as Ray tasks, on the cluster at --address or "
+        "a local Ray. Every executor gives the same entries to the last bit (one torch thread "
+        "per run: QMTL_UNIT_THREADS)",
+    )
+    parser.add_argument(
+        "--address",
+        metavar="ADDRESS",
+        default=None,
+        help="with --executor ray: the Ray cluster to use (e.g. 10.0.0.1:6379 or 'auto'); "
+        "the cache directory must be on a filesystem every node shares",
+    )
+    parser.add_argument(
+        "--plan",
+        action="store_true",
+        help="run nothing: calibrate on this machine and print every run the profile implies, "
+        "whether its inputs are present and it is cached, and its disk, memory and time",
+    )
     parser.add_argument("--plan-summary", action="store_true", help="with --plan: one line per stage")
-    parser.add_argument("--fetch", action="store_true",
-                        help="run nothing: download the public data (GLUE, Extended MUStARD's files) into data/ "
-                             "(python -m qmtl_utils.data.fetch; it says where to put what it cannot download)")
-    parser.add_argument("--notebooks-dir", type=Path, default=None, metavar="DIR",
-                        help="where the stage notebooks are (default: notebooks/)")
+    parser.add_argument(
+        "--fetch",
+        action="store_true",
+        help="run nothing: download the public data (GLUE, Extended MUStARD's files) into data/ "
+        "(python -m qmtl_utils.data.fetch; it says where to put what it cannot download)",
+    )
+    parser.add_argument(
+        "--notebooks-dir", type=Path, default=None, metavar="DIR", help="where the stage notebooks are (default: notebooks/)"
+    )
     return parser
 
 

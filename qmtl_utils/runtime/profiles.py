@@ -29,23 +29,31 @@ MINILM = "sentence-transformers/all-MiniLM-L6-v2"
 _COMMON: dict[str, Any] = {
     "seed": 1234,
     # Fig. 2: capacity-matched scaling sweep (Eqs. (12)-(14)): d = S*T*L, Q = S*T.
-    "scaling": {"tasks": list(range(1, 21)), "task_qubits": 2, "outputs_per_task": 3,
-                "n_layers": 3, "head_layers": 1},
+    "scaling": {"tasks": list(range(1, 21)), "task_qubits": 2, "outputs_per_task": 3, "n_layers": 3, "head_layers": 1},
     # Beyond the paper (04a): accuracy vs number of tasks under Eqs. (12)-(14), T up to 64 (Q = 128
     # on the MPS backend); fields of qmtl_utils.studies.task_scaling.ScalingSettings.
-    "task_scaling": {"tasks": [2, 4, 8, 16, 32, 64], "seeds": [0, 1, 2, 3, 4], "n_train": 1024, "n_test": 1024,
-                     "epochs": 20},
+    "task_scaling": {"tasks": [2, 4, 8, 16, 32, 64], "seeds": [0, 1, 2, 3, 4], "n_train": 1024, "n_test": 1024, "epochs": 20},
     # Evaluation of the first fold's trained heads without retraining (04a, 05, 06). ``n_samples``:
     # test samples used (None: the whole test fold); ``shots``: per measurement setting.
-    "shot_budget": {"benchmarks": ["chexpert", "mustard"], "shots_per_setting": [16, 64, 256, 1024, 4096, 8192],
-                    "seeds": [0, 1, 2], "n_samples": None},
+    "shot_budget": {
+        "benchmarks": ["chexpert", "mustard"],
+        "shots_per_setting": [16, 64, 256, 1024, 4096, 8192],
+        "seeds": [0, 1, 2],
+        "n_samples": None,
+    },
     # §6.3: the exact noisy path on the whole test fold; ``shot_seeds`` finite-shot readouts per level,
     # ``bootstrap`` replicates (test samples and shot seeds) for the intervals; ``granularity``: how
     # gates are counted (qmtl_utils.quantum.exact_noise; "native" = Aer's gate set, as before).
-    "noise": {"levels": [0.01, 0.05, 0.1, 0.2], "shots": 1024, "seed": 7, "n_samples": None, "shot_seeds": 5,
-              "granularity": "native", "bootstrap": 1000},
-    "hardware": {"backends": ["ibm_fez", "ibm_boston"], "shots": 1024, "seed": 7, "n_samples": None,
-                 "bootstrap": 1000},
+    "noise": {
+        "levels": [0.01, 0.05, 0.1, 0.2],
+        "shots": 1024,
+        "seed": 7,
+        "n_samples": None,
+        "shot_seeds": 5,
+        "granularity": "native",
+        "bootstrap": 1000,
+    },
+    "hardware": {"backends": ["ibm_fez", "ibm_boston"], "shots": 1024, "seed": 7, "n_samples": None, "bootstrap": 1000},
     # Beyond the paper (04b): which (open choice, benchmark) pairs of
     # qmtl_utils.studies.open_choices.CHOICES are trained, on the profile's replicates; "all" = every pair.
     "open_choices": {"runs": "all"},
@@ -67,29 +75,63 @@ _COMMON["data"] = {
     # bert-base-uncased, sequences of 128 tokens. ``tasks``: "all" or a subset (notebook parameter
     # glue_tasks); ``train_cap``/``dev_cap``: None (every example) or a seeded label-stratified cap per
     # task (qmtl_utils.data.datasets.cap_examples).
-    "glue": {"source": "real", "encoder": "bert-base-uncased", "fallback_encoder": False, "max_length": 128,
-             "tasks": "all", "train_cap": None, "dev_cap": None, "seed": 0},
+    "glue": {
+        "source": "real",
+        "encoder": "bert-base-uncased",
+        "fallback_encoder": False,
+        "max_length": 128,
+        "tasks": "all",
+        "train_cap": None,
+        "dev_cap": None,
+        "seed": 0,
+    },
     # Appendix A.2: 10,000 male + 10,000 female images, 320x320, five folds.
-    "chexpert": {"source": "real", "n_male": 10_000, "n_female": 10_000, "frontal_only": False,
-                 "n_folds": 5, "seed": 0},
+    "chexpert": {"source": "real", "n_male": 10_000, "n_female": 10_000, "frontal_only": False, "n_folds": 5, "seed": 0},
     # Appendix A.3: the authors' utterance text, audio and visual features; their five folds.
     "mustard": {"source": "real", "modalities": ["UT", "UA", "UV"], "seed": 0},
 }
 
 _COMMON["training"] = {
     # Appendix C.1: 5 seeds identical across head variants.
-    "glue": {"replicates": [0, 1, 2, 3, 4],
-             "train": {"lr": 5e-4, "weight_decay": 0.01, "grad_clip": 1.0, "batch_size": 128, "batch_cap": 300,
-                       "max_epochs": 15, "validate_every": 2000, "early_stopping_patience": 5}},
+    "glue": {
+        "replicates": [0, 1, 2, 3, 4],
+        "train": {
+            "lr": 5e-4,
+            "weight_decay": 0.01,
+            "grad_clip": 1.0,
+            "batch_size": 128,
+            "batch_cap": 300,
+            "max_epochs": 15,
+            "validate_every": 2000,
+            "early_stopping_patience": 5,
+        },
+    },
     # Appendix C.2: five folds; batch 32 (128 for HQNN); ImageNet weights.
-    "chexpert": {"replicates": [0, 1, 2, 3, 4], "image_size": 320, "batch_size": 32, "batch_size_hqnn": 128,
-                 "pretrained": True, "allow_download": True,
-                 "train": {"lr": 1e-4, "grad_clip": 1.0, "max_epochs": 30, "validate_every_epochs": 2,
-                           "early_stopping_patience": 5, "gamma": 2.0, "alpha": 1.0}},
+    "chexpert": {
+        "replicates": [0, 1, 2, 3, 4],
+        "image_size": 320,
+        "batch_size": 32,
+        "batch_size_hqnn": 128,
+        "pretrained": True,
+        "allow_download": True,
+        "train": {
+            "lr": 1e-4,
+            "grad_clip": 1.0,
+            "max_epochs": 30,
+            "validate_every_epochs": 2,
+            "early_stopping_patience": 5,
+            "gamma": 2.0,
+            "alpha": 1.0,
+        },
+    },
     # Appendix C.3: five folds; task weights 0.2 for QMTL, 1.0 otherwise; 20 % of each training
     # fold held out for checkpoint selection (the paper's "validation set").
-    "mustard": {"replicates": [0, 1, 2, 3, 4], "qmtl_task_weight": 0.2, "validation_fraction": 0.2,
-                "train": {"lr": 1e-3, "batch_size": 16, "max_epochs": 50}},
+    "mustard": {
+        "replicates": [0, 1, 2, 3, 4],
+        "qmtl_task_weight": 0.2,
+        "validation_fraction": 0.2,
+        "train": {"lr": 1e-3, "batch_size": 16, "max_epochs": 50},
+    },
 }
 
 _PROFILES: dict[str, dict[str, Any]] = {
@@ -107,7 +149,7 @@ _PROFILES: dict[str, dict[str, Any]] = {
         "optional_benchmarks": ["chexpert"],  # licensed: runs only where CheXpert-v1.0-small is present
         "skip_stages": {
             "04a_task_scaling_and_shots": "its task-scaling family is synthetic by design (the demo and paper "
-                                          "profiles run it); lite shows real data only",
+            "profiles run it); lite shows real data only",
         },
         "data": {
             # MiniLM (384 wide, the encoder the demo ships) instead of bert-base-uncased (768): bert-base
@@ -138,15 +180,23 @@ _PROFILES: dict[str, dict[str, Any]] = {
             # paper's; at 5e-4 the classical head still predicted CoLA's majority class after 320
             # updates on CoLA alone (MCC 0.000), at 2e-3 it learned (0.13; checked on the classical
             # head only, 2026-12-06). The same for every head.
-            "glue": {"replicates": [0, 1, 2], "backbone": {"lstm_hidden": 32, "proj_hidden": 128},
-                     "train": {"lr": 2e-3, "validate_every": 133, "early_stopping_patience": 3, "max_epochs": 5}},
+            "glue": {
+                "replicates": [0, 1, 2],
+                "backbone": {"lstm_hidden": 32, "proj_hidden": 128},
+                "train": {"lr": 2e-3, "validate_every": 133, "early_stopping_patience": 3, "max_epochs": 5},
+            },
             # The paper's C.3 protocol unchanged: five folds, 50 epochs, batch 16, 20 % validation.
             "mustard": {},
             # Where CheXpert is present: three of the five folds, 128 px (320), DenseNet121 with ImageNet
             # weights when they are in torch.hub's cache (else random, and said), at most 10 epochs (30)
             # with validation every epoch (2) and patience 2 (5); images decoded once, kept in memory.
-            "chexpert": {"replicates": [0, 1, 2], "image_size": 128, "allow_download": False, "in_memory": True,
-                         "train": {"max_epochs": 10, "validate_every_epochs": 1, "early_stopping_patience": 2}},
+            "chexpert": {
+                "replicates": [0, 1, 2],
+                "image_size": 128,
+                "allow_download": False,
+                "in_memory": True,
+                "train": {"max_epochs": 10, "validate_every_epochs": 1, "early_stopping_patience": 2},
+            },
         },
         "noise": {"bootstrap": 200},
         "hardware": {"n_samples": 64, "bootstrap": 200},
@@ -154,25 +204,29 @@ _PROFILES: dict[str, dict[str, Any]] = {
         # about the angle scale hold on the real data? Not task_weight_1: with one weight for every
         # task and no clipping, Adam's update ignores the loss scale (the demo measured Δ = 0 exactly
         # on every fold), and its five QMTL runs would cost ~4 min.
-        "open_choices": {"runs": [["encoding_written", "mustard"], ["angle_pi_tanh", "mustard"],
-                                  ["hqnn_no_ry", "mustard"]]},
+        "open_choices": {"runs": [["encoding_written", "mustard"], ["angle_pi_tanh", "mustard"], ["hqnn_no_ry", "mustard"]]},
         # 03a: the probes that answer the angle-scale question (each QMTL probe costs a full MUStARD run)
-        "mustard_fit": {"probes": ["QMTL, paper (w=0.2)", "QMTL, angles x0.3", "QMTL, angles pi*tanh",
-                                   "classical head"]},
+        "mustard_fit": {"probes": ["QMTL, paper (w=0.2)", "QMTL, angles x0.3", "QMTL, angles pi*tanh", "classical head"]},
         # 03b_paper_claims: how this setup differs from the paper's in ways that could change a verdict
-        "claims": {"differences": {
-            "glue": "frozen MiniLM (384) instead of BERT-base (768); <= 2,000 training examples per task (paper: all, "
-                    "up to 393k); a 32-unit BiLSTM (384); 3 seeds (5); QQP, MNLI, QNLI dev capped at 2,000",
-            "mustard": "text features from MiniLM (utterance + context) instead of the authors' multimodal features; "
-                       "audio and visual only where the authors' .npz is present",
-            "chexpert": "2,000 images (20,000) at 128 px (320); 3 folds (5); <= 10 epochs (30)",
-        }},
+        "claims": {
+            "differences": {
+                "glue": "frozen MiniLM (384) instead of BERT-base (768); <= 2,000 training examples per task (paper: all, "
+                "up to 393k); a 32-unit BiLSTM (384); 3 seeds (5); QQP, MNLI, QNLI dev capped at 2,000",
+                "mustard": "text features from MiniLM (utterance + context) instead of the authors' multimodal features; "
+                "audio and visual only where the authors' .npz is present",
+                "chexpert": "2,000 images (20,000) at 128 px (320); 3 folds (5); <= 10 epochs (30)",
+            }
+        },
     },
     "demo": {
         "description": "offline demo: seeded data with each benchmark's structure, sized to carry signal",
         "is_demo": True,
-        "claims": {"differences": {b: "demo data: seeded stand-ins with the benchmark's structure, not the benchmark"
-                                   for b in ("glue", "chexpert", "mustard")}},
+        "claims": {
+            "differences": {
+                b: "demo data: seeded stand-ins with the benchmark's structure, not the benchmark"
+                for b in ("glue", "chexpert", "mustard")
+            }
+        },
         # Sizes (issue 12): every test split holds >= 300 labelled examples per task (GLUE: a dev
         # split of 200 per task), so a 10-point accuracy gap over the majority class is significant.
         "data": {
@@ -193,14 +247,20 @@ _PROFILES: dict[str, dict[str, Any]] = {
         # weights; this backbone starts from random ones). GLUE and CheXpert train until their
         # early-stopping rule stops them.
         "training": {
-            "glue": {"replicates": [0, 1, 2], "backbone": {"lstm_hidden": 32, "proj_hidden": 128},
-                     "train": {"batch_size": 32, "validate_every": 113, "early_stopping_patience": 3}},
-            "chexpert": {"replicates": [0, 1, 2], "image_size": 48, "pretrained": False, "allow_download": False,
-                         "in_memory": True,
-                         "densenet": {"growth_rate": 8, "block_config": [2, 2, 2], "num_init_features": 16,
-                                      "bn_size": 2},
-                         "train": {"lr": 1e-3, "max_epochs": 20, "validate_every_epochs": 1,
-                                   "early_stopping_patience": 2}},
+            "glue": {
+                "replicates": [0, 1, 2],
+                "backbone": {"lstm_hidden": 32, "proj_hidden": 128},
+                "train": {"batch_size": 32, "validate_every": 113, "early_stopping_patience": 3},
+            },
+            "chexpert": {
+                "replicates": [0, 1, 2],
+                "image_size": 48,
+                "pretrained": False,
+                "allow_download": False,
+                "in_memory": True,
+                "densenet": {"growth_rate": 8, "block_config": [2, 2, 2], "num_init_features": 16, "bn_size": 2},
+                "train": {"lr": 1e-3, "max_epochs": 20, "validate_every_epochs": 1, "early_stopping_patience": 2},
+            },
             # 20 of the paper's 50 epochs (50 cost ~630 s for the four heads on 2 cores); the
             # best-validation checkpoint rule is the paper's; 03a_mustard_fit follows the curves.
             "mustard": {"replicates": [0, 1, 2], "train": {"max_epochs": 20}},
@@ -215,15 +275,22 @@ _PROFILES: dict[str, dict[str, Any]] = {
         # on CheXpert too (10 of its 30 features are dead in the literal reading), and the HQNN
         # ansatz without its trainable RY on MUStARD; three folds each. The logit scale is probed on
         # MUStARD by 03a_mustard_fit; GLUE (~100 s per QMTL run and seed) runs in the paper profile.
-        "open_choices": {"runs": [["encoding_written", "mustard"], ["encoding_written", "chexpert"],
-                                  ["angle_pi_tanh", "mustard"], ["task_weight_1", "mustard"],
-                                  ["hqnn_no_ry", "mustard"]]},
+        "open_choices": {
+            "runs": [
+                ["encoding_written", "mustard"],
+                ["encoding_written", "chexpert"],
+                ["angle_pi_tanh", "mustard"],
+                ["task_weight_1", "mustard"],
+                ["hqnn_no_ry", "mustard"],
+            ]
+        },
     },
     "smoke": {
         "description": "smallest settings that exercise every code path (CI)",
         "is_demo": True,
-        "claims": {"differences": {b: "smoke: a few seeded examples, no signal expected"
-                                   for b in ("glue", "chexpert", "mustard")}},
+        "claims": {
+            "differences": {b: "smoke: a few seeded examples, no signal expected" for b in ("glue", "chexpert", "mustard")}
+        },
         "scaling": {"tasks": [1, 2, 4, 8]},
         "data": {
             "glue": {"source": "demo", "n_per_task": 40, "fallback_encoder": True, "max_length": 16},
@@ -231,12 +298,20 @@ _PROFILES: dict[str, dict[str, Any]] = {
             "mustard": {"source": "demo", "feature_dim": 32, "n_samples": 690},
         },
         "training": {
-            "glue": {"replicates": [0], "backbone": {"lstm_hidden": 16, "proj_hidden": 32},
-                     "train": {"batch_size": 16, "max_epochs": 1, "validate_every": 10}},
-            "chexpert": {"replicates": [0], "image_size": 32, "batch_size_hqnn": 32, "pretrained": False,
-                         "allow_download": False, "densenet": {"growth_rate": 8, "block_config": [1, 1],
-                                                               "num_init_features": 8, "bn_size": 2},
-                         "train": {"max_epochs": 1, "validate_every_epochs": 1}},
+            "glue": {
+                "replicates": [0],
+                "backbone": {"lstm_hidden": 16, "proj_hidden": 32},
+                "train": {"batch_size": 16, "max_epochs": 1, "validate_every": 10},
+            },
+            "chexpert": {
+                "replicates": [0],
+                "image_size": 32,
+                "batch_size_hqnn": 32,
+                "pretrained": False,
+                "allow_download": False,
+                "densenet": {"growth_rate": 8, "block_config": [1, 1], "num_init_features": 8, "bn_size": 2},
+                "train": {"max_epochs": 1, "validate_every_epochs": 1},
+            },
             "mustard": {"replicates": [0], "train": {"max_epochs": 2}},
         },
         "task_scaling": {"tasks": [2, 4], "seeds": [0], "n_train": 128, "n_test": 128, "epochs": 2},
@@ -266,8 +341,10 @@ def glue_task_list(value: str | list | tuple | None) -> list[str] | str:
     names = [v.strip().lower() for v in (value.split(",") if isinstance(value, str) else value) if v.strip()]
     unknown = [n for n in names if n not in GLUE_TASK_NAMES]
     if unknown or not names:
-        raise ValueError(f"glue_tasks {value!r}: unknown task(s) {unknown}; use 'all' or a comma-separated subset "
-                         f"of {', '.join(GLUE_TASK_NAMES)}")
+        raise ValueError(
+            f"glue_tasks {value!r}: unknown task(s) {unknown}; use 'all' or a comma-separated subset "
+            f"of {', '.join(GLUE_TASK_NAMES)}"
+        )
     return [n for n in GLUE_TASK_NAMES if n in names]
 
 
@@ -296,8 +373,10 @@ def benchmark_present(benchmark: str) -> tuple[bool, str]:
     folder = paths.chexpert_dir()
     if (folder / "train.csv").is_file():
         return True, ""
-    return False, (f"CheXpert not found ({folder / 'train.csv'} is missing): get CheXpert-v1.0-small from Stanford "
-                   "AIMI or Kaggle (licence required) into data/CheXpert-v1.0-small, or point QMTL_CHEXPERT_DIR at it")
+    return False, (
+        f"CheXpert not found ({folder / 'train.csv'} is missing): get CheXpert-v1.0-small from Stanford "
+        "AIMI or Kaggle (licence required) into data/CheXpert-v1.0-small, or point QMTL_CHEXPERT_DIR at it"
+    )
 
 
 def missing_benchmarks(settings: dict[str, Any]) -> dict[str, str]:

@@ -28,8 +28,13 @@ def report(done: int, total: int, label: str, scope: str = "", elapsed_s: float 
         return
     started = _STARTED.setdefault(scope, time.perf_counter())
     elapsed = time.perf_counter() - started if elapsed_s is None else elapsed_s
-    state = {"done": int(done), "total": int(total), "label": label, "scope": scope,
-             "elapsed_s": round(elapsed, 1) if elapsed > 0 else None}
+    state = {
+        "done": int(done),
+        "total": int(total),
+        "label": label,
+        "scope": scope,
+        "elapsed_s": round(elapsed, 1) if elapsed > 0 else None,
+    }
     path = Path(target)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:

@@ -49,24 +49,56 @@ GRAPH: tuple[StageSpec, ...] = (
     StageSpec("00_data_prep", writes=_DATA),
     StageSpec("01_backbones", writes=("glue_tokens", "mustard_text"), reads=_DATA),
     StageSpec("02_heads", writes=("head_parameters",)),
-    StageSpec("03_training", writes=("glue_tokens", "mustard_text", *_RUNS, *_RESULTS, *_REFERENCES),
-              reads=(*_DATA, "glue_tokens", "mustard_text"), runs=tuple({"benchmark": b} for b in _BENCHMARKS)),
+    StageSpec(
+        "03_training",
+        writes=("glue_tokens", "mustard_text", *_RUNS, *_RESULTS, *_REFERENCES),
+        reads=(*_DATA, "glue_tokens", "mustard_text"),
+        runs=tuple({"benchmark": b} for b in _BENCHMARKS),
+    ),
     StageSpec("03a_mustard_fit", writes=("mustard_probe", "mustard_fit"), reads=("data_mustard", "mustard_text")),
     StageSpec("03b_paper_claims", writes=("claims",), reads=(*_DATA, *_RUNS, *_RESULTS, *_REFERENCES)),
-    StageSpec("04_ablations", writes=("run_chexpert", "results_chexpert", "ablations_chexpert"),
-              reads=("data_chexpert", "run_chexpert"), needs=("chexpert",)),
-    StageSpec("04a_task_scaling_and_shots", writes=("scaling_run", "scaling_results", "shot_budget"),
-              reads=("data_chexpert", "run_chexpert"), needs=("chexpert",)),
-    StageSpec("04b_open_choices", writes=(*_RUNS, *_RESULTS, "open_choices"),
-              reads=(*_DATA, "glue_tokens", "mustard_text", *_RUNS, *_RESULTS)),
-    StageSpec("05_noise", writes=("noise_level", "noise_chexpert"), reads=("data_chexpert", "run_chexpert"),
-              needs=("chexpert",)),
-    StageSpec("06_hardware", writes=("hardware_runs", "hardware_chexpert"), reads=("data_chexpert", "run_chexpert"),
-              needs=("chexpert",)),
-    StageSpec("07_figures", writes=(FIGURES,),
-              reads=("head_parameters", *_DATA, *_RUNS, *_RESULTS, *_REFERENCES, "claims", "ablations_chexpert",
-                     "scaling_run", "scaling_results", "shot_budget", "noise_level", "noise_chexpert", "hardware_runs",
-                     "hardware_chexpert", "open_choices")),
+    StageSpec(
+        "04_ablations",
+        writes=("run_chexpert", "results_chexpert", "ablations_chexpert"),
+        reads=("data_chexpert", "run_chexpert"),
+        needs=("chexpert",),
+    ),
+    StageSpec(
+        "04a_task_scaling_and_shots",
+        writes=("scaling_run", "scaling_results", "shot_budget"),
+        reads=("data_chexpert", "run_chexpert"),
+        needs=("chexpert",),
+    ),
+    StageSpec(
+        "04b_open_choices",
+        writes=(*_RUNS, *_RESULTS, "open_choices"),
+        reads=(*_DATA, "glue_tokens", "mustard_text", *_RUNS, *_RESULTS),
+    ),
+    StageSpec("05_noise", writes=("noise_level", "noise_chexpert"), reads=("data_chexpert", "run_chexpert"), needs=("chexpert",)),
+    StageSpec(
+        "06_hardware", writes=("hardware_runs", "hardware_chexpert"), reads=("data_chexpert", "run_chexpert"), needs=("chexpert",)
+    ),
+    StageSpec(
+        "07_figures",
+        writes=(FIGURES,),
+        reads=(
+            "head_parameters",
+            *_DATA,
+            *_RUNS,
+            *_RESULTS,
+            *_REFERENCES,
+            "claims",
+            "ablations_chexpert",
+            "scaling_run",
+            "scaling_results",
+            "shot_budget",
+            "noise_level",
+            "noise_chexpert",
+            "hardware_runs",
+            "hardware_chexpert",
+            "open_choices",
+        ),
+    ),
 )
 
 
@@ -87,8 +119,9 @@ def producers(cache_stage: str) -> tuple[str, ...]:
     """Paths of the notebooks that write ``cache_stage`` (ValueError for an undeclared stage)."""
     found = tuple(s.path for s in GRAPH if cache_stage in s.writes)
     if not found:
-        raise ValueError(f"no notebook declares that it writes cache stage {cache_stage!r} "
-                         "(add it to qmtl_utils/runtime/stages.py)")
+        raise ValueError(
+            f"no notebook declares that it writes cache stage {cache_stage!r} (add it to qmtl_utils/runtime/stages.py)"
+        )
     return found
 
 
@@ -96,5 +129,5 @@ def upstream(notebook: str) -> tuple[str, ...]:
     """The earlier notebooks whose outputs ``notebook`` reads, in graph order."""
     reads = set(stage(notebook).reads)
     names = [s.notebook for s in GRAPH]
-    before = names[:names.index(notebook)]
+    before = names[: names.index(notebook)]
     return tuple(n for n in before if reads & set(stage(n).writes))

@@ -41,36 +41,51 @@ CONFIGURATIONS: tuple[tuple[str, str, dict], ...] = (
 
 
 def _params(profile: dict) -> dict:
-    return {"configurations": [[s, label, o] for s, label, o in CONFIGURATIONS],
-            "settings": profile["training"][BENCHMARK]}
+    return {"configurations": [[s, label, o] for s, label, o in CONFIGURATIONS], "settings": profile["training"][BENCHMARK]}
 
 
 def run_ablations(cache: Cache, profile: dict) -> Entry:
     """Train (or read back) the QMTL head of every configuration on every fold; write ``ablations.csv``."""
     frames, upstream, done = [], [], {}
     configurations = list({tuple(sorted(o.items())): o for _, _, o in CONFIGURATIONS}.values())
-    executor.prefetch(cache, [unit for o in configurations  # every fold of every configuration at once
-                              for unit in benchmark_runs.benchmark_units(cache, profile, BENCHMARK, ("qmtl",), o or None)])
+    executor.prefetch(
+        cache,
+        [
+            unit
+            for o in configurations  # every fold of every configuration at once
+            for unit in benchmark_runs.benchmark_units(cache, profile, BENCHMARK, ("qmtl",), o or None)
+        ],
+    )
     for study, label, overrides in CONFIGURATIONS:
         key = tuple(sorted(overrides.items()))
         if key not in done:
             print(f"[ablations] {study}: {label}", flush=True)
-            done[key] = benchmark_runs.run_benchmark(cache, profile, BENCHMARK, variants=("qmtl",),
-                                                  spec_overrides=overrides or None)
+            done[key] = benchmark_runs.run_benchmark(
+                cache, profile, BENCHMARK, variants=("qmtl",), spec_overrides=overrides or None
+            )
         entry = done[key]
         upstream.append(entry.key)
         spec = benchmark_spec(BENCHMARK, overrides)
         metrics = entry.read_csv("metrics.csv")
         metrics.insert(0, "head_params", count_trainable(make_head(spec, "qmtl")))
-        for name, value in (("entangle", spec.entangle), ("head_layers", spec.head_layers),
-                            ("n_layers", spec.n_layers), ("configuration", label), ("study", study)):
+        for name, value in (
+            ("entangle", spec.entangle),
+            ("head_layers", spec.head_layers),
+            ("n_layers", spec.n_layers),
+            ("configuration", label),
+            ("study", study),
+        ):
             metrics.insert(0, name, value)
         frames.append(metrics.drop(columns=["variant", "label"]))
     table = pd.concat(frames, ignore_index=True)
-    return cache.get_or_compute("ablations_chexpert", _params(profile),
-                                lambda folder: write_csv(table, folder / "ablations.csv"),
-                                upstream=upstream, code_version=code_fingerprint(__name__),
-                                meta=benchmark_runs.profile_meta(profile))
+    return cache.get_or_compute(
+        "ablations_chexpert",
+        _params(profile),
+        lambda folder: write_csv(table, folder / "ablations.csv"),
+        upstream=upstream,
+        code_version=code_fingerprint(__name__),
+        meta=benchmark_runs.profile_meta(profile),
+    )
 
 
 def ablations_entry(cache: Cache, profile: dict) -> Entry:
@@ -79,11 +94,11 @@ def ablations_entry(cache: Cache, profile: dict) -> Entry:
     for _, _, overrides in CONFIGURATIONS:
         config = tuple(sorted(overrides.items()))
         if config not in keys:
-            keys[config] = benchmark_runs.results_entry(cache, profile, BENCHMARK, variants=("qmtl",),
-                                                     spec_overrides=overrides or None).key
+            keys[config] = benchmark_runs.results_entry(
+                cache, profile, BENCHMARK, variants=("qmtl",), spec_overrides=overrides or None
+            ).key
     upstream = [keys[tuple(sorted(o.items()))] for _, _, o in CONFIGURATIONS]
-    return cache.lookup("ablations_chexpert", _params(profile), upstream=upstream,
-                        code_version=code_fingerprint(__name__))
+    return cache.lookup("ablations_chexpert", _params(profile), upstream=upstream, code_version=code_fingerprint(__name__))
 
 
 # the columns that identify one (configuration, fold) row of the ablation table

@@ -75,9 +75,19 @@ def history_frame(benchmark: str, history: list[dict], lr: float | None = None) 
     the others Eq. (1) over the five tasks), ``validation`` (:data:`VALIDATION_METRIC`; NaN on a
     CheXpert epoch without a validation check) and ``lr`` (MUStARD's constant Adam rate ``lr``)."""
     metric = VALIDATION_METRIC[benchmark]
-    return pd.DataFrame([{"step": h["update"] if benchmark == "glue" else h["epoch"], "epoch": h["epoch"],
-                          "train_loss": h["train_loss"], "validation": h.get(metric, float("nan")),
-                          "lr": h.get("lr", lr)} for h in history], columns=list(HISTORY_COLUMNS))
+    return pd.DataFrame(
+        [
+            {
+                "step": h["update"] if benchmark == "glue" else h["epoch"],
+                "epoch": h["epoch"],
+                "train_loss": h["train_loss"],
+                "validation": h.get(metric, float("nan")),
+                "lr": h.get("lr", lr),
+            }
+            for h in history
+        ],
+        columns=list(HISTORY_COLUMNS),
+    )
 
 
 def best_row(history: pd.DataFrame) -> pd.Series:
@@ -96,8 +106,7 @@ def _test_features(model, batches) -> np.ndarray:
     return torch.cat([model.backbone(x) for x in batches]).float().numpy()
 
 
-def _glue_run(spec: BenchmarkSpec, settings: dict, variant: str, seed: int, tokens: dict,
-              encoder_info: dict) -> RunOutput:
+def _glue_run(spec: BenchmarkSpec, settings: dict, variant: str, seed: int, tokens: dict, encoder_info: dict) -> RunOutput:
     from qmtl_utils.models.backbones.glue import GlueBackbone
     from qmtl_utils.training import MultiTaskModel, train_glue
 
@@ -108,18 +117,24 @@ def _glue_run(spec: BenchmarkSpec, settings: dict, variant: str, seed: int, toke
     rows = []
     for task, values in result["metrics"].items():
         primary, secondary = values["names"]
-        rows += [{"task": task, "metric": f"primary:{primary}", "value": values["primary"]},
-                 {"task": task, "metric": f"secondary:{secondary}", "value": values["secondary"]}]
+        rows += [
+            {"task": task, "metric": f"primary:{primary}", "value": values["primary"]},
+            {"task": task, "metric": f"secondary:{secondary}", "value": values["secondary"]},
+        ]
     outputs = {t: (result["validation_outputs"][t], tokens[t]["validation"].label.numpy()) for t in tokens}
-    info = {"best_epoch": result["best_epoch"], "best_step": result["best_update"],
-            "best_validation": result["macro_average"], "n_updates": result["n_updates"],
-            "stopped_early": result["stopped_early"], "backbone": encoder_info["encoder"],
-            "head_params": count_trainable(model.head)}
+    info = {
+        "best_epoch": result["best_epoch"],
+        "best_step": result["best_update"],
+        "best_validation": result["macro_average"],
+        "n_updates": result["n_updates"],
+        "stopped_early": result["stopped_early"],
+        "backbone": encoder_info["encoder"],
+        "head_params": count_trainable(model.head),
+    }
     return RunOutput(rows, info, {}, outputs, history_frame("glue", result["history"]))
 
 
-def _chexpert_run(spec: BenchmarkSpec, settings: dict, variant: str, fold: int, frame, root: Path,
-                  folds) -> RunOutput:
+def _chexpert_run(spec: BenchmarkSpec, settings: dict, variant: str, fold: int, frame, root: Path, folds) -> RunOutput:
     from torch.utils.data import DataLoader
 
     from qmtl_utils.data.chexpert import ChexpertDataset
@@ -134,30 +149,43 @@ def _chexpert_run(spec: BenchmarkSpec, settings: dict, variant: str, fold: int, 
     generator = torch.Generator().manual_seed(fold)
 
     def loader(rows, shuffle: bool, augment: bool) -> DataLoader:
-        data = ChexpertDataset(frame.iloc[rows], root, image_size=size, train=augment,
-                               in_memory=settings.get("in_memory", False))
+        data = ChexpertDataset(frame.iloc[rows], root, image_size=size, train=augment, in_memory=settings.get("in_memory", False))
         return DataLoader(data, batch_size=batch, shuffle=shuffle, generator=generator if shuffle else None)
 
     torch.manual_seed(fold)
-    backbone = ChexpertBackbone(d=spec.d, pretrained=settings["pretrained"], allow_download=settings["allow_download"],
-                                densenet=settings.get("densenet"))
+    backbone = ChexpertBackbone(
+        d=spec.d, pretrained=settings["pretrained"], allow_download=settings["allow_download"], densenet=settings.get("densenet")
+    )
     model = MultiTaskModel(backbone, make_head(spec, variant))
     test_loader = loader(test, False, False)
-    result = train_chexpert(model, loader(train, True, True), loader(val, False, False), test_loader,
-                            {**settings["train"], "seed": fold})
-    checkpoint = {"head": model.head, "z": _test_features(model, (x for x, _ in test_loader)),
-                  "labels": np.asarray(test_loader.dataset.labels)}
+    result = train_chexpert(
+        model, loader(train, True, True), loader(val, False, False), test_loader, {**settings["train"], "seed": fold}
+    )
+    checkpoint = {
+        "head": model.head,
+        "z": _test_features(model, (x for x, _ in test_loader)),
+        "labels": np.asarray(test_loader.dataset.labels),
+    }
     name = "densenet121" if settings.get("densenet") is None else "small DenseNet"
-    info = {"best_epoch": result["best_epoch"], "best_step": result["best_epoch"],
-            "best_validation": result["val_mean_f1"], "n_epochs": result["n_epochs"],
-            "stopped_early": result["stopped_early"], "backbone": f"{name} ({backbone.weights})",
-            "head_params": count_trainable(model.head)}
-    return RunOutput(metric_rows(result["test"], TEST_METRICS), info, checkpoint, _checkpoint_outputs(spec, checkpoint),
-                     history_frame("chexpert", result["history"]))
+    info = {
+        "best_epoch": result["best_epoch"],
+        "best_step": result["best_epoch"],
+        "best_validation": result["val_mean_f1"],
+        "n_epochs": result["n_epochs"],
+        "stopped_early": result["stopped_early"],
+        "backbone": f"{name} ({backbone.weights})",
+        "head_params": count_trainable(model.head),
+    }
+    return RunOutput(
+        metric_rows(result["test"], TEST_METRICS),
+        info,
+        checkpoint,
+        _checkpoint_outputs(spec, checkpoint),
+        history_frame("chexpert", result["history"]),
+    )
 
 
-def _mustard_run(spec: BenchmarkSpec, settings: dict, variant: str, fold: int, features, labels,
-                 folds) -> RunOutput:
+def _mustard_run(spec: BenchmarkSpec, settings: dict, variant: str, fold: int, features, labels, folds) -> RunOutput:
     from qmtl_utils.models.backbones.mustard import MustardProjection
     from qmtl_utils.training import MultiTaskModel, train_mustard
     from qmtl_utils.training.mustard import validation_split
@@ -169,15 +197,31 @@ def _mustard_run(spec: BenchmarkSpec, settings: dict, variant: str, fold: int, f
     projection = MustardProjection.for_head(variant, features.shape[1], d=spec.d)
     model = MultiTaskModel(projection, make_head(spec, variant))
     weight = settings["qmtl_task_weight"] if variant == "qmtl" else 1.0  # Appendix C.3
-    result = train_mustard(model, torch.from_numpy(features), torch.from_numpy(labels), train, val, test,
-                           {**settings["train"], "seed": fold, "task_weight": weight})
-    checkpoint = {"head": model.head, "z": _test_features(model, [torch.from_numpy(features[test])]),
-                  "labels": labels[test]}
-    info = {"best_epoch": result["best_epoch"], "best_step": result["best_epoch"],
-            "best_validation": result["val_sarcasm_f1"], "n_epochs": result["n_epochs"],
-            "backbone": "dense projection", "head_params": count_trainable(model.head)}
-    return RunOutput(metric_rows(result["test"], TEST_METRICS), info, checkpoint, _checkpoint_outputs(spec, checkpoint),
-                     history_frame("mustard", result["history"], lr=result["settings"]["lr"]))
+    result = train_mustard(
+        model,
+        torch.from_numpy(features),
+        torch.from_numpy(labels),
+        train,
+        val,
+        test,
+        {**settings["train"], "seed": fold, "task_weight": weight},
+    )
+    checkpoint = {"head": model.head, "z": _test_features(model, [torch.from_numpy(features[test])]), "labels": labels[test]}
+    info = {
+        "best_epoch": result["best_epoch"],
+        "best_step": result["best_epoch"],
+        "best_validation": result["val_sarcasm_f1"],
+        "n_epochs": result["n_epochs"],
+        "backbone": "dense projection",
+        "head_params": count_trainable(model.head),
+    }
+    return RunOutput(
+        metric_rows(result["test"], TEST_METRICS),
+        info,
+        checkpoint,
+        _checkpoint_outputs(spec, checkpoint),
+        history_frame("mustard", result["history"], lr=result["settings"]["lr"]),
+    )
 
 
 @torch.no_grad()
@@ -197,15 +241,27 @@ def _predictions(spec: BenchmarkSpec, outputs: dict) -> pd.DataFrame:
         if task.name not in outputs:  # a GLUE task left out of this run (glue_tasks)
             continue
         label, prediction = sample_decisions(spec.name, task.kind, *outputs[task.name])
-        frames.append(pd.DataFrame({"task": task.name, "label": label, "prediction": prediction,
-                                    "score": sample_scores(spec.name, task.kind, *outputs[task.name])}))
+        frames.append(
+            pd.DataFrame(
+                {
+                    "task": task.name,
+                    "label": label,
+                    "prediction": prediction,
+                    "score": sample_scores(spec.name, task.kind, *outputs[task.name]),
+                }
+            )
+        )
     return pd.concat(frames, ignore_index=True)
 
 
 def _signal_rows(spec: BenchmarkSpec, outputs: dict) -> list[dict]:
     """Balanced accuracy and (binary decisions) AUROC of each task's test outputs, as metric rows."""
-    return [{"task": task.name, "metric": name, "value": value} for task in spec.tasks if task.name in outputs
-            for name, value in signal_metrics(spec.name, task.kind, *outputs[task.name]).items()]
+    return [
+        {"task": task.name, "metric": name, "value": value}
+        for task in spec.tasks
+        if task.name in outputs
+        for name, value in signal_metrics(spec.name, task.kind, *outputs[task.name]).items()
+    ]
 
 
 # --------------------------------------------------------------------------- orchestration
@@ -219,8 +275,14 @@ def _inputs(cache: Cache, profile: dict, benchmark: str) -> tuple[Entry, dict]:
 
         entry = datasets.glue_dataset(cache, data)
         encoder = load_text_encoder(data["encoder"], fallback=data["fallback_encoder"])
-        tokens = cached_token_features(cache, datasets.read_glue(entry), data["encoder"], data["max_length"],
-                                       fallback=data["fallback_encoder"], encoder=encoder)
+        tokens = cached_token_features(
+            cache,
+            datasets.read_glue(entry),
+            data["encoder"],
+            data["max_length"],
+            fallback=data["fallback_encoder"],
+            encoder=encoder,
+        )
         return entry, {"tokens": tokens, "encoder_info": encoder[2]}
     if benchmark == "chexpert":
         entry = datasets.chexpert_dataset(cache, data)
@@ -243,8 +305,9 @@ def _run_params(variant: str, replicate: int, settings: dict, spec_overrides: di
     return params
 
 
-def run_benchmark(cache: Cache, profile: dict, benchmark: str, variants=HEAD_VARIANTS,
-                  spec_overrides: dict | None = None) -> Entry:
+def run_benchmark(
+    cache: Cache, profile: dict, benchmark: str, variants=HEAD_VARIANTS, spec_overrides: dict | None = None
+) -> Entry:
     """Train every (variant, replicate) not yet in the cache, then write the result tables.
 
     ``profile['training'][benchmark]`` holds ``replicates`` (seeds for GLUE, fold indices
@@ -258,17 +321,23 @@ def run_benchmark(cache: Cache, profile: dict, benchmark: str, variants=HEAD_VAR
     run_keys, frames, runs, histories, started = [], [], [], [], time.perf_counter()
     for done, (variant, replicate) in enumerate(jobs):
         entry = cache.get_or_compute(
-            f"run_{benchmark}", _run_params(variant, replicate, settings, spec_overrides),
+            f"run_{benchmark}",
+            _run_params(variant, replicate, settings, spec_overrides),
             lambda folder, v=variant, r=replicate: _write_run(folder, spec, settings, v, r, inputs, profile["name"]),
-            upstream=[data_entry.key], code_version=code_fingerprint(__name__))
+            upstream=[data_entry.key],
+            code_version=code_fingerprint(__name__),
+        )
         run_keys.append(entry.key)
         frames.append(entry.read_csv("metrics.csv"))
         runs.append(entry.read_json("run.json"))
         histories.append(entry.read_csv("history.csv").assign(variant=variant, replicate=replicate))
         elapsed = time.perf_counter() - started
         eta = elapsed / (done + 1) * (len(jobs) - done - 1)
-        print(f"[{benchmark}] run {done + 1}/{len(jobs)} ({variant}, replicate {replicate}) ready; "
-              f"{elapsed:.0f} s so far, about {eta:.0f} s to go", flush=True)
+        print(
+            f"[{benchmark}] run {done + 1}/{len(jobs)} ({variant}, replicate {replicate}) ready; "
+            f"{elapsed:.0f} s so far, about {eta:.0f} s to go",
+            flush=True,
+        )
 
     def write(folder: Path) -> None:
         write_csv(pd.concat(frames, ignore_index=True), folder / "metrics.csv")
@@ -277,38 +346,72 @@ def run_benchmark(cache: Cache, profile: dict, benchmark: str, variants=HEAD_VAR
         history["label"] = history.variant.map(lambda v: variant_label(v, spec.n_qubits))
         write_csv(history[["variant", "replicate", "label", *HISTORY_COLUMNS]], folder / "history.csv")
 
-    return cache.get_or_compute(f"results_{benchmark}", _results_params(variants, settings, spec_overrides), write,
-                                upstream=run_keys, code_version=code_fingerprint(__name__),
-                                meta=profile_meta(profile))
+    return cache.get_or_compute(
+        f"results_{benchmark}",
+        _results_params(variants, settings, spec_overrides),
+        write,
+        upstream=run_keys,
+        code_version=code_fingerprint(__name__),
+        meta=profile_meta(profile),
+    )
 
 
-def benchmark_units(cache: Cache, profile: dict, benchmark: str, variants=HEAD_VARIANTS,
-                    spec_overrides: dict | None = None, data_key: str | None = None) -> list[executor.Unit]:
+def benchmark_units(
+    cache: Cache,
+    profile: dict,
+    benchmark: str,
+    variants=HEAD_VARIANTS,
+    spec_overrides: dict | None = None,
+    data_key: str | None = None,
+) -> list[executor.Unit]:
     """The runs of :func:`run_benchmark` as executor units (same stage, params, upstream and code
     version, so the same cache keys): what ``--executor ray`` dispatches."""
     settings = profile["training"][benchmark]
     data_key = data_key or _data_key(cache, profile, benchmark)
     where = f" {dict(sorted(spec_overrides.items()))}" if spec_overrides else ""
-    return [executor.Unit(f"run_{benchmark}", _run_params(v, r, settings, spec_overrides), _unit_run,
-                          {"cache_root": str(cache.root), "profile": profile, "benchmark": benchmark, "variant": v,
-                           "replicate": r, "spec_overrides": spec_overrides},
-                          upstream=(data_key,), code_version=code_fingerprint(__name__),
-                          label=f"{benchmark} {v} replicate {r}{where}", gpu=True)
-            for v in variants for r in settings["replicates"]]
+    return [
+        executor.Unit(
+            f"run_{benchmark}",
+            _run_params(v, r, settings, spec_overrides),
+            _unit_run,
+            {
+                "cache_root": str(cache.root),
+                "profile": profile,
+                "benchmark": benchmark,
+                "variant": v,
+                "replicate": r,
+                "spec_overrides": spec_overrides,
+            },
+            upstream=(data_key,),
+            code_version=code_fingerprint(__name__),
+            label=f"{benchmark} {v} replicate {r}{where}",
+            gpu=True,
+        )
+        for v in variants
+        for r in settings["replicates"]
+    ]
 
 
 _WORKER_INPUTS: dict[tuple, dict] = {}  # a Ray worker's decoded inputs, by (cache, benchmark, data settings)
 
 
-def _unit_run(folder: Path, *, cache_root: str, profile: dict, benchmark: str, variant: str, replicate: int,
-              spec_overrides: dict | None) -> None:
+def _unit_run(
+    folder: Path, *, cache_root: str, profile: dict, benchmark: str, variant: str, replicate: int, spec_overrides: dict | None
+) -> None:
     """One run of :func:`run_benchmark`, on an executor's worker: inputs rebuilt from the cache once per
     worker process, then exactly the serial loop's :func:`_write_run`."""
     memo = (cache_root, benchmark, repr(sorted(profile["data"][benchmark].items())))
     if memo not in _WORKER_INPUTS:
         _WORKER_INPUTS[memo] = _inputs(Cache(Path(cache_root)), profile, benchmark)[1]
-    _write_run(folder, benchmark_spec(benchmark, spec_overrides), profile["training"][benchmark], variant, replicate,
-               _WORKER_INPUTS[memo], profile["name"])
+    _write_run(
+        folder,
+        benchmark_spec(benchmark, spec_overrides),
+        profile["training"][benchmark],
+        variant,
+        replicate,
+        _WORKER_INPUTS[memo],
+        profile["name"],
+    )
 
 
 def _results_params(variants, settings: dict, spec_overrides: dict | None) -> dict:
@@ -318,8 +421,9 @@ def _results_params(variants, settings: dict, spec_overrides: dict | None) -> di
     return params
 
 
-def _write_run(folder: Path, spec: BenchmarkSpec, settings: dict, variant: str, replicate: int, inputs: dict,
-               profile_name: str) -> None:
+def _write_run(
+    folder: Path, spec: BenchmarkSpec, settings: dict, variant: str, replicate: int, inputs: dict, profile_name: str
+) -> None:
     start = time.perf_counter()
     rows, info, checkpoint, outputs, history = _RUNNERS[spec.name](spec, settings, variant, replicate, **inputs)
     write_csv(_predictions(spec, outputs), folder / "predictions.csv")
@@ -334,36 +438,67 @@ def _write_run(folder: Path, spec: BenchmarkSpec, settings: dict, variant: str, 
     frame.insert(0, "label", variant_label(variant, spec.n_qubits))
     frame.insert(0, "variant", variant)
     write_csv(frame, folder / "metrics.csv")
-    write_json({"variant": variant, "replicate": replicate, "wall_s": round(time.perf_counter() - start, 2),
-                "profile": profile_name, **info}, folder / "run.json")
+    write_json(
+        {
+            "variant": variant,
+            "replicate": replicate,
+            "wall_s": round(time.perf_counter() - start, 2),
+            "profile": profile_name,
+            **info,
+        },
+        folder / "run.json",
+    )
 
 
 def _data_key(cache: Cache, profile: dict, benchmark: str) -> str:
     """Key of the benchmark's cached dataset (a lookup verifies its files: do it once per call)."""
-    dataset = {"glue": datasets.glue_dataset, "chexpert": datasets.chexpert_dataset,
-               "mustard": datasets.mustard_dataset}[benchmark]
+    dataset = {"glue": datasets.glue_dataset, "chexpert": datasets.chexpert_dataset, "mustard": datasets.mustard_dataset}[
+        benchmark
+    ]
     return dataset(cache, profile["data"][benchmark]).key
 
 
-def run_entry(cache: Cache, profile: dict, benchmark: str, variant: str, replicate: int,
-              spec_overrides: dict | None = None, data_key: str | None = None) -> Entry:
+def run_entry(
+    cache: Cache,
+    profile: dict,
+    benchmark: str,
+    variant: str,
+    replicate: int,
+    spec_overrides: dict | None = None,
+    data_key: str | None = None,
+) -> Entry:
     """Look up one run's cache entry (metrics, ``run.json``, ``history.csv`` and, for CheXpert/MUStARD,
     the checkpoint)."""
     settings = profile["training"][benchmark]
     data_key = data_key or _data_key(cache, profile, benchmark)
-    return cache.lookup(f"run_{benchmark}", _run_params(variant, replicate, settings, spec_overrides),
-                        upstream=[data_key], code_version=code_fingerprint(__name__))
+    return cache.lookup(
+        f"run_{benchmark}",
+        _run_params(variant, replicate, settings, spec_overrides),
+        upstream=[data_key],
+        code_version=code_fingerprint(__name__),
+    )
 
 
-def results_entry(cache: Cache, profile: dict, benchmark: str, variants=HEAD_VARIANTS,
-                  spec_overrides: dict | None = None, data_key: str | None = None) -> Entry:
+def results_entry(
+    cache: Cache,
+    profile: dict,
+    benchmark: str,
+    variants=HEAD_VARIANTS,
+    spec_overrides: dict | None = None,
+    data_key: str | None = None,
+) -> Entry:
     """Look up a benchmark's result tables (no training): what the figures notebook reads."""
     settings = profile["training"][benchmark]
     data_key = data_key or _data_key(cache, profile, benchmark)
-    run_keys = [run_entry(cache, profile, benchmark, v, r, spec_overrides, data_key).key
-                for v in variants for r in settings["replicates"]]
-    return cache.lookup(f"results_{benchmark}", _results_params(variants, settings, spec_overrides),
-                        upstream=run_keys, code_version=code_fingerprint(__name__))
+    run_keys = [
+        run_entry(cache, profile, benchmark, v, r, spec_overrides, data_key).key for v in variants for r in settings["replicates"]
+    ]
+    return cache.lookup(
+        f"results_{benchmark}",
+        _results_params(variants, settings, spec_overrides),
+        upstream=run_keys,
+        code_version=code_fingerprint(__name__),
+    )
 
 
 class Checkpoint(NamedTuple):
@@ -373,8 +508,14 @@ class Checkpoint(NamedTuple):
     key: str  # the run's cache key (upstream of anything computed from it)
 
 
-def load_checkpoint(cache: Cache, profile: dict, benchmark: str, variant: str = "qmtl", replicate: int | None = None,
-                    spec_overrides: dict | None = None) -> Checkpoint:
+def load_checkpoint(
+    cache: Cache,
+    profile: dict,
+    benchmark: str,
+    variant: str = "qmtl",
+    replicate: int | None = None,
+    spec_overrides: dict | None = None,
+) -> Checkpoint:
     """The trained head of one run and its test fold's features and labels.
 
     ``replicate`` defaults to the first fold of the profile (the paper's "fold 1" checkpoint of
@@ -400,8 +541,10 @@ def evaluate_outputs(benchmark: str, outputs, labels: np.ndarray) -> dict[str, d
     if benchmark == "chexpert":
         return chexpert_metrics(logits, np.asarray(labels), task_names=spec.task_names)
     if benchmark == "mustard":
-        return {task.name: multiclass_metrics(out, np.asarray(labels)[:, t], max(task.n_outputs, 2))
-                for t, (task, out) in enumerate(zip(spec.tasks, logits))}
+        return {
+            task.name: multiclass_metrics(out, np.asarray(labels)[:, t], max(task.n_outputs, 2))
+            for t, (task, out) in enumerate(zip(spec.tasks, logits))
+        }
     raise ValueError(f"evaluate_outputs supports chexpert and mustard, not {benchmark!r}")
 
 

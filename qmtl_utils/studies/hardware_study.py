@@ -6,15 +6,16 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from qmtl_utils.quantum import hardware, noise
+from qmtl_utils.quantum import aer_noise, hardware
 from qmtl_utils.runtime.cache import Cache, Entry, write_csv
 from qmtl_utils.runtime.fingerprint import code_fingerprint
 from qmtl_utils.studies import noise_study
 from qmtl_utils.studies.benchmark_runs import CHECKPOINT_BENCHMARK, checkpoint_inputs, expval_metric_rows, profile_meta
 
 
-def hardware_study(cache: Cache, profile: dict, mode: str = "fake", backends=None, submit: bool = False,
-                   compute: bool = True) -> Entry:
+def hardware_study(
+    cache: Cache, profile: dict, mode: str = "fake", backends=None, submit: bool = False, compute: bool = True
+) -> Entry:
     """Fold 1's CheXpert QMTL head on IBM Quantum backends (stage ``hardware_chexpert``, Fig. 11).
 
     ``mode="fake"`` (default) runs each backend's calibration snapshot locally; ``mode="ibm"``
@@ -42,31 +43,39 @@ def hardware_study(cache: Cache, profile: dict, mode: str = "fake", backends=Non
         except hardware.SubmissionNotRequested as stop:  # plan every backend before stopping
             plans[name] = stop
     if plans:
-        raise hardware.SubmissionNotRequested("\n".join(f"{name}: {stop}" for name, stop in plans.items()),
-                                              {name: stop.plan for name, stop in plans.items()})
+        raise hardware.SubmissionNotRequested(
+            "\n".join(f"{name}: {stop}" for name, stop in plans.items()), {name: stop.plan for name, stop in plans.items()}
+        )
 
     def write(folder):
-        reference, _ = noise.aer_expectation_values(head, z, 0.0, shots, seed)
-        rows = expval_metric_rows(CHECKPOINT_BENCHMARK, head, reference, labels, backend="noiseless simulator",
-                                  requested="noiseless simulator")
+        reference, _ = aer_noise.aer_expectation_values(head, z, 0.0, shots, seed)
+        rows = expval_metric_rows(
+            CHECKPOINT_BENCHMARK, head, reference, labels, backend="noiseless simulator", requested="noiseless simulator"
+        )
         jobs, estimates = [], {"noiseless simulator": reference[None]}
         for name, (values, records) in results.items():
             used = records[0]["backend"] + (" (stand-in)" if records[0]["substituted"] else "")
-            rows += expval_metric_rows(CHECKPOINT_BENCHMARK, head, values, labels, backend=f"{name}: {used}",
-                                       requested=name)
+            rows += expval_metric_rows(CHECKPOINT_BENCHMARK, head, values, labels, backend=f"{name}: {used}", requested=name)
             jobs += records
             estimates[f"{name}: {used}"] = np.asarray(values)[None]
         write_csv(pd.DataFrame(rows), folder / "hardware.csv")
         write_csv(pd.DataFrame(jobs), folder / "jobs.csv")
         # 95 % intervals of every metric, F1 included (not a proportion: no Wilson interval), over
         # the test samples resampled with replacement; one draw serves every backend
-        summary, _ = noise_study.bootstrap_summary(head, estimates, labels, settings["bootstrap"], seed,
-                                                   reference="noiseless simulator", compare="noiseless simulator")
+        summary, _ = noise_study.bootstrap_summary(
+            head, estimates, labels, settings["bootstrap"], seed, reference="noiseless simulator", compare="noiseless simulator"
+        )
         write_csv(summary.rename(columns={"level": "backend"}).drop(columns="shot_seed_std"), folder / "summary.csv")
 
     job_keys = [hardware.STAGE + ":" + r.get("job_id", "") for _, records in results.values() for r in records]
     params = {**settings, "jobs": job_keys}
     if compute:
-        return cache.get_or_compute("hardware_chexpert", params, write, upstream=[run_key],
-                                    code_version=code_fingerprint(__name__), meta=profile_meta(profile))
+        return cache.get_or_compute(
+            "hardware_chexpert",
+            params,
+            write,
+            upstream=[run_key],
+            code_version=code_fingerprint(__name__),
+            meta=profile_meta(profile),
+        )
     return cache.lookup("hardware_chexpert", params, upstream=[run_key], code_version=code_fingerprint(__name__))

@@ -73,21 +73,32 @@ def angle_sensitivity(spec=None, n_samples: int = 16, n_heads: int = 2, seed: in
     for _ in range(n_heads):
         torch.manual_seed(int(torch.randint(0, 2**31 - 1, (1,), generator=generator)))
         head = make_head_for_config(config, "qmtl").double()
-        z = (2 * math.pi * torch.rand(n_samples, config.d, generator=generator, dtype=torch.float64))
+        z = 2 * math.pi * torch.rand(n_samples, config.d, generator=generator, dtype=torch.float64)
         z.requires_grad_(True)
         expvals = head.expectation_values(z)  # (N, Σr); samples are independent, so the gradient of a
-        jac = torch.stack([torch.autograd.grad(expvals[:, k].sum(), z, retain_graph=True)[0]  # column sum
-                           for k in range(expvals.shape[1])], dim=1)  # is each sample's: (N, Σr, d)
+        jac = torch.stack(
+            [
+                torch.autograd.grad(expvals[:, k].sum(), z, retain_graph=True)[0]  # column sum
+                for k in range(expvals.shape[1])
+            ],
+            dim=1,
+        )  # is each sample's: (N, Σr, d)
         start = 0
         for t, r in enumerate(config.task_outputs):
-            squares[t] += jac[:, start:start + r].pow(2).mean(dim=(0, 1)).detach()
+            squares[t] += jac[:, start : start + r].pow(2).mean(dim=(0, 1)).detach()
             start += r
     rms = (squares / n_heads).sqrt().numpy()
-    rows = [{"task": spec.tasks[t].name, "layer": slot // config.n_qubits + 1, "qubit": slot % config.n_qubits,
-             "sensitivity": float(rms[t, slot])} for t in range(config.n_tasks) for slot in range(config.d)]
+    rows = [
+        {
+            "task": spec.tasks[t].name,
+            "layer": slot // config.n_qubits + 1,
+            "qubit": slot % config.n_qubits,
+            "sensitivity": float(rms[t, slot]),
+        }
+        for t in range(config.n_tasks)
+        for slot in range(config.d)
+    ]
     return pd.DataFrame(rows)
-
-
 
 
 # --------------------------------------------------------------------------- instrumented training
@@ -157,8 +168,9 @@ def _grad_norm(parameters) -> float:
     return float(torch.stack(grads).sum().sqrt()) if grads else 0.0
 
 
-def fit_probe(features: np.ndarray, labels: np.ndarray, folds, fold: int, changes: dict, settings: dict,
-              epochs: int | None = None) -> pd.DataFrame:
+def fit_probe(
+    features: np.ndarray, labels: np.ndarray, folds, fold: int, changes: dict, settings: dict, epochs: int | None = None
+) -> pd.DataFrame:
     """Train one head on one fold with the Appendix C.3 protocol changed by ``changes`` (keys:
     ``variant``, ``task_weight``, ``lr``, ``output_scale``, ``angle_scale`` — ``"pi_tanh"`` or a fixed
     factor —, ``reverse_wires``, ``logit_bias``) and return one row per (epoch, task): train and test accuracy, the
@@ -199,10 +211,18 @@ def fit_probe(features: np.ndarray, labels: np.ndarray, folds, fold: int, change
         with torch.no_grad():
             angles = model.backbone(x[train])
         for t, task in enumerate(spec.tasks):
-            rows.append({"epoch": epoch, "task": task.name, "train_accuracy": train_acc[t],
-                         "test_accuracy": test_acc[t], "train_loss": float(np.mean(losses)),
-                         "grad_projection": float(np.mean(g_projection)), "grad_head": float(np.mean(g_head)),
-                         "angle_std": float(angles.std())})
+            rows.append(
+                {
+                    "epoch": epoch,
+                    "task": task.name,
+                    "train_accuracy": train_acc[t],
+                    "test_accuracy": test_acc[t],
+                    "train_loss": float(np.mean(losses)),
+                    "grad_projection": float(np.mean(g_projection)),
+                    "grad_head": float(np.mean(g_head)),
+                    "angle_std": float(angles.std()),
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -210,8 +230,10 @@ def majority_rates(labels: np.ndarray, folds, fold: int) -> dict[str, float]:
     """Per task, the accuracy of predicting the training rows' most frequent class on those rows."""
     test = folds[fold]
     train = np.setdiff1d(np.arange(len(labels)), test)
-    return {t.name: float(np.mean(labels[train, i] == np.bincount(labels[train, i]).argmax()))
-            for i, t in enumerate(BENCHMARKS[BENCHMARK].tasks)}
+    return {
+        t.name: float(np.mean(labels[train, i] == np.bincount(labels[train, i]).argmax()))
+        for i, t in enumerate(BENCHMARKS[BENCHMARK].tasks)
+    }
 
 
 # --------------------------------------------------------------------------- the cached stage
@@ -241,10 +263,19 @@ def probe_units(cache: Cache, profile: dict, probes=None) -> list[executor.Unit]
     data_entry = datasets.mustard_dataset(cache, profile["data"][BENCHMARK])
     settings = profile["training"][BENCHMARK]
     fold = settings["replicates"][0]
-    return [executor.Unit(PROBE_STAGE, _probe_params(name, changes, settings, fold), _unit_probe,
-                          {"cache_root": str(cache.root), "profile": profile, "name": name, "changes": changes},
-                          upstream=(data_entry.key,), code_version=code_fingerprint(__name__),
-                          label=f"mustard fit probe: {name}", gpu=True) for name, changes in probes]
+    return [
+        executor.Unit(
+            PROBE_STAGE,
+            _probe_params(name, changes, settings, fold),
+            _unit_probe,
+            {"cache_root": str(cache.root), "profile": profile, "name": name, "changes": changes},
+            upstream=(data_entry.key,),
+            code_version=code_fingerprint(__name__),
+            label=f"mustard fit probe: {name}",
+            gpu=True,
+        )
+        for name, changes in probes
+    ]
 
 
 def _unit_probe(folder, *, cache_root: str, profile: dict, name: str, changes: dict) -> None:
@@ -280,6 +311,7 @@ def mustard_fit(cache: Cache, profile: dict, probes=None, compute: bool = True) 
     params = {"probes": [[n, c] for n, c in probes], "settings": settings, "fold": fold}
     upstream, code = [data_entry.key, *(e.key for e in entries)], code_fingerprint(__name__)
     if compute:
-        return cache.get_or_compute("mustard_fit", params, write, upstream=upstream, code_version=code,
-                                    meta={"profile": profile["name"]})
+        return cache.get_or_compute(
+            "mustard_fit", params, write, upstream=upstream, code_version=code, meta={"profile": profile["name"]}
+        )
     return cache.lookup("mustard_fit", params, upstream=upstream, code_version=code)

@@ -47,15 +47,27 @@ def evaluate_level(head, z: np.ndarray, p: float, settings: dict) -> tuple[np.nd
         exact = exact_noise.noisy_expectation_values(head, features, p, settings["granularity"]).numpy()
     exact_s = time.perf_counter() - start
     with torch.no_grad():
-        estimates = np.stack([
-            exact_noise.noisy_sample_expvals(head, features, p, settings["shots"], settings["seed"] + k,
-                                       settings["granularity"]).numpy()
-            for k in range(settings["shot_seeds"])])
+        estimates = np.stack(
+            [
+                exact_noise.noisy_sample_expvals(
+                    head, features, p, settings["shots"], settings["seed"] + k, settings["granularity"]
+                ).numpy()
+                for k in range(settings["shot_seeds"])
+            ]
+        )
     wall = time.perf_counter() - start
-    info = {"p": p, "shots": settings["shots"], "shot_seeds": settings["shot_seeds"], "seed": settings["seed"],
-            "granularity": settings["granularity"], "measurement_settings": shots.measurement_settings(head.config),
-            "n_samples": int(len(features)), "method": "exact noisy path (qmtl_utils.quantum.exact_noise)",
-            "exact_samples_per_s": round(len(features) / max(exact_s, 1e-9), 1), "wall_s": round(wall, 3)}
+    info = {
+        "p": p,
+        "shots": settings["shots"],
+        "shot_seeds": settings["shot_seeds"],
+        "seed": settings["seed"],
+        "granularity": settings["granularity"],
+        "measurement_settings": shots.measurement_settings(head.config),
+        "n_samples": int(len(features)),
+        "method": "exact noisy path (qmtl_utils.quantum.exact_noise)",
+        "exact_samples_per_s": round(len(features) / max(exact_s, 1e-9), 1),
+        "wall_s": round(wall, 3),
+    }
     return exact, estimates, info
 
 
@@ -86,8 +98,16 @@ def _std_of_defined(values) -> float:
     return float(defined.std(ddof=1)) if defined.size > 1 else float("nan")
 
 
-def bootstrap_summary(head, estimates: dict[str, np.ndarray], labels: np.ndarray, replicates: int, seed: int,
-                      reference: str, compare: str, level: float = 0.95) -> tuple[pd.DataFrame, pd.DataFrame]:
+def bootstrap_summary(
+    head,
+    estimates: dict[str, np.ndarray],
+    labels: np.ndarray,
+    replicates: int,
+    seed: int,
+    reference: str,
+    compare: str,
+    level: float = 0.95,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Mean over shot seeds and ``level`` bootstrap intervals of every task metric, per noise level, and
     the paired difference ``compare − reference`` with its interval.
 
@@ -101,25 +121,47 @@ def bootstrap_summary(head, estimates: dict[str, np.ndarray], labels: np.ndarray
     rng = np.random.default_rng(seed)
     draws = [(rng.integers(0, len(labels), len(labels)), rng.random()) for _ in range(replicates)]
     # replicate b reads shot seed floor(u_b K) of every level (K seeds): one draw, paired across levels
-    boot = {name: [_metrics(per_seed[int(u * len(per_seed))], labels, rows) for rows, u in draws]
-            for name, per_seed in outputs.items()}
+    boot = {
+        name: [_metrics(per_seed[int(u * len(per_seed))], labels, rows) for rows, u in draws]
+        for name, per_seed in outputs.items()
+    }
     point = {name: [_metrics(o, labels, everyone) for o in per_seed] for name, per_seed in outputs.items()}
-    mean = {name: {(task, metric): _mean_of_defined([m[task][metric] for m in values])
-                   for task in values[0] for metric in METRICS} for name, values in point.items()}
+    mean = {
+        name: {(task, metric): _mean_of_defined([m[task][metric] for m in values]) for task in values[0] for metric in METRICS}
+        for name, values in point.items()
+    }
     summary, deltas = [], []
     for name, values in point.items():
         for (task, metric), value in mean[name].items():
             per_seed = [m[task][metric] for m in values]
             low, high = percentile_interval([b[task][metric] for b in boot[name]], level)
-            summary.append({"level": name, "task": task, "metric": metric, "mean": value,
-                            "shot_seed_std": _std_of_defined(per_seed),
-                            "ci_low": low, "ci_high": high})
+            summary.append(
+                {
+                    "level": name,
+                    "task": task,
+                    "metric": metric,
+                    "mean": value,
+                    "shot_seed_std": _std_of_defined(per_seed),
+                    "ci_low": low,
+                    "ci_high": high,
+                }
+            )
     for task, metric in mean[reference]:
-        low, high = percentile_interval([c[task][metric] - r[task][metric]
-                                         for c, r in zip(boot[compare], boot[reference])], level)
-        deltas.append({"compare": compare, "reference": reference, "task": task, "metric": metric,
-                       "difference": mean[compare][task, metric] - mean[reference][task, metric],
-                       "ci_low": low, "ci_high": high, "excludes_zero": bool(low > 0 or high < 0)})
+        low, high = percentile_interval(
+            [c[task][metric] - r[task][metric] for c, r in zip(boot[compare], boot[reference])], level
+        )
+        deltas.append(
+            {
+                "compare": compare,
+                "reference": reference,
+                "task": task,
+                "metric": metric,
+                "difference": mean[compare][task, metric] - mean[reference][task, metric],
+                "ci_low": low,
+                "ci_high": high,
+                "excludes_zero": bool(low > 0 or high < 0),
+            }
+        )
     return pd.DataFrame(summary), pd.DataFrame(deltas)
 
 
@@ -129,8 +171,7 @@ def _write_level(folder, head, z: np.ndarray, p: float, settings: dict) -> None:
     np.save(folder / "exact.npy", exact)
     np.save(folder / "shots.npy", estimates)
     write_json(info, folder / "info.json")
-    print(f"[noise] p = {p}: {len(z)} samples x {settings['shot_seeds']} shot seeds in {info['wall_s']:.1f} s",
-          flush=True)
+    print(f"[noise] p = {p}: {len(z)} samples x {settings['shot_seeds']} shot seeds in {info['wall_s']:.1f} s", flush=True)
 
 
 def _unit_level(folder, *, cache_root: str, profile: dict, p: float) -> None:
@@ -154,15 +195,32 @@ def noise_study(cache: Cache, profile: dict, compute: bool = True) -> Entry:
     code, meta = code_fingerprint(__name__), profile_meta(profile)
     levels, upstream = [0.0, *settings["levels"]], [run_key]
     if compute:
-        executor.prefetch(cache, [executor.Unit("noise_level", {"p": p, **settings}, _unit_level,
-                                                {"cache_root": str(cache.root), "profile": profile, "p": p},
-                                                upstream=(run_key,), code_version=code, meta=meta, label=f"noise p={p:g}")
-                                  for p in levels])
+        executor.prefetch(
+            cache,
+            [
+                executor.Unit(
+                    "noise_level",
+                    {"p": p, **settings},
+                    _unit_level,
+                    {"cache_root": str(cache.root), "profile": profile, "p": p},
+                    upstream=(run_key,),
+                    code_version=code,
+                    meta=meta,
+                    label=f"noise p={p:g}",
+                )
+                for p in levels
+            ],
+        )
     for p in levels:
         if compute:
-            level = cache.get_or_compute("noise_level", {"p": p, **settings},
-                                         lambda folder, p=p: _write_level(folder, head, z, p, settings),
-                                         upstream=[run_key], code_version=code, meta=meta)
+            level = cache.get_or_compute(
+                "noise_level",
+                {"p": p, **settings},
+                lambda folder, p=p: _write_level(folder, head, z, p, settings),
+                upstream=[run_key],
+                code_version=code,
+                meta=meta,
+            )
         else:
             level = cache.lookup("noise_level", {"p": p, **settings}, upstream=[run_key], code_version=code)
         upstream.append(level.key)
@@ -170,21 +228,29 @@ def noise_study(cache: Cache, profile: dict, compute: bool = True) -> Entry:
     def write(folder):
         with torch.no_grad():
             noiseless = head.expectation_values(torch.from_numpy(z).double()).numpy()
-        rows = expval_metric_rows(CHECKPOINT_BENCHMARK, head, noiseless, labels, level="exact", p=0.0,
-                                  readout="exact", seed=None)
+        rows = expval_metric_rows(CHECKPOINT_BENCHMARK, head, noiseless, labels, level="exact", p=0.0, readout="exact", seed=None)
         infos, estimates = [], {"exact": noiseless[None]}
         for p, key in zip(levels, upstream[1:]):
             entry = cache.get("noise_level", key)
             infos.append(entry.read_json("info.json"))
             name = _level_name(p)
-            rows += expval_metric_rows(CHECKPOINT_BENCHMARK, head, np.load(entry.file("exact.npy")), labels,
-                                       level=name, p=p, readout="exact", seed=None)
+            rows += expval_metric_rows(
+                CHECKPOINT_BENCHMARK, head, np.load(entry.file("exact.npy")), labels, level=name, p=p, readout="exact", seed=None
+            )
             estimates[name] = np.load(entry.file("shots.npy"))
             for k, values in enumerate(estimates[name]):
-                rows += expval_metric_rows(CHECKPOINT_BENCHMARK, head, values, labels, level=name, p=p,
-                                           readout="shots", seed=settings["seed"] + k)
-        summary, delta = bootstrap_summary(head, estimates, labels, settings["bootstrap"], settings["seed"],
-                                           reference=_level_name(0.0), compare=_level_name(max(levels)))
+                rows += expval_metric_rows(
+                    CHECKPOINT_BENCHMARK, head, values, labels, level=name, p=p, readout="shots", seed=settings["seed"] + k
+                )
+        summary, delta = bootstrap_summary(
+            head,
+            estimates,
+            labels,
+            settings["bootstrap"],
+            settings["seed"],
+            reference=_level_name(0.0),
+            compare=_level_name(max(levels)),
+        )
         write_csv(pd.DataFrame(rows), folder / "noise.csv")
         write_csv(summary, folder / "summary.csv")
         write_csv(delta, folder / "delta.csv")

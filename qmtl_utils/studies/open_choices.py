@@ -70,20 +70,46 @@ class OpenChoice:
 
 _ALL = ("glue", "chexpert", "mustard")
 CHOICES: tuple[OpenChoice, ...] = (
-    OpenChoice("encoding_written", "encoding order", "written (rotations, ladder, then data)", "qmtl", _ALL,
-               spec={"encoding_order": "written"}),
-    OpenChoice("logit_scale_flipped", "logit scale", "flipped (CheXpert raw; GLUE, MUStARD learnable)", "qmtl", _ALL,
-               spec_by_benchmark={"glue": {"output_scale": True}, "chexpert": {"output_scale": False},
-                                  "mustard": {"output_scale": True}}),
+    OpenChoice(
+        "encoding_written",
+        "encoding order",
+        "written (rotations, ladder, then data)",
+        "qmtl",
+        _ALL,
+        spec={"encoding_order": "written"},
+    ),
+    OpenChoice(
+        "logit_scale_flipped",
+        "logit scale",
+        "flipped (CheXpert raw; GLUE, MUStARD learnable)",
+        "qmtl",
+        _ALL,
+        spec_by_benchmark={
+            "glue": {"output_scale": True},
+            "chexpert": {"output_scale": False},
+            "mustard": {"output_scale": True},
+        },
+    ),
     OpenChoice("angle_pi_tanh", "angle map", "pi*tanh", "qmtl", _ALL, spec={"angle_map": "pi_tanh"}),
-    OpenChoice("loss_entries", "loss normalisation", "mean over labelled entries", "qmtl", ("chexpert",),
-               settings={"train": {"loss_normalisation": "entries"}}),
+    OpenChoice(
+        "loss_entries",
+        "loss normalisation",
+        "mean over labelled entries",
+        "qmtl",
+        ("chexpert",),
+        settings={"train": {"loss_normalisation": "entries"}},
+    ),
     OpenChoice("hqnn_no_ry", "HQNN ansatz", "no trainable RY", "hqnn4", _ALL, spec={"hqnn_ansatz": "ring"}),
     OpenChoice("hqnn_ladder", "HQNN ansatz", "CNOT ladder", "hqnn4", _ALL, spec={"hqnn_ansatz": "ry_ladder"}),
-    OpenChoice("task_weight_1", "task weights", "1.0 for QMTL", "qmtl", ("mustard",),
-               settings={"qmtl_task_weight": 1.0}),
-    OpenChoice("mnli_last", "qubit placement", "MNLI on the last qubits", "qmtl", ("glue",),
-               spec={"task_wires": wires_with_task_last(BENCHMARKS["glue"], "mnli")}),
+    OpenChoice("task_weight_1", "task weights", "1.0 for QMTL", "qmtl", ("mustard",), settings={"qmtl_task_weight": 1.0}),
+    OpenChoice(
+        "mnli_last",
+        "qubit placement",
+        "MNLI on the last qubits",
+        "qmtl",
+        ("glue",),
+        spec={"task_wires": wires_with_task_last(BENCHMARKS["glue"], "mnli")},
+    ),
 )
 
 # the metric each benchmark's change is summarised in (GLUE: each task's primary metric)
@@ -135,10 +161,20 @@ def change_table(literal: pd.DataFrame, switched: pd.DataFrame, choice: OpenChoi
     merged = a.merge(b, on=keys, suffixes=("_literal", "_switched"), validate="one_to_one")
     merged["family"] = [_metric_family(benchmark, m) for m in merged["metric"]]
     merged = merged[merged["family"].notna()]
-    out = pd.DataFrame({"id": choice.id, "choice": choice.name, "reading": choice.reading, "benchmark": benchmark,
-                        "variant": choice.variant, "replicate": merged["replicate"], "task": merged["task"],
-                        "metric": merged["family"], "literal": merged["value_literal"],
-                        "switched": merged["value_switched"]})
+    out = pd.DataFrame(
+        {
+            "id": choice.id,
+            "choice": choice.name,
+            "reading": choice.reading,
+            "benchmark": benchmark,
+            "variant": choice.variant,
+            "replicate": merged["replicate"],
+            "task": merged["task"],
+            "metric": merged["family"],
+            "literal": merged["value_literal"],
+            "switched": merged["value_switched"],
+        }
+    )
     out["delta"] = out["switched"] - out["literal"]
     return out.reset_index(drop=True)
 
@@ -151,15 +187,29 @@ def summary_table(changes: pd.DataFrame, literal_by_benchmark: dict[str, pd.Data
     with its 95 % t interval over replicates; and the :func:`verdict`."""
     rows = []
     for (choice_id, choice, reading, benchmark, variant, metric), group in changes.groupby(
-            ["id", "choice", "reading", "benchmark", "variant", "metric"], sort=False):
+        ["id", "choice", "reading", "benchmark", "variant", "metric"], sort=False
+    ):
         per_rep = group.groupby("replicate")[["literal", "switched"]].mean()
         test = paired_comparison(per_rep["switched"], per_rep["literal"])
         low, high = t_interval((per_rep["switched"] - per_rep["literal"]).to_numpy())
-        row = {"id": choice_id, "choice": choice, "reading": reading, "benchmark": benchmark, "variant": variant,
-               "metric": metric, "n_replicates": len(per_rep), "n_tasks": group["task"].nunique(),
-               "literal": per_rep["literal"].mean(), "switched": per_rep["switched"].mean(),
-               "delta": test["mean_diff"], "delta_low": low, "delta_high": high,
-               "t_pvalue": test["t_pvalue"], "wilcoxon_pvalue": test["wilcoxon_pvalue"], "note": test["note"]}
+        row = {
+            "id": choice_id,
+            "choice": choice,
+            "reading": reading,
+            "benchmark": benchmark,
+            "variant": variant,
+            "metric": metric,
+            "n_replicates": len(per_rep),
+            "n_tasks": group["task"].nunique(),
+            "literal": per_rep["literal"].mean(),
+            "switched": per_rep["switched"].mean(),
+            "delta": test["mean_diff"],
+            "delta_low": low,
+            "delta_high": high,
+            "t_pvalue": test["t_pvalue"],
+            "wilcoxon_pvalue": test["wilcoxon_pvalue"],
+            "note": test["note"],
+        }
         others = literal_by_benchmark[benchmark]
         others = others[[_metric_family(benchmark, m) == metric for m in others["metric"]]]
         means = others.groupby(["variant", "replicate"])["value"].mean().unstack("variant")
@@ -183,24 +233,37 @@ def verdict(row) -> str:
     """The paper's conclusion under one switch, in words: QMTL comparable to the classical head (the
     interval of the difference reaches 0 or lies above it) and better than the better HQNN (its
     interval lies above 0)."""
-    comparable = row["vs_classical_high"] >= 0 if np.isfinite(row.get("vs_classical_high", np.nan)) else \
-        row.get("vs_classical", np.nan) >= 0
-    better = row["vs_best_hqnn_low"] > 0 if np.isfinite(row.get("vs_best_hqnn_low", np.nan)) else \
-        row.get("vs_best_hqnn", np.nan) > 0
-    return ("holds" if comparable and better else
-            "holds only in part (comparable to classical, not above HQNN)" if comparable else
-            "holds only in part (above HQNN, below classical)" if better else "does not hold")
+    comparable = (
+        row["vs_classical_high"] >= 0
+        if np.isfinite(row.get("vs_classical_high", np.nan))
+        else row.get("vs_classical", np.nan) >= 0
+    )
+    better = (
+        row["vs_best_hqnn_low"] > 0 if np.isfinite(row.get("vs_best_hqnn_low", np.nan)) else row.get("vs_best_hqnn", np.nan) > 0
+    )
+    return (
+        "holds"
+        if comparable and better
+        else "holds only in part (comparable to classical, not above HQNN)"
+        if comparable
+        else "holds only in part (above HQNN, below classical)"
+        if better
+        else "does not hold"
+    )
 
 
 def _params(profile: dict) -> dict:
-    return {"runs": [[c.id, b] for c, b in planned(profile)],
-            "settings": {b: profile["training"][b] for b in sorted({b for _, b in planned(profile)})}}
+    return {
+        "runs": [[c.id, b] for c, b in planned(profile)],
+        "settings": {b: profile["training"][b] for b in sorted({b for _, b in planned(profile)})},
+    }
 
 
 def run_open_choices(cache: Cache, profile: dict, compute: bool = True) -> Entry:
     """Train (or read back) every planned switch on every replicate; write ``open_choices.csv`` and
     ``summary.csv`` (stage ``open_choices``). ``compute=False`` only looks the tables up (what the
     figures notebook does), raising :class:`~qmtl_utils.runtime.cache.MissingCacheEntry` if absent."""
+
     def results(p: dict, benchmark: str, variants=None, spec_overrides=None) -> Entry:
         kwargs = {} if variants is None else {"variants": variants}
         if compute:
@@ -209,29 +272,56 @@ def run_open_choices(cache: Cache, profile: dict, compute: bool = True) -> Entry
 
     literal, switched = {}, []
     if compute:  # every switched run at once (the literal ones are 03_training's)
-        executor.prefetch(cache, [unit for choice, benchmark in planned(profile) for unit in benchmark_runs.benchmark_units(
-            cache, switched_profile(profile, choice, benchmark), benchmark, (choice.variant,),
-            choice.spec_overrides(benchmark) or None)])
+        executor.prefetch(
+            cache,
+            [
+                unit
+                for choice, benchmark in planned(profile)
+                for unit in benchmark_runs.benchmark_units(
+                    cache,
+                    switched_profile(profile, choice, benchmark),
+                    benchmark,
+                    (choice.variant,),
+                    choice.spec_overrides(benchmark) or None,
+                )
+            ],
+        )
     for choice, benchmark in planned(profile):
         if benchmark not in literal:
             literal[benchmark] = results(profile, benchmark)  # 03_training's runs, read back
         if compute:
             print(f"[open choices] {choice.name}: {choice.reading} on {benchmark}", flush=True)
-        switched.append((choice, benchmark, results(switched_profile(profile, choice, benchmark), benchmark,
-                                                    (choice.variant,), choice.spec_overrides(benchmark) or None)))
+        switched.append(
+            (
+                choice,
+                benchmark,
+                results(
+                    switched_profile(profile, choice, benchmark),
+                    benchmark,
+                    (choice.variant,),
+                    choice.spec_overrides(benchmark) or None,
+                ),
+            )
+        )
 
     def write(folder) -> None:
         tables = {b: e.read_csv("metrics.csv") for b, e in literal.items()}
-        changes = pd.concat([change_table(tables[b], e.read_csv("metrics.csv"), c, b) for c, b, e in switched],
-                            ignore_index=True)
+        changes = pd.concat([change_table(tables[b], e.read_csv("metrics.csv"), c, b) for c, b, e in switched], ignore_index=True)
         write_csv(changes, folder / "open_choices.csv")
-        write_csv(pd.concat([literal_verdicts(tables), summary_table(changes, tables)], ignore_index=True),
-                  folder / "summary.csv")
+        write_csv(
+            pd.concat([literal_verdicts(tables), summary_table(changes, tables)], ignore_index=True), folder / "summary.csv"
+        )
 
     upstream, code = [e.key for e in literal.values()] + [e.key for _, _, e in switched], code_fingerprint(__name__)
     if compute:
-        return cache.get_or_compute("open_choices", _params(profile), write, upstream=upstream, code_version=code,
-                                    meta=benchmark_runs.profile_meta(profile))
+        return cache.get_or_compute(
+            "open_choices",
+            _params(profile),
+            write,
+            upstream=upstream,
+            code_version=code,
+            meta=benchmark_runs.profile_meta(profile),
+        )
     return cache.lookup("open_choices", _params(profile), upstream=upstream, code_version=code)
 
 
@@ -251,14 +341,18 @@ def describe(summary: pd.DataFrame, metric_by_benchmark: dict[str, str] | None =
         if row["metric"] != metric_by_benchmark[row["benchmark"]]:
             continue
         where = f"{row['benchmark']} ({row['metric']}, {row['n_replicates']} replicates)"
-        comparison = (f"QMTL − classical {row['vs_classical']:+.3f} [{row['vs_classical_low']:+.3f}, "
-                      f"{row['vs_classical_high']:+.3f}], QMTL − {row['best_hqnn']} {row['vs_best_hqnn']:+.3f} "
-                      f"[{row['vs_best_hqnn_low']:+.3f}, {row['vs_best_hqnn_high']:+.3f}]")
+        comparison = (
+            f"QMTL − classical {row['vs_classical']:+.3f} [{row['vs_classical_low']:+.3f}, "
+            f"{row['vs_classical_high']:+.3f}], QMTL − {row['best_hqnn']} {row['vs_best_hqnn']:+.3f} "
+            f"[{row['vs_best_hqnn_low']:+.3f}, {row['vs_best_hqnn_high']:+.3f}]"
+        )
         if row["id"] == "literal":
             out.append(f"Literal reading, {where}: {comparison}; the paper's conclusion {row['verdict']}.")
             continue
         p = "n/a" if not np.isfinite(row["t_pvalue"]) else f"{row['t_pvalue']:.3g}"
-        out.append(f"{row['choice']} → {row['reading']}, {where}: {row['variant']} changes by {row['delta']:+.3f} "
-                   f"[{row['delta_low']:+.3f}, {row['delta_high']:+.3f}] (paired t p = {p}); {comparison}; "
-                   f"the paper's conclusion {row['verdict']}.")
+        out.append(
+            f"{row['choice']} → {row['reading']}, {where}: {row['variant']} changes by {row['delta']:+.3f} "
+            f"[{row['delta_low']:+.3f}, {row['delta_high']:+.3f}] (paired t p = {p}); {comparison}; "
+            f"the paper's conclusion {row['verdict']}."
+        )
     return out

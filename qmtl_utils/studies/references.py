@@ -59,10 +59,12 @@ ALPHA = 0.01  # significance level of the signal criterion
 BASELINE, CEILING = "majority baseline", "ceiling"
 # Tasks whose demo label no backbone of the paper's class can see, so a ceiling of 1.0 would claim what
 # cannot be attained: the reason is shown where the ceiling would be.
-NO_CEILING = {"wnli": "no ceiling: the demo's WNLI label is who the pronoun refers to, which no head reads from the "
-                      "frozen sentence encoder (every head sits at the majority class, as on the real GLUE, where "
-                      "every baseline predicts the majority); the generator's noiseless label (1.0) is not attainable "
-                      "by this backbone class"}
+NO_CEILING = {
+    "wnli": "no ceiling: the demo's WNLI label is who the pronoun refers to, which no head reads from the "
+    "frozen sentence encoder (every head sits at the majority class, as on the real GLUE, where "
+    "every baseline predicts the majority); the generator's noiseless label (1.0) is not attainable "
+    "by this backbone class"
+}
 _CORRELATIONS = ("spearman", "pearson", "matthews_corr")
 
 
@@ -113,8 +115,7 @@ def _glue(entry: Entry, profile: dict) -> list[tuple]:
         ceiling = None
         if oracle is not None and spec.name not in NO_CEILING:
             values = oracle[oracle.task == spec.name].sort_values("row").oracle.to_numpy(float)
-            ceiling = values if spec.kind == "regression" else _glue_outputs(spec.kind, values.astype(int),
-                                                                             spec.n_outputs)
+            ceiling = values if spec.kind == "regression" else _glue_outputs(spec.kind, values.astype(int), spec.n_outputs)
         for replicate in profile["training"]["glue"]["replicates"]:
             out.append((BASELINE, replicate, spec.name, spec.kind, baseline, labels))
             if ceiling is not None:
@@ -133,8 +134,7 @@ def _chexpert(entry: Entry, profile: dict) -> list[tuple]:
     from qmtl_utils.data.chexpert import encode_labels
 
     labels = encode_labels(frame)  # (N, 5): 0 uncertain, 1 negative, 2 positive, -100 blank
-    latents = entry.read_csv("latents.csv").drop(columns="Path").to_numpy(float) if entry.has_file("latents.csv") \
-        else None
+    latents = entry.read_csv("latents.csv").drop(columns="Path").to_numpy(float) if entry.has_file("latents.csv") else None
     out = []
     for replicate in profile["training"]["chexpert"]["replicates"]:
         test, fit = test_and_fit_rows(len(frame), folds, replicate)
@@ -160,11 +160,13 @@ def _mustard(entry: Entry, profile: dict) -> list[tuple]:
             y = label_frame[spec.name].to_numpy(int)
             n_classes = max(spec.n_outputs, 2)
             majority = int(np.bincount(y[fit], minlength=n_classes).argmax())
-            out.append((BASELINE, replicate, spec.name, spec.kind,
-                        _one_hot_logits(np.full(len(test), majority), n_classes), y[test]))
+            out.append(
+                (BASELINE, replicate, spec.name, spec.kind, _one_hot_logits(np.full(len(test), majority), n_classes), y[test])
+            )
             if latents is not None:
-                out.append((CEILING, replicate, spec.name, spec.kind,
-                            _logistic(latents[fit], y[fit], latents[test], n_classes), y[test]))
+                out.append(
+                    (CEILING, replicate, spec.name, spec.kind, _logistic(latents[fit], y[fit], latents[test], n_classes), y[test])
+                )
     return out
 
 
@@ -178,8 +180,10 @@ def _metrics(benchmark: str, task: str, kind: str, outputs, labels) -> dict[str,
             warnings.simplefilter("ignore")  # a constant prediction's correlation is undefined
             values = glue_metrics(task, outputs, labels)
         primary, secondary = values["names"]
-        clean = {name: (0.0 if np.isnan(values[key]) and name in _CORRELATIONS else values[key])
-                 for name, key in ((primary, "primary"), (secondary, "secondary"))}
+        clean = {
+            name: (0.0 if np.isnan(values[key]) and name in _CORRELATIONS else values[key])
+            for name, key in ((primary, "primary"), (secondary, "secondary"))
+        }
         return {f"primary:{primary}": clean[primary], f"secondary:{secondary}": clean[secondary]}
     if benchmark == "chexpert":
         return chexpert_metrics([outputs], labels[:, None], task_names=[task])[task]
@@ -194,11 +198,28 @@ def reference_tables(entry: Entry, profile: dict, benchmark: str) -> tuple[pd.Da
         label, prediction = sample_decisions(benchmark, kind, outputs, labels)
         values = {**_metrics(benchmark, task, kind, outputs, labels), **signal_metrics(benchmark, kind, outputs, labels)}
         for metric, value in values.items():
-            rows.append({"reference": reference, "replicate": replicate, "task": task, "metric": metric,
-                         "value": float(value), "n": len(label)})
-        decisions.append(pd.DataFrame({"reference": reference, "replicate": replicate, "task": task,
-                                       "label": label, "prediction": prediction,
-                                       "score": sample_scores(benchmark, kind, outputs, labels)}))
+            rows.append(
+                {
+                    "reference": reference,
+                    "replicate": replicate,
+                    "task": task,
+                    "metric": metric,
+                    "value": float(value),
+                    "n": len(label),
+                }
+            )
+        decisions.append(
+            pd.DataFrame(
+                {
+                    "reference": reference,
+                    "replicate": replicate,
+                    "task": task,
+                    "label": label,
+                    "prediction": prediction,
+                    "score": sample_scores(benchmark, kind, outputs, labels),
+                }
+            )
+        )
     return pd.DataFrame(rows), pd.concat(decisions, ignore_index=True)
 
 
@@ -216,16 +237,27 @@ def _test(benchmark: str, kind: str, parts: list[tuple[pd.DataFrame, pd.DataFram
             rho, p = stats.spearmanr(head.prediction, head.label, alternative="greater")
             rhos.append(0.0 if np.isnan(rho) else rho)
             pvalues.append(1.0 if np.isnan(p) else p)
-        return {"test": "Spearman rho > 0, per seed (max p)", "n": len(parts[0][0]), "statistic": float(np.mean(rhos)),
-                "baseline": 0.0, "p_value": float(max(pvalues))}
+        return {
+            "test": "Spearman rho > 0, per seed (max p)",
+            "n": len(parts[0][0]),
+            "statistic": float(np.mean(rhos)),
+            "baseline": 0.0,
+            "p_value": float(max(pvalues)),
+        }
     correct = [(int((h.prediction == h.label).sum()), int((b.prediction == b.label).sum()), len(h)) for h, b in parts]
     if benchmark == "glue":  # one dev split shared by the seeds: test each seed, report the largest p
-        pvalues = [stats.binomtest(k, n, min(max(kb / n, 1e-12), 1 - 1e-12), alternative="greater").pvalue
-                   for k, kb, n in correct]
+        pvalues = [
+            stats.binomtest(k, n, min(max(kb / n, 1e-12), 1 - 1e-12), alternative="greater").pvalue for k, kb, n in correct
+        ]
         k, kb, n = (sum(c[i] for c in correct) for i in range(3))
         signal = [_signal(h) for h, _ in parts]
-        out = {"test": "binomial, per seed (max p)", "n": correct[0][2], "statistic": k / n, "baseline": kb / n,
-               "p_value": float(max(pvalues))}
+        out = {
+            "test": "binomial, per seed (max p)",
+            "n": correct[0][2],
+            "statistic": k / n,
+            "baseline": kb / n,
+            "p_value": float(max(pvalues)),
+        }
         for key in ("dependence_p", "auroc_p"):
             out[key] = float(max(x[key] for x in signal))
         for key in ("balanced_accuracy", "auroc"):
@@ -234,8 +266,14 @@ def _test(benchmark: str, kind: str, parts: list[tuple[pd.DataFrame, pd.DataFram
     k, kb, n = (sum(c[i] for c in correct) for i in range(3))
     p0 = min(max(kb / n, 1e-12), 1 - 1e-12)
     pooled = pd.concat([h for h, _ in parts], ignore_index=True)
-    return {"test": "binomial, folds pooled", "n": n, "statistic": k / n, "baseline": kb / n,
-            "p_value": float(stats.binomtest(k, n, p0, alternative="greater").pvalue), **_signal(pooled)}
+    return {
+        "test": "binomial, folds pooled",
+        "n": n,
+        "statistic": k / n,
+        "baseline": kb / n,
+        "p_value": float(stats.binomtest(k, n, p0, alternative="greater").pvalue),
+        **_signal(pooled),
+    }
 
 
 def _signal(decisions: pd.DataFrame) -> dict[str, float]:
@@ -244,9 +282,12 @@ def _signal(decisions: pd.DataFrame) -> dict[str, float]:
     auroc, auroc_p = float("nan"), float("nan")
     if "score" in decisions and decisions.score.notna().all() and set(decisions.label) <= {0, 1}:
         auroc, auroc_p = auroc_test(decisions.label, decisions.score)
-    return {"dependence_p": dependence_pvalue(decisions.label, decisions.prediction),
-            "balanced_accuracy": balanced_accuracy(decisions.label, decisions.prediction),
-            "auroc": auroc, "auroc_p": auroc_p}
+    return {
+        "dependence_p": dependence_pvalue(decisions.label, decisions.prediction),
+        "balanced_accuracy": balanced_accuracy(decisions.label, decisions.prediction),
+        "auroc": auroc,
+        "auroc_p": auroc_p,
+    }
 
 
 def dependence_pvalue(label, prediction) -> float:
@@ -283,25 +324,28 @@ def signal_table(benchmark: str, decisions: pd.DataFrame, predictions: dict[tupl
     for spec in BENCHMARKS[benchmark].tasks:
         if spec.name not in set(decisions.task):
             continue
-        base = {r: decisions[(decisions.reference == BASELINE) & (decisions.replicate == r)
-                             & (decisions.task == spec.name)] for r in replicates}
+        base = {
+            r: decisions[(decisions.reference == BASELINE) & (decisions.replicate == r) & (decisions.task == spec.name)]
+            for r in replicates
+        }
         for head in heads:
             if head == CEILING and not ((decisions.reference == CEILING) & (decisions.task == spec.name)).any():
                 continue  # no ceiling for this task (NO_CEILING)
             parts = []
             for r in replicates:
                 if head == CEILING:
-                    own = decisions[(decisions.reference == CEILING) & (decisions.replicate == r)
-                                    & (decisions.task == spec.name)]
+                    own = decisions[(decisions.reference == CEILING) & (decisions.replicate == r) & (decisions.task == spec.name)]
                 else:
                     table = predictions[(head, r)]
                     own = table[table.task == spec.name]
                 parts.append((own.reset_index(drop=True), base[r].reset_index(drop=True)))
             result = _test(benchmark, spec.kind, parts)
-            signal_p = result["p_value"] if spec.kind == "regression" else float(np.nanmax(
-                [result["dependence_p"], result.get("auroc_p", np.nan)]))
-            rows.append({"task": spec.name, "model": head, **result, "signal_p": signal_p,
-                         "significant": signal_p < ALPHA})
+            signal_p = (
+                result["p_value"]
+                if spec.kind == "regression"
+                else float(np.nanmax([result["dependence_p"], result.get("auroc_p", np.nan)]))
+            )
+            rows.append({"task": spec.name, "model": head, **result, "signal_p": signal_p, "significant": signal_p < ALPHA})
     return pd.DataFrame(rows)
 
 
@@ -323,8 +367,7 @@ def criterion(signal: pd.DataFrame, head: str = "classical") -> pd.DataFrame:
 # --------------------------------------------------------------------------- the cached stage
 
 
-def baselines_and_ceilings(cache: Cache, profile: dict, benchmark: str, *, variants=HEAD_VARIANTS,
-                           compute: bool = True) -> Entry:
+def baselines_and_ceilings(cache: Cache, profile: dict, benchmark: str, *, variants=HEAD_VARIANTS, compute: bool = True) -> Entry:
     """The majority-class baseline and the ceiling of each task, and whether each head carries signal:
     stage ``references_<benchmark>``, ``references.csv`` (baseline and ceiling metrics),
     ``signal.csv`` (:func:`signal_table`) and ``criterion.csv`` (:func:`criterion`), computed from the
@@ -332,8 +375,11 @@ def baselines_and_ceilings(cache: Cache, profile: dict, benchmark: str, *, varia
     (``variants``: the heads of that results table)."""
     settings = profile["training"][benchmark]
     data_entry = getattr(datasets, f"{benchmark}_dataset")(cache, profile["data"][benchmark])
-    runs = {(v, r): benchmark_runs.run_entry(cache, profile, benchmark, v, r, data_key=data_entry.key)
-            for v in variants for r in settings["replicates"]}
+    runs = {
+        (v, r): benchmark_runs.run_entry(cache, profile, benchmark, v, r, data_key=data_entry.key)
+        for v in variants
+        for r in settings["replicates"]
+    }
     results = benchmark_runs.results_entry(cache, profile, benchmark, variants=variants, data_key=data_entry.key)
 
     def write(folder) -> None:
@@ -348,8 +394,7 @@ def baselines_and_ceilings(cache: Cache, profile: dict, benchmark: str, *, varia
         params["variants"] = list(variants)
     stage, upstream, code = f"references_{benchmark}", [data_entry.key, results.key], code_fingerprint(__name__)
     if compute:
-        return cache.get_or_compute(stage, params, write, upstream=upstream, code_version=code,
-                                    meta=benchmark_runs.profile_meta(profile))
+        return cache.get_or_compute(
+            stage, params, write, upstream=upstream, code_version=code, meta=benchmark_runs.profile_meta(profile)
+        )
     return cache.lookup(stage, params, upstream=upstream, code_version=code)
-
-

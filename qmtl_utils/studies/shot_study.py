@@ -25,15 +25,28 @@ def shot_budget(cache: Cache, profile: dict, benchmark: str, compute: bool = Tru
     params = {"benchmark": benchmark, **{k: v for k, v in settings.items() if k != "benchmarks"}}
 
     def write(folder):
-        table = shots.shot_sweep(head, torch.from_numpy(z).double(), labels, settings["shots_per_setting"],
-                                 settings["seeds"], lambda out, y: evaluate_outputs(benchmark, out, y))
+        table = shots.shot_sweep(
+            head,
+            torch.from_numpy(z).double(),
+            labels,
+            settings["shots_per_setting"],
+            settings["seeds"],
+            lambda out, y: evaluate_outputs(benchmark, out, y),
+        )
         write_csv(table, folder / "shots.csv")
-        write_json({"benchmark": benchmark, "measurement_settings": shots.measurement_settings(head.config),
-                    "n_samples": int(len(z)), "observables": [list(w) for w in head.config.observables],
-                    "groups_per_task": [[list(g) for g in groups] for groups in shots.task_groups(head.config)]},
-                   folder / "info.json")
+        write_json(
+            {
+                "benchmark": benchmark,
+                "measurement_settings": shots.measurement_settings(head.config),
+                "n_samples": int(len(z)),
+                "observables": [list(w) for w in head.config.observables],
+                "groups_per_task": [[list(g) for g in groups] for groups in shots.task_groups(head.config)],
+            },
+            folder / "info.json",
+        )
 
     if compute:
-        return cache.get_or_compute("shot_budget", params, write, upstream=[run_key],
-                                    code_version=code_fingerprint(__name__), meta=profile_meta(profile))
+        return cache.get_or_compute(
+            "shot_budget", params, write, upstream=[run_key], code_version=code_fingerprint(__name__), meta=profile_meta(profile)
+        )
     return cache.lookup("shot_budget", params, upstream=[run_key], code_version=code_fingerprint(__name__))

@@ -47,8 +47,22 @@ from qmtl_utils.training.metrics import accuracy_macro_f1, majority_accuracy, pr
 
 VARIANTS = ("classical", "hqnn4", "qmtl")
 RUN_STAGE, RESULTS_STAGE = "scaling_run", "scaling_results"
-RUN_COLUMNS = ("T", "variant", "seed", "Q", "d", "head_params", "closed_form_params", "closed_form", "accuracy",
-               "macro_f1", "majority_accuracy", "epoch_s", "train_s", "backend")
+RUN_COLUMNS = (
+    "T",
+    "variant",
+    "seed",
+    "Q",
+    "d",
+    "head_params",
+    "closed_form_params",
+    "closed_form",
+    "accuracy",
+    "macro_f1",
+    "majority_accuracy",
+    "epoch_s",
+    "train_s",
+    "backend",
+)
 BINARY_WORDS, MULTICLASS_WORDS = default_observables(1, 2), default_observables(3, 2)  # ("ZI",), ("ZI","IZ","XX")
 
 
@@ -123,8 +137,16 @@ def task_outputs(n_tasks: int) -> tuple[int, ...]:
     return tuple(1 if t % 2 == 0 else 3 for t in range(n_tasks))
 
 
-def make_task_family(n_tasks: int, seed: int, n_train: int = 512, n_test: int = 512, n_features: int = 32,
-                     n_latent: int = 8, input_noise: float = 0.5, label_noise: float = 0.3) -> TaskFamily:
+def make_task_family(
+    n_tasks: int,
+    seed: int,
+    n_train: int = 512,
+    n_test: int = 512,
+    n_features: int = 32,
+    n_latent: int = 8,
+    input_noise: float = 0.5,
+    label_noise: float = 0.3,
+) -> TaskFamily:
     """Seeded family of ``T`` related tasks on shared inputs.
 
     Generative process (``k = n_latent``, ``p = n_features``, ``N = n_train + n_test``):
@@ -163,16 +185,23 @@ def make_task_family(n_tasks: int, seed: int, n_train: int = 512, n_test: int = 
 # --------------------------------------------------------------------------- heads
 
 
-def capacity_matched_config(n_tasks: int, task_qubits: int = 2, n_layers: int = 3, head_layers: int = 1,
-                            output_scale: bool = True) -> QMTLConfig:
+def capacity_matched_config(
+    n_tasks: int, task_qubits: int = 2, n_layers: int = 3, head_layers: int = 1, output_scale: bool = True
+) -> QMTLConfig:
     """QMTL head of the family under Eqs. (12)-(14): ``Q = S·T``, ``d = Q·L = S·T·L``.
 
     Taught in: 04a_task_scaling_and_shots, "Heads sized by the capacity-matched rule"
     """
     outputs = task_outputs(n_tasks)
-    return QMTLConfig(n_qubits=task_qubits * n_tasks, n_layers=n_layers, task_outputs=outputs,
-                      task_qubits=(task_qubits,) * n_tasks, head_layers=head_layers, output_scale=output_scale,
-                      observables=tuple(BINARY_WORDS if r == 1 else MULTICLASS_WORDS for r in outputs))
+    return QMTLConfig(
+        n_qubits=task_qubits * n_tasks,
+        n_layers=n_layers,
+        task_outputs=outputs,
+        task_qubits=(task_qubits,) * n_tasks,
+        head_layers=head_layers,
+        output_scale=output_scale,
+        observables=tuple(BINARY_WORDS if r == 1 else MULTICLASS_WORDS for r in outputs),
+    )
 
 
 def qmtl_backend(n_qubits: int, fast_max_qubits: int = 8) -> str:
@@ -194,8 +223,9 @@ def closed_form_params(variant: str, config: QMTLConfig, hqnn_qubits: int = 4) -
 # --------------------------------------------------------------------------- training
 
 
-def train_scaling_run(n_tasks: int, variant: str, seed: int, settings: ScalingSettings, backend: str = "fast",
-                      verbose: bool = False) -> tuple[dict, pd.DataFrame]:
+def train_scaling_run(
+    n_tasks: int, variant: str, seed: int, settings: ScalingSettings, backend: str = "fast", verbose: bool = False
+) -> tuple[dict, pd.DataFrame]:
     """Train one (T, variant, seed) run; returns (run record, per-task test metrics).
 
     Adam on the summed task losses (Eq. (1) with λ_t = 1, :func:`~qmtl_utils.training.losses.multitask_loss`),
@@ -203,8 +233,7 @@ def train_scaling_run(n_tasks: int, variant: str, seed: int, settings: ScalingSe
     the test metrics are those of the last epoch. ``backend`` goes to the QMTL head.
     """
     s = settings
-    data = make_task_family(n_tasks, seed, s.n_train, s.n_test, s.n_features, s.n_latent, s.input_noise,
-                            s.label_noise)
+    data = make_task_family(n_tasks, seed, s.n_train, s.n_test, s.n_features, s.n_latent, s.input_noise, s.label_noise)
     config = capacity_matched_config(n_tasks, s.task_qubits, s.n_layers, s.head_layers, s.output_scale)
     seed_everything(seed)
     head = make_head_for_config(config, variant, s.hqnn_qubits, **({"backend": backend} if variant == "qmtl" else {}))
@@ -218,25 +247,40 @@ def train_scaling_run(n_tasks: int, variant: str, seed: int, settings: ScalingSe
     for epoch in range(s.epochs):
         model.train()
         start = time.perf_counter()
-        loss = parallel_epoch(model, x, y, optimizer, lambda out, target: multitask_loss(kinds, out, target),
-                              s.batch_size, generator)
+        loss = parallel_epoch(
+            model, x, y, optimizer, lambda out, target: multitask_loss(kinds, out, target), s.batch_size, generator
+        )
         epoch_s.append(time.perf_counter() - start)
         progress.log(epoch + 1, f"epoch {epoch + 1}/{s.epochs}", {"loss": loss})
     model.eval()
     with torch.no_grad():
         pred = predicted_classes([o.numpy() for o in model(torch.from_numpy(data.x_test))])
-    tasks = pd.DataFrame([
-        {"task": t, "n_classes": n_classes, **accuracy_macro_f1(data.y_test[:, t], pred[:, t]),
-         "majority_accuracy": majority_accuracy(data.y_train[:, t], data.y_test[:, t], n_classes)}
-        for t, n_classes in enumerate(data.n_classes)])
+    tasks = pd.DataFrame(
+        [
+            {
+                "task": t,
+                "n_classes": n_classes,
+                **accuracy_macro_f1(data.y_test[:, t], pred[:, t]),
+                "majority_accuracy": majority_accuracy(data.y_train[:, t], data.y_test[:, t], n_classes),
+            }
+            for t, n_classes in enumerate(data.n_classes)
+        ]
+    )
     closed, source = closed_form_params(variant, config, s.hqnn_qubits)
     record = {
-        "T": n_tasks, "variant": variant, "seed": seed,
-        "Q": {"classical": 0, "hqnn4": s.hqnn_qubits, "qmtl": config.n_qubits}[variant], "d": config.d,
-        "head_params": count_trainable(head), "closed_form_params": closed, "closed_form": source,
-        "accuracy": float(tasks.accuracy.mean()), "macro_f1": float(tasks.macro_f1.mean()),
+        "T": n_tasks,
+        "variant": variant,
+        "seed": seed,
+        "Q": {"classical": 0, "hqnn4": s.hqnn_qubits, "qmtl": config.n_qubits}[variant],
+        "d": config.d,
+        "head_params": count_trainable(head),
+        "closed_form_params": closed,
+        "closed_form": source,
+        "accuracy": float(tasks.accuracy.mean()),
+        "macro_f1": float(tasks.macro_f1.mean()),
         "majority_accuracy": float(tasks.majority_accuracy.mean()),
-        "epoch_s": float(np.mean(epoch_s)), "train_s": float(np.sum(epoch_s)),
+        "epoch_s": float(np.mean(epoch_s)),
+        "train_s": float(np.sum(epoch_s)),
         "backend": {"classical": "torch", "hqnn4": "fast"}.get(variant, backend),
     }
     return record, tasks
@@ -245,8 +289,7 @@ def train_scaling_run(n_tasks: int, variant: str, seed: int, settings: ScalingSe
 # --------------------------------------------------------------------------- sweep
 
 
-def _write_run(folder, n_tasks: int, variant: str, seed: int, settings: ScalingSettings, backend: str,
-               verbose: bool) -> dict:
+def _write_run(folder, n_tasks: int, variant: str, seed: int, settings: ScalingSettings, backend: str, verbose: bool) -> dict:
     record, tasks = train_scaling_run(n_tasks, variant, seed, settings, backend, verbose)
     write_json(record, folder / "run.json")
     write_csv(tasks, folder / "tasks.csv")
@@ -260,8 +303,9 @@ def _unit_run(folder, n_tasks: int, variant: str, seed: int, settings: ScalingSe
     return _write_run(folder, n_tasks, variant, seed, settings, backend, False)
 
 
-def run_scaling(cache: Cache, settings: ScalingSettings | dict | None = None, verbose: bool = False,
-                compute: bool = True) -> Entry:
+def run_scaling(
+    cache: Cache, settings: ScalingSettings | dict | None = None, verbose: bool = False, compute: bool = True
+) -> Entry:
     """Train every (T, variant, seed) of ``settings`` not yet in ``cache``, then write the tables.
 
     One ``scaling_run`` entry per run (``run.json``: T, variant, seed, Q, d, measured and
@@ -277,11 +321,27 @@ def run_scaling(cache: Cache, settings: ScalingSettings | dict | None = None, ve
     jobs = [(T, v, seed) for T in s.tasks for v in s.variants for seed in s.seeds]
     backends = {T: qmtl_backend(s.task_qubits * T, s.fast_max_qubits) for T in s.tasks}
     if compute:
-        executor.prefetch(cache, [executor.Unit(
-            RUN_STAGE, {"T": T, "variant": v, "seed": seed, "backend": backends[T] if v == "qmtl" else "fast",
-                        "settings": s.run_settings()}, _unit_run,
-            {"n_tasks": T, "variant": v, "seed": seed, "settings": s, "backend": backends[T] if v == "qmtl" else "fast"},
-            code_version=code, label=f"scaling T={T} {v} seed {seed}", gpu=False) for T, v, seed in jobs])
+        executor.prefetch(
+            cache,
+            [
+                executor.Unit(
+                    RUN_STAGE,
+                    {
+                        "T": T,
+                        "variant": v,
+                        "seed": seed,
+                        "backend": backends[T] if v == "qmtl" else "fast",
+                        "settings": s.run_settings(),
+                    },
+                    _unit_run,
+                    {"n_tasks": T, "variant": v, "seed": seed, "settings": s, "backend": backends[T] if v == "qmtl" else "fast"},
+                    code_version=code,
+                    label=f"scaling T={T} {v} seed {seed}",
+                    gpu=False,
+                )
+                for T, v, seed in jobs
+            ],
+        )
     threads = torch.get_num_threads()
     if s.num_threads:  # one thread is far faster than two on a CPU shared with other processes
         torch.set_num_threads(s.num_threads)
@@ -294,24 +354,31 @@ def run_scaling(cache: Cache, settings: ScalingSettings | dict | None = None, ve
                 keys.append(cache.lookup(RUN_STAGE, params, code_version=code).key)
                 continue
             entry = cache.get_or_compute(
-                RUN_STAGE, params,
+                RUN_STAGE,
+                params,
                 lambda folder, T=T, v=variant, seed=seed, b=backend: _write_run(folder, T, v, seed, s, b, verbose),
-                code_version=code)
+                code_version=code,
+            )
             keys.append(entry.key)
             record = entry.read_json("run.json")
             runs.append(record)
             task_frames.append(entry.read_csv("tasks.csv").assign(T=T, variant=variant, seed=seed))
-            print(f"[scaling] run {i + 1}/{len(jobs)} T={T} {variant} seed {seed} ({record['backend']}): "
-                  f"acc {record['accuracy']:.3f} (majority {record['majority_accuracy']:.3f}), "
-                  f"{record['epoch_s']:.2f} s/epoch; {time.perf_counter() - started:.0f} s so far", flush=True)
+            print(
+                f"[scaling] run {i + 1}/{len(jobs)} T={T} {variant} seed {seed} ({record['backend']}): "
+                f"acc {record['accuracy']:.3f} (majority {record['majority_accuracy']:.3f}), "
+                f"{record['epoch_s']:.2f} s/epoch; {time.perf_counter() - started:.0f} s so far",
+                flush=True,
+            )
     finally:
         torch.set_num_threads(threads)
 
     def write(folder):
         write_csv(pd.DataFrame(runs)[list(RUN_COLUMNS)], folder / "runs.csv")
         tasks = pd.concat(task_frames, ignore_index=True)
-        write_csv(tasks[["T", "variant", "seed"] + [c for c in tasks.columns if c not in ("T", "variant", "seed")]],
-                  folder / "tasks.csv")
+        write_csv(
+            tasks[["T", "variant", "seed"] + [c for c in tasks.columns if c not in ("T", "variant", "seed")]],
+            folder / "tasks.csv",
+        )
 
     params = {"tasks": s.tasks, "seeds": s.seeds, "variants": s.variants}  # the runs: their keys are upstream
     if compute:

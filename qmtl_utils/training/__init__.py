@@ -14,7 +14,17 @@ from qmtl_utils.training.glue import GlueSettings, TaskSampler, train_glue
 from qmtl_utils.training.mustard import MustardSettings, train_mustard, validation_split
 
 __all__ = [
-    "BestCheckpoint", "ChexpertSettings", "EarlyStopping", "GlueSettings", "MultiTaskModel", "MustardSettings",
-    "Progress", "TaskSampler", "plateau_scheduler", "train_chexpert", "train_glue", "train_mustard",
+    "BestCheckpoint",
+    "ChexpertSettings",
+    "EarlyStopping",
+    "GlueSettings",
+    "MultiTaskModel",
+    "MustardSettings",
+    "Progress",
+    "TaskSampler",
+    "plateau_scheduler",
+    "train_chexpert",
+    "train_glue",
+    "train_mustard",
     "validation_split",
 ]

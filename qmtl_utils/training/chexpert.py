@@ -95,15 +95,21 @@ def _train_epoch(model, loader, optimizer, class_weights, cfg: ChexpertSettings)
     device, losses = model_device(model), []
     for images, labels in loader:
         logits = model(images.to(device))
-        loss = masked_multitask_focal_loss(logits, labels.to(device), class_weights, cfg.gamma, cfg.alpha,
-                                           normalisation=cfg.loss_normalisation)
+        loss = masked_multitask_focal_loss(
+            logits, labels.to(device), class_weights, cfg.gamma, cfg.alpha, normalisation=cfg.loss_normalisation
+        )
         clipped_step(model, optimizer, loss, cfg.grad_clip)
         losses.append(loss.item())
     return float(np.mean(losses))
 
 
-def train_chexpert(model: nn.Module, train_loader: Iterable, val_loader: Iterable, test_loader: Iterable,
-                   settings: ChexpertSettings | Mapping | None = None) -> dict:
+def train_chexpert(
+    model: nn.Module,
+    train_loader: Iterable,
+    val_loader: Iterable,
+    test_loader: Iterable,
+    settings: ChexpertSettings | Mapping | None = None,
+) -> dict:
     """Train ``model`` (images → five ``(B, 3)`` logit tensors) with the protocol of Appendix C.2.
 
     Loaders yield ``(images, labels (B, 5))`` with classes 0 uncertain, 1 negative, 2 positive and
@@ -114,16 +120,20 @@ def train_chexpert(model: nn.Module, train_loader: Iterable, val_loader: Iterabl
     """
     cfg = coerce_settings(ChexpertSettings, settings)
     seed_everything(cfg.seed)
-    class_weights = inverse_frequency_weights(training_labels(train_loader),
-                                              normalisation=cfg.loss_normalisation).to(model_device(model))
+    class_weights = inverse_frequency_weights(training_labels(train_loader), normalisation=cfg.loss_normalisation).to(
+        model_device(model)
+    )
     optimizer = torch.optim.Adam(trainable_parameters(model), lr=cfg.lr)
     stopper, best = EarlyStopping(cfg.early_stopping_patience), BestCheckpoint()
     progress = Progress("chexpert", cfg.max_epochs, cfg.verbose)
     history = []
     model.train()
     for epoch in range(1, cfg.max_epochs + 1):
-        entry = {"epoch": epoch, "lr": optimizer.param_groups[0]["lr"],
-                 "train_loss": _train_epoch(model, train_loader, optimizer, class_weights, cfg)}
+        entry = {
+            "epoch": epoch,
+            "lr": optimizer.param_groups[0]["lr"],
+            "train_loss": _train_epoch(model, train_loader, optimizer, class_weights, cfg),
+        }
         if epoch % cfg.validate_every_epochs == 0 or epoch == cfg.max_epochs:
             entry["val_mean_f1"] = float(np.nan_to_num(mean_over_tasks(evaluate_chexpert(model, val_loader))["f1"]))
             stopper.step(entry["val_mean_f1"])
@@ -134,6 +144,15 @@ def train_chexpert(model: nn.Module, train_loader: Iterable, val_loader: Iterabl
             break
     best.restore(model)
     test = evaluate_chexpert(model, test_loader)
-    return {"test": test, "test_mean": mean_over_tasks(test), "val_mean_f1": best.score, "best_epoch": best.epoch,
-            "n_epochs": len(history), "stopped_early": stopper.should_stop, "class_weights": class_weights.tolist(),
-            "history": history, "wall_time_s": progress.elapsed, "settings": settings_dict(cfg)}
+    return {
+        "test": test,
+        "test_mean": mean_over_tasks(test),
+        "val_mean_f1": best.score,
+        "best_epoch": best.epoch,
+        "n_epochs": len(history),
+        "stopped_early": stopper.should_stop,
+        "class_weights": class_weights.tolist(),
+        "history": history,
+        "wall_time_s": progress.elapsed,
+        "settings": settings_dict(cfg),
+    }

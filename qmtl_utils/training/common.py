@@ -104,15 +104,15 @@ class MultiTaskModel(nn.Module):
         return self.head(self.backbone(*inputs))
 
 
-def plateau_scheduler(optimizer: torch.optim.Optimizer, patience: int, factor: float = 0.2,
-                      min_lr: float = 1e-7) -> torch.optim.lr_scheduler.ReduceLROnPlateau:
+def plateau_scheduler(
+    optimizer: torch.optim.Optimizer, patience: int, factor: float = 0.2, min_lr: float = 1e-7
+) -> torch.optim.lr_scheduler.ReduceLROnPlateau:
     """ReduceLROnPlateau on a metric to maximise (C.1: factor 0.2, min LR 1e-7).
 
     The LR is multiplied by ``factor`` once more than ``patience`` consecutive checks fail to improve
     (torch's relative threshold 1e-4), and never goes below ``min_lr``.
     """
-    return torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, mode="max", factor=factor, patience=patience,
-                                                      min_lr=min_lr)
+    return torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, mode="max", factor=factor, patience=patience, min_lr=min_lr)
 
 
 def clipped_step(model: nn.Module, optimizer: torch.optim.Optimizer, loss: torch.Tensor, max_norm: float) -> None:
@@ -159,8 +159,9 @@ def _duration(seconds: float) -> str:
     return f"{minutes}m{secs:02d}s" if minutes else f"{secs}s"
 
 
-def parallel_epoch(model: nn.Module, x: torch.Tensor, y: torch.Tensor, optimizer, loss_fn, batch_size: int,
-                   generator: torch.Generator) -> float:
+def parallel_epoch(
+    model: nn.Module, x: torch.Tensor, y: torch.Tensor, optimizer, loss_fn, batch_size: int, generator: torch.Generator
+) -> float:
     """One epoch in which every batch trains every task (Appendix C.3; the task-scaling study):
     shuffled with ``generator``, ``loss_fn(outputs, targets)`` per batch, one optimizer step each.
     Returns the mean batch loss."""

