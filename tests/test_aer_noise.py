@@ -87,12 +87,14 @@ def test_depolarizing_noise_changes_and_shrinks_expectations(chexpert, noisy):
     assert np.mean(np.abs(values)) < 0.5 * np.mean(np.abs(exact))
 
 
+@pytest.mark.slow
 def test_same_seed_same_numbers(chexpert, noisy):
     head, z, _ = chexpert
     again, _ = aer_expectation_values(head, z[:4], p=0.2, shots=4096, seed=7)
     np.testing.assert_array_equal(again, noisy[0])
 
 
+@pytest.mark.slow
 def test_pennylane_qiskit_aer_agrees_within_shot_noise(chexpert):
     head, z, _ = chexpert
     shots = 4000

@@ -325,6 +325,7 @@ def test_demo_label_frequencies_follow_the_real_ones(demo):
             assert abs(share - p) < 4 * np.sqrt(p * (1 - p) / n) + 1e-3, (column, kind, share, p)
 
 
+@pytest.mark.slow
 def test_demo_labels_are_learnable_from_pixels(demo):
     root, frame = demo
     pixels = np.stack(

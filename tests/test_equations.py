@@ -48,11 +48,13 @@ def test_named_equations_parser():
     assert named_equations("Eqs. (2)-(5) and Eq. (12); Eqs. (8), (11)") == {2, 3, 4, 5, 8, 11, 12}
 
 
+@pytest.mark.slow
 def test_cli_prints_the_index():
     out = subprocess.run([sys.executable, "-m", "qmtl_utils.equations"], capture_output=True, text=True, check=True).stdout
     assert "qmtl_utils/training/losses.py" in out and len(out.strip().splitlines()) == len(EQUATIONS) + 1
 
 
+@pytest.mark.slow
 def test_docs_show_the_index():
     out = subprocess.run([sys.executable, "-m", "qmtl_utils.equations"], capture_output=True, text=True, check=True).stdout
     assert out in (ROOT / "docs" / "equations.md").read_text(encoding="utf-8"), (

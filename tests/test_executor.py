@@ -90,6 +90,7 @@ def _check_failure_and_rerun(cache, tmp_path, capsys, name):
     assert executor.prefetch(cache, units(), executor=name) == 0
 
 
+@pytest.mark.slow
 def test_local_units_fill_the_serial_keys_and_a_failure_does_not_stop_the_rest(tmp_path, capsys, monkeypatch):
     monkeypatch.setenv(executor.ENV_WORKERS, "2")
     _check_failure_and_rerun(Cache(tmp_path), tmp_path, capsys, "local")

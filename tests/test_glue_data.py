@@ -376,6 +376,7 @@ def _bow_accuracy(task) -> tuple[float, float]:
     return accuracy, float(task.validation["label"].value_counts(normalize=True).max())
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["sst2", "mnli"])
 def test_demo_labels_depend_on_the_text(name: str) -> None:
     task = make_glue_demo(800, seed=0, tasks=[name])[name]

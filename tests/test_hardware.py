@@ -78,6 +78,7 @@ def _service(device=None, job=None):
     return SimpleNamespace(backend=backend, backends=lambda: [SimpleNamespace(name="ibm_fez")], job=lambda job_id: job)
 
 
+@pytest.mark.slow
 def test_fake_backend_end_to_end_records_substitution(head_and_z, fake_run):
     head, z = head_and_z
     _, values, (record,) = fake_run
@@ -352,6 +353,7 @@ def test_study_plans_every_backend_offline(study_inputs, offline, tmp_path):
     assert not any(tmp_path.rglob("*.npy"))
 
 
+@pytest.mark.slow
 def test_study_is_reproducible_with_the_same_seeds(study_inputs, tmp_path):
     """Two runs into two fresh caches: the same Fig. 11 table byte for byte, the same job records
     (but for the measured wall time), the same raw values and transpiled circuit."""

@@ -82,6 +82,7 @@ def test_lite_chain_on_real_format_fixtures(lite_run):
     assert "0 executed, 4 skipped" in second.stdout
 
 
+@pytest.mark.slow
 def test_lite_without_the_glue_data_stops_naming_the_file(tmp_path):
     env = dict(
         os.environ,

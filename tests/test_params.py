@@ -85,6 +85,7 @@ def test_remark_1_example():
     assert params.capacity_matched_ratio(10, 3, 1, 2, k_theta=1) == pytest.approx(1 / 15)
 
 
+@pytest.mark.slow
 def test_cli_prints_table_and_json():
     text = subprocess.run([sys.executable, "-m", "qmtl_utils.models.params"], capture_output=True, text=True, check=True).stdout
     assert "HQNN-13" in text and "Extended MUStARD" in text

@@ -86,6 +86,7 @@ def executed(env: Path, before: int) -> list[str]:
     return out
 
 
+@pytest.mark.slow
 def test_run_resume_edit_and_force(env):
     nbs = env / "nbs"
     write_notebook(nbs, "00_prep", LOG_CELL)
@@ -163,6 +164,7 @@ def test_run_resume_edit_and_force(env):
     assert "never run" in run_pipeline(env, "--list").stdout  # the demo profile is separate
 
 
+@pytest.mark.slow
 def test_failing_notebook_stops_the_run(env):
     nbs = env / "nbs"
     write_notebook(nbs, "00_fail", 'raise ValueError("boom")', LOG_CELL)

@@ -34,6 +34,7 @@ def computed(folder) -> int:
     return path.read_text().count("computed") if path.exists() else 0
 
 
+@pytest.mark.slow
 def test_a_corrupted_entry_reruns_its_stage_and_a_plain_rerun_recovers(env):  # noqa: F811
     write_notebook(env / "nbs", "01_make", ENTRY_CELL)
     first = run_pipeline(env)
@@ -54,6 +55,7 @@ def test_a_corrupted_entry_reruns_its_stage_and_a_plain_rerun_recovers(env):  # 
     assert "1 up to date, 0 executed" in third.stdout and computed(env) == 2
 
 
+@pytest.mark.slow
 def test_a_second_run_on_the_same_cache_is_refused_naming_the_first(env, monkeypatch):  # noqa: F811
     write_notebook(env / "nbs", "01_make", ENTRY_CELL)
     monkeypatch.chdir(env)
@@ -130,6 +132,7 @@ def test_cache_names_a_full_disk_and_keeps_nothing_half_written(tmp_path, monkey
         cache.get_or_compute("run_x", {"a": 2}, enospc)
 
 
+@pytest.mark.slow
 def test_parameters_through_run_all_are_checked_against_the_cells(env):  # noqa: F811
     write_notebook(
         env / "nbs",
@@ -156,6 +159,7 @@ def test_parameters_through_run_all_are_checked_against_the_cells(env):  # noqa:
     assert "0 up to date, 2 executed" in other.stdout  # ... so the defaults run again (and what follows)
 
 
+@pytest.mark.slow
 def test_the_live_line_follows_the_notebooks_progress(env):  # noqa: F811
     write_notebook(
         env / "nbs",

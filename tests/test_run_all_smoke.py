@@ -149,6 +149,7 @@ def test_smoke_chain_draws_figures_and_then_does_nothing(smoke_dirs):
     assert {name for name in rendered if again[name] != rendered[name]} == {"07_figures.html", "rendered.json"}
 
 
+@pytest.mark.slow
 def test_figures_notebook_fails_clearly_without_cache(tmp_path):
     env = dict(
         os.environ,

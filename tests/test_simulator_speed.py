@@ -23,6 +23,7 @@ def test_benchmark_methods_agree():
     assert row["fast_samples_per_s"] > 0 and row["speedup_vs_pennylane_backprop"] > 0
 
 
+@pytest.mark.slow
 def test_benchmark_cli_json_shape():
     out = subprocess.run(
         [
@@ -71,6 +72,7 @@ def test_cli_defaults():
     assert (args.head, args.batches, args.threads, args.no_tensorcircuit) == ("both", [16, 32, 256], 1, False)
 
 
+@pytest.mark.slow
 def test_cli_both_heads_and_threads():
     out = subprocess.run(
         [
