@@ -243,9 +243,9 @@ def test_02_heads_runs_in_jupyterlab(tmp_path, request):
     assert not tracebacks(cells), "\n".join(tracebacks(cells))
     assert [c["prompt"].strip() for c in cells] == [f"[{i}]:" for i in range(1, n_cells + 1)]
 
-    def output_of(snippet: str) -> list[dict]:
-        found = [c["outputs"] for c in cells if snippet in c["source"]]
-        assert found, f"no code cell containing {snippet!r}"
+    def output_of(*snippets: str) -> list[dict]:
+        found = [c["outputs"] for c in cells if all(snippet in c["source"] for snippet in snippets)]
+        assert found, f"no code cell containing {snippets!r}"
         return found[0]
 
     # the circuit drawing: qml.draw printed as text, one wire per qubit, Hadamards, the CNOT ladder
@@ -259,7 +259,7 @@ def test_02_heads_runs_in_jupyterlab(tmp_path, request):
     # the tables rendered as HTML: parameter counts per head, and the scaling against Eqs. (15)-(17)
     counts = output_of("head_parameters.pivot(")
     assert any(o["tables"] and all(v in o["text"] for v in ("classical", "hqnn4", "hqnnQ", "qmtl")) for o in counts)
-    scaling = output_of('scaling[["n_tasks"')
+    scaling = output_of("scaling[", '"n_tasks"', '"ratio_eq17"')
     assert any(o["tables"] and "ratio_eq17" in o["text"] and "qmtl_eq16" in o["text"] for o in scaling)
 
     screenshot(driver, tmp_path / "02_heads-circuit.png", scroll_to_text="0: ─")
