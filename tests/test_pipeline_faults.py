@@ -75,7 +75,16 @@ def test_ctrl_c_ends_with_one_line_and_a_rerun_resumes(env):  # noqa: F811
         "Cache.for_profile(profile).get_or_compute('toy', {}, lambda folder: time.sleep(120))",
     )
     argv = [sys.executable, "-m", "qmtl_utils.runtime.pipeline", "--notebooks-dir", str(env / "nbs")]
-    process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    # a terminal's Ctrl-C reaches a process whose SIGINT is at its default; a test runner started in the
+    # background by a non-interactive shell (`cmd &`) ignores SIGINT, and its children inherit that
+    process = subprocess.Popen(
+        argv,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
     toy = env / "cache" / "demo" / "toy"
     deadline = time.time() + 240
     while time.time() < deadline and not list(toy.glob(".tmp-*")):  # the kernel is inside the computation
