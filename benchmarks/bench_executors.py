@@ -22,20 +22,18 @@ from concurrent.futures import ProcessPoolExecutor
 def _task(_: int) -> int:
     import torch
 
-    return int(torch.ones(1).sum()) + os.getpid() * 0
+    return int(torch.ones(1).sum())
 
 
-def _tree_rss_mb(root_pid: int, exclude: set[int]) -> float:
-    """RSS (MB) of every process below ``root_pid`` (children, grandchildren…) but ``exclude``."""
+def _tree_rss_mb(root_pid: int) -> float:
+    """RSS (MB) of every process below ``root_pid`` (children, grandchildren…)."""
     import psutil
 
     total = 0
     for child in psutil.Process(root_pid).children(recursive=True):
-        if child.pid in exclude:
-            continue
         try:
             total += child.memory_info().rss
-        except psutil.Error:
+        except psutil.Error:  # it ended while we looked
             pass
     return total / 2**20
 
@@ -45,7 +43,7 @@ def local_pool(workers: int) -> tuple[float, float]:
     with ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn")) as pool:
         assert sum(pool.map(_task, range(workers))) == workers
         seconds = time.perf_counter() - start
-        memory = _tree_rss_mb(os.getpid(), set())
+        memory = _tree_rss_mb(os.getpid())
     return seconds, memory
 
 
@@ -57,7 +55,7 @@ def local_ray(workers: int) -> tuple[float, float]:
     task = ray.remote(num_cpus=1)(_task)
     assert sum(ray.get([task.remote(i) for i in range(workers)])) == workers
     seconds = time.perf_counter() - start
-    memory = _tree_rss_mb(os.getpid(), set())
+    memory = _tree_rss_mb(os.getpid())
     ray.shutdown()
     return seconds, memory
 

@@ -34,7 +34,8 @@ def main(paths: list[str]) -> int:
     notebooks = [Path(p) for p in paths if p.endswith(".ipynb")]
     notebooks += [Path(p).with_suffix(".ipynb") for p in paths if p.endswith(".py") and Path(p).with_suffix(".ipynb").exists()]
     found = [line for path in dict.fromkeys(notebooks) for line in problems(path)]
-    print("\n".join(found)) if found else None
+    if found:
+        print("\n".join(found))
     return 1 if found else 0
 
 

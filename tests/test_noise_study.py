@@ -30,6 +30,8 @@ def test_intervals_contain_the_mean_and_identical_levels_differ_by_zero():
     ok = summary.dropna(subset=["ci_low"])
     assert ((ok.ci_low <= ok["mean"] + 1e-12) & (ok["mean"] <= ok.ci_high + 1e-12)).all()
     assert np.allclose(delta.difference, 0) and np.allclose(delta.ci_low.dropna(), 0) and not delta.excludes_zero.any()
+    alone, no_delta = bootstrap_summary(head, {"a": clean[None], "b": clean[None]}, labels, 50, 0)
+    assert no_delta.empty and alone.equals(summary)  # intervals only (the hardware study's use)
 
 
 def test_destroyed_readout_is_detected_beyond_its_interval():

@@ -238,9 +238,11 @@ class _PhaseRotatePermuteChunks(torch.autograd.Function):
         return (grad_state, grad_phases, None, None, *grad_gates)
 
 
-def phase_rotate_permute_chunks(state, phases, gates, perm):
-    """``gather(perm) · (gates[0] ⊗ gates[1] ⊗ …) · (state ⊙ phases)`` (see :class:`_PhaseRotatePermuteChunks`)."""
-    return _PhaseRotatePermuteChunks.apply(state, phases, perm, torch.argsort(perm), *gates)
+def phase_rotate_permute_chunks(state, phases, gates, perm, inverse=None):
+    """``gather(perm) · (gates[0] ⊗ gates[1] ⊗ …) · (state ⊙ phases)`` (see :class:`_PhaseRotatePermuteChunks`);
+    ``inverse`` is ``argsort(perm)``, computed here when not given (the encoder passes it once for all layers)."""
+    inverse = torch.argsort(perm) if inverse is None else inverse
+    return _PhaseRotatePermuteChunks.apply(state, phases, perm, inverse, *gates)
 
 
 def wire_groups(n_qubits: int) -> list[int]:
@@ -486,6 +488,8 @@ def qmtl_encoder_state(z, encoder_weights, config: QMTLConfig) -> torch.Tensor:
     if len(groups) <= 2:  # two halves: the rotations leave the state transposed, one gather undoes that too
         half = groups[0]
         perm = transposed_permutation(perm, 2**half, 2 ** (Q - half))
+    else:  # the groups' kernel undoes the permutation in its backward: one inverse for every layer
+        inverse = torch.argsort(perm)
     for layer in range(config.n_layers):  # Eq. (3): U_param,ℓ U_enc,ℓ
         theta = encoder_weights[layer]
         rotations = hadamard_1 @ ry(theta) @ rz(theta) @ hadamard_1  # (Q, 2, 2)
@@ -499,7 +503,7 @@ def qmtl_encoder_state(z, encoder_weights, config: QMTLConfig) -> torch.Tensor:
         # the data phase before this layer's rotations: its own ("operator") or the previous layer's
         data = features[:, layer - 1] if written else features[:, layer]
         if len(gates) > 2:
-            state = phase_rotate_permute_chunks(state, z_phases(data), gates, perm)
+            state = phase_rotate_permute_chunks(state, z_phases(data), gates, perm, inverse)
         else:
             right = gates[1] if Q > 1 else torch.ones_like(gates[0][:1, :1])
             state = phase_rotate_permute(state, z_phases(data), gates[0], right, perm)

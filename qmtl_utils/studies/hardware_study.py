@@ -62,9 +62,7 @@ def hardware_study(
         write_csv(pd.DataFrame(jobs), folder / "jobs.csv")
         # 95 % intervals of every metric, F1 included (not a proportion: no Wilson interval), over
         # the test samples resampled with replacement; one draw serves every backend
-        summary, _ = noise_study.bootstrap_summary(
-            head, estimates, labels, settings["bootstrap"], seed, reference="noiseless simulator", compare="noiseless simulator"
-        )
+        summary, _ = noise_study.bootstrap_summary(head, estimates, labels, settings["bootstrap"], seed)
         write_csv(summary.rename(columns={"level": "backend"}).drop(columns="shot_seed_std"), folder / "summary.csv")
 
     job_keys = [hardware.STAGE + ":" + r.get("job_id", "") for _, records in results.values() for r in records]

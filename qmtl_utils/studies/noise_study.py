@@ -104,12 +104,12 @@ def bootstrap_summary(
     labels: np.ndarray,
     replicates: int,
     seed: int,
-    reference: str,
-    compare: str,
+    reference: str | None = None,
+    compare: str | None = None,
     level: float = 0.95,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Mean over shot seeds and ``level`` bootstrap intervals of every task metric, per noise level, and
-    the paired difference ``compare − reference`` with its interval.
+    the paired difference ``compare − reference`` with its interval (no rows without both).
 
     ``estimates[level]`` is ``(K, N, Σ r_t)``. Each bootstrap replicate draws ``N`` test samples with
     replacement and one of the ``K`` shot seeds; the same draw serves every level, so differences
@@ -146,7 +146,7 @@ def bootstrap_summary(
                     "ci_high": high,
                 }
             )
-    for task, metric in mean[reference]:
+    for task, metric in mean[reference] if reference is not None and compare is not None else ():
         low, high = percentile_interval(
             [c[task][metric] - r[task][metric] for c, r in zip(boot[compare], boot[reference])], level
         )
