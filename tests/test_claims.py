@@ -96,6 +96,14 @@ def test_table_rows_for_what_did_not_run_and_for_heads_at_chance():
     # neither head beats the majority class on sentiment: the per-task row cannot tell, whatever the interval
     flat = table[(table.claim == "no_task_degraded") & (table.task == "sentiment_implicit")].iloc[0]
     assert flat.verdict == CANNOT_TELL and "neither head carries signal" in flat.note
+    # a row over all tasks stands when a head carries signal on one of them (sarcasm here) ...
+    assert table[(table.claim == "mustard_competitive")].verdict.iloc[0] == HOLDS
+    # ... and cannot tell when no head carries signal on any (heads at chance agree trivially, to the digit)
+    silent = {b: frame.assign(p_value=0.5) for b, frame in signal.items()}
+    quiet = claims.claims_table({"glue": glue, "mustard": mustard}, 0.02, signal=silent)
+    competitive = quiet[quiet.claim == "mustard_competitive"].iloc[0]
+    assert competitive.verdict == CANNOT_TELL and competitive.note == "neither head carries signal on any of these tasks"
+    assert (quiet[quiet.claim == "glue_on_par"].verdict == CANNOT_TELL).all()
     sarcasm = table[table.claim == "mustard_sarcasm"].iloc[0]
     assert sarcasm.task == "sarcasm" and "p = 1e-06" in sarcasm.test
     assert (table[table.benchmark == "glue"].lite_differences == "MiniLM").all()

@@ -16,9 +16,10 @@ decision rules, with ``δ`` the margin (profile setting ``claims.margin``, fixed
 * **brings no systematic gain** (``no_gain``): does not hold if the interval lies above 0 (a
   systematic gain); holds if its upper end is below ``+δ``.
 
-A claim about one task says nothing when neither head carries signal on it (their predictions do
-not depend on the label: two heads at chance agree trivially, often exactly): such a row is
-"cannot tell", with that reason in ``note``.
+A comparison says nothing when neither head carries signal (their predictions do not depend on the
+label: two heads at chance agree trivially, often exactly): a row about one task needs a head with
+signal on that task, a row over several tasks a head with signal on at least one of them; otherwise
+it is "cannot tell", with that reason in ``note``.
 
 "Cannot tell at this size" is a verdict, not a failure: with three seeds the 95 % interval is about
 2.5 standard deviations wide on each side. Each row also says how the profile's setup differs from
@@ -271,12 +272,15 @@ def compare(metrics: pd.DataFrame, a: str, b: str, metric: str, tasks: Sequence[
     }
 
 
-def _signal_p(signal: pd.DataFrame, variant: str, tasks: Sequence[str]) -> float:
-    """The largest p-value over ``tasks`` of ``variant`` carrying signal (signal.csv's ``signal_p``:
-    its predictions depend on the label; older tables: its accuracy beats the majority class)."""
+def _signal_p(signal: pd.DataFrame, variant: str, tasks: Sequence[str], every: bool = True) -> float:
+    """p-value of ``variant`` carrying signal on every one of ``tasks`` (the largest; ``every=False``:
+    on at least one, the smallest), from signal.csv's ``signal_p`` (its predictions depend on the
+    label; older tables: its accuracy beats the majority class)."""
     rows = signal[(signal.model == variant) & signal.task.isin(tasks)]
     column = "signal_p" if "signal_p" in rows else "p_value"
-    return float(rows[column].max()) if len(rows) else float("nan")
+    if not len(rows):
+        return float("nan")
+    return float(rows[column].max() if every else rows[column].min())
 
 
 def _verdict(rule: str, low: float, high: float, margin: float) -> str:
@@ -349,14 +353,19 @@ def claims_table(
                 verdict = _verdict(claim.rule, result["ci_low"], result["ci_high"], margin)
                 test, note = "paired t over replicates", ""
                 table = (signal or {}).get(benchmark)
-                if table is not None and tasks is not None:
-                    p_a, p_b = (_signal_p(table, v, tasks) for v in (claim.a, claim.b))
+                if table is not None:
+                    scope = tasks if tasks is not None else present
+                    p_a = _signal_p(table, claim.a, scope)
                     if claim.needs_signal:
                         test += f"; {VARIANT_NAMES[claim.a]} carries signal: p = {p_a:.2g}"
                         if verdict == HOLDS and not p_a < alpha:
                             verdict, note = CANNOT_TELL, f"{VARIANT_NAMES[claim.a]} carries no signal on this task"
-                    if not (p_a < alpha or p_b < alpha):  # two heads that learned nothing agree trivially
-                        verdict, note = CANNOT_TELL, "neither head carries signal on this task"
+                    # two heads that learned nothing agree trivially: a row over several tasks needs one
+                    # head with signal on at least one of them, a row of one task on that task
+                    learned = [_signal_p(table, v, scope, every=False) for v in (claim.a, claim.b)]
+                    if not any(p < alpha for p in learned):
+                        where = "this task" if len(scope) == 1 else "any of these tasks"
+                        verdict, note = CANNOT_TELL, f"neither head carries signal on {where}"
                 rows.append(
                     {**base, "task": label, "metric": metric_name, **result, "test": test, "verdict": verdict, "note": note}
                 )
